@@ -1,0 +1,44 @@
+/**
+ * The one config schema: every section of /etc/smartscope/config.yaml. Each section's schema lives next to the code
+ * that uses it (src/<area>/config.ts) and is registered here.
+ */
+import { obj, oneOf, str, type Schema } from './schema-kit.js';
+import { twinSchema, type TwinConfig } from '../sim/config.js';
+
+export const deviceSchema: Schema = obj('Who this microscope is: used in MQTT topics, records and events.', {
+  site: str('Plant or site id.', 'site1', { pattern: '^[A-Za-z0-9_-]+$', minLength: 1, maxLength: 64 }),
+  line: str('Production line id.', 'line1', { pattern: '^[A-Za-z0-9_-]+$', minLength: 1, maxLength: 64 }),
+  id: str('Device id, unique within the line.', 'scope1', { pattern: '^[A-Za-z0-9_-]+$', minLength: 1, maxLength: 64 }),
+});
+
+export const loggingSchema: Schema = obj('Logging (pino JSON lines on stdout).', {
+  level: oneOf('Lowest level written.', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+});
+
+/** Sections registered by the areas. Add one line per section. */
+export const sections: Record<string, Schema> = {
+  device: deviceSchema,
+  logging: loggingSchema,
+  twin: twinSchema,
+};
+
+const { default: _rootDefault, ...root } = obj('smartscope configuration file.', sections);
+
+export const configSchema: Schema = {
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
+  title: 'smartscope configuration',
+  ...root,
+};
+
+export interface DeviceConfig {
+  site: string;
+  line: string;
+  id: string;
+}
+
+export interface Config {
+  device: DeviceConfig;
+  logging: { level: string };
+  twin: TwinConfig;
+  [section: string]: unknown;
+}
