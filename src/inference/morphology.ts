@@ -1,0 +1,109 @@
+/**
+ * Image operations of the classical baseline: box mean (integral image), Otsu threshold, robust noise estimate and
+ * binary morphology with square structuring elements (separable, O(pixels) for any radius).
+ */
+
+/** Mean over a (2r+1)² box around every pixel (clamped at the edges). */
+export function boxMean(src: Float32Array, w: number, h: number, r: number): Float32Array {
+  const W = w + 1;
+  const ii = new Float64Array(W * (h + 1));
+  for (let y = 0; y < h; y++) {
+    let row = 0;
+    for (let x = 0; x < w; x++) {
+      row += src[y * w + x]!;
+      ii[(y + 1) * W + x + 1] = ii[y * W + x + 1]! + row;
+    }
+  }
+  const out = new Float32Array(w * h);
+  for (let y = 0; y < h; y++) {
+    const y0 = Math.max(0, y - r);
+    const y1 = Math.min(h, y + r + 1);
+    for (let x = 0; x < w; x++) {
+      const x0 = Math.max(0, x - r);
+      const x1 = Math.min(w, x + r + 1);
+      const s = ii[y1 * W + x1]! - ii[y0 * W + x1]! - ii[y1 * W + x0]! + ii[y0 * W + x0]!;
+      out[y * w + x] = s / ((y1 - y0) * (x1 - x0));
+    }
+  }
+  return out;
+}
+
+/** Otsu's threshold of values in [0, 1] (256 bins): the split maximising between-class variance. */
+export function otsu(src: Float32Array): number {
+  const hist = new Float64Array(256);
+  for (let i = 0; i < src.length; i++) hist[Math.min(255, Math.max(0, Math.floor(src[i]! * 256)))]++;
+  const total = src.length;
+  let sum = 0;
+  for (let i = 0; i < 256; i++) sum += i * hist[i]!;
+  let wB = 0;
+  let sumB = 0;
+  let best = 0;
+  let bestT = 128;
+  for (let t = 0; t < 256; t++) {
+    wB += hist[t]!;
+    if (wB === 0) continue;
+    const wF = total - wB;
+    if (wF === 0) break;
+    sumB += t * hist[t]!;
+    const mB = sumB / wB;
+    const mF = (sum - sumB) / wF;
+    const between = wB * wF * (mB - mF) * (mB - mF);
+    if (between > best) {
+      best = between;
+      bestT = t;
+    }
+  }
+  return (bestT + 1) / 256;
+}
+
+/** 1.4826 × median absolute value of a (subsampled) signal: its noise σ, robust to the defects in it. */
+export function robustSigma(d: Float32Array, step = 7): number {
+  const s: number[] = [];
+  for (let i = 0; i < d.length; i += step) s.push(Math.abs(d[i]!));
+  s.sort((a, b) => a - b);
+  const med = s.length ? s[Math.floor(s.length / 2)]! : 0;
+  return Math.max(1e-4, 1.4826 * med);
+}
+
+function pass(src: Uint8Array, w: number, h: number, r: number, horizontal: boolean, dilate: boolean): Uint8Array {
+  const out = new Uint8Array(w * h);
+  const len = horizontal ? w : h;
+  const lines = horizontal ? h : w;
+  const step = horizontal ? 1 : w;
+  const lineStep = horizontal ? w : 1;
+  for (let l = 0; l < lines; l++) {
+    const base = l * lineStep;
+    // Count of set pixels in the window [i − r, i + r] (edges: the window is clipped; erosion treats outside as set
+    // so objects touching the frame edge are not eaten from outside).
+    let count = 0;
+    for (let i = 0; i < Math.min(len, r); i++) count += src[base + i * step]!;
+    for (let i = 0; i < len; i++) {
+      const add = i + r;
+      if (add < len) count += src[base + add * step]!;
+      const drop = i - r - 1;
+      if (drop >= 0) count -= src[base + drop * step]!;
+      const lo = Math.max(0, i - r);
+      const hi = Math.min(len - 1, i + r);
+      const n = hi - lo + 1;
+      out[base + i * step] = dilate ? (count > 0 ? 1 : 0) : count === n ? 1 : 0;
+    }
+  }
+  return out;
+}
+
+export function dilate(src: Uint8Array, w: number, h: number, r: number): Uint8Array {
+  if (r <= 0) return src.slice();
+  return pass(pass(src, w, h, r, true, true), w, h, r, false, true);
+}
+
+export function erode(src: Uint8Array, w: number, h: number, r: number): Uint8Array {
+  if (r <= 0) return src.slice();
+  return pass(pass(src, w, h, r, true, false), w, h, r, false, false);
+}
+
+/** Opening (removes specks narrower than 2r+1) then closing (bridges gaps narrower than 2r+1). */
+export function openClose(src: Uint8Array, w: number, h: number, openR: number, closeR: number): Uint8Array {
+  let m = openR > 0 ? dilate(erode(src, w, h, openR), w, h, openR) : src;
+  if (closeR > 0) m = erode(dilate(m, w, h, closeR), w, h, closeR);
+  return m;
+}
