@@ -74,16 +74,7 @@ export class SyntheticSample implements Sample {
     this.heightUm = cfg.heightUm;
     this.texture = cfg.texture ?? 'grains';
     this.grainSizeUm = cfg.grainSizeUm ?? (this.texture === 'die' ? 160 : 35);
-    const rng = new Rng(this.seed, 1);
-    const sign = (): number => (rng.next() < 0.5 ? -1 : 1);
-    this.surface = {
-      z0Um: cfg.surface?.z0Um ?? 0,
-      tiltXUmPerMm: cfg.surface?.tiltXUmPerMm ?? sign() * rng.uniform(0.5, 3),
-      tiltYUmPerMm: cfg.surface?.tiltYUmPerMm ?? sign() * rng.uniform(0.5, 3),
-      bowUm: cfg.surface?.bowUm ?? sign() * rng.uniform(1, 6),
-      waveUm: cfg.surface?.waveUm ?? rng.uniform(0.2, 0.8),
-      wavePeriodUm: cfg.surface?.wavePeriodUm ?? rng.uniform(2000, 5000),
-    };
+    this.surface = surfaceFromSeed(this.seed, cfg.surface);
     const { list, area } = placeDefects(cfg, this.seed);
     this.list = list;
     this.achievedDensity = area / (this.widthUm * this.heightUm);
@@ -264,6 +255,20 @@ export class SyntheticSample implements Sample {
       }
     }
   }
+}
+
+/** The surface shape: given fields where present, the rest drawn from the seed. */
+export function surfaceFromSeed(seed: number, given: Partial<SurfaceShape> = {}): SurfaceShape {
+  const rng = new Rng(seed, 1);
+  const sign = (): number => (rng.next() < 0.5 ? -1 : 1);
+  return {
+    z0Um: given.z0Um ?? 0,
+    tiltXUmPerMm: given.tiltXUmPerMm ?? sign() * rng.uniform(0.5, 3),
+    tiltYUmPerMm: given.tiltYUmPerMm ?? sign() * rng.uniform(0.5, 3),
+    bowUm: given.bowUm ?? sign() * rng.uniform(1, 6),
+    waveUm: given.waveUm ?? rng.uniform(0.2, 0.8),
+    wavePeriodUm: given.wavePeriodUm ?? rng.uniform(2000, 5000),
+  };
 }
 
 /** Bilinear value noise on a lattice precomputed over the view's bounds. */
