@@ -139,15 +139,29 @@ function twinBitDepth(dir: string): number {
   return m.bitDepth ?? 16;
 }
 
-/** Reads an image as grey values in its own bit depth (RGB with R = G = B, or colour photos by luminance). */
+/**
+ * Reads an image as grey values in its own bit depth, without colour management (pixel values are data): RGB with
+ * R = G = B (grey micrographs saved as RGB) keeps the value exactly; colour photographs become luminance (Rec. 601).
+ */
 export async function readGrey(path: string, bitDepth?: number): Promise<{ pixels: Uint8Array | Uint16Array; width: number; height: number; maxValue: number }> {
   const meta = await sharp(path).metadata();
   const deep = meta.depth === 'ushort';
-  const img = sharp(path, { ignoreIcc: true }).toColourspace(deep ? 'grey16' : 'b-w');
-  const { data, info } = await img.raw({ depth: deep ? 'ushort' : 'uchar' }).toBuffer({ resolveWithObject: true });
-  if (info.channels !== 1) throw new Error(`${path}: expected one grey channel after conversion but got ${info.channels}`);
-  const pixels = deep ? new Uint16Array(data.buffer, data.byteOffset, data.length / 2) : new Uint8Array(data.buffer, data.byteOffset, data.length);
+  const colour = (meta.channels ?? 1) >= 3;
+  const { data, info } = await sharp(path, { ignoreIcc: true })
+    .toColourspace(deep ? (colour ? 'rgb16' : 'grey16') : colour ? 'srgb' : 'b-w')
+    .raw({ depth: deep ? 'ushort' : 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+  const src = deep ? new Uint16Array(data.buffer, data.byteOffset, data.length / 2) : new Uint8Array(data.buffer, data.byteOffset, data.length);
+  const n = info.width * info.height;
+  const c = info.channels;
   const maxValue = bitDepth ? (1 << bitDepth) - 1 : deep ? 65535 : 255;
+  if (c === 1) return { pixels: src, width: info.width, height: info.height, maxValue };
+  const pixels = deep ? new Uint16Array(n) : new Uint8Array(n);
+  let grey = true;
+  for (let i = 0; i < n && grey; i++) grey = src[i * c] === src[i * c + 1] && src[i * c] === src[i * c + 2];
+  for (let i = 0; i < n; i++) {
+    pixels[i] = grey ? src[i * c]! : Math.round(0.299 * src[i * c]! + 0.587 * src[i * c + 1]! + 0.114 * src[i * c + 2]!);
+  }
   return { pixels, width: info.width, height: info.height, maxValue };
 }
 

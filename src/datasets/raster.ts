@@ -11,7 +11,7 @@ export function fillPolygon(mask: Uint8Array, width: number, height: number, pol
     yMax = Math.max(yMax, y);
   }
   const r0 = Math.max(0, Math.ceil(yMin - 0.5));
-  const r1 = Math.min(height - 1, Math.floor(yMax - 0.5));
+  const r1 = Math.min(height - 1, Math.ceil(yMax - 0.5) - 1);
   const xs: number[] = [];
   for (let r = r0; r <= r1; r++) {
     const yc = r + 0.5;
@@ -23,8 +23,9 @@ export function fillPolygon(mask: Uint8Array, width: number, height: number, pol
     }
     xs.sort((a, b) => a - b);
     for (let k = 0; k + 1 < xs.length; k += 2) {
+      // Pixel centres c + ½ with xs[k] ≤ c + ½ < xs[k + 1]: a centre exactly on the right edge is outside.
       const c0 = Math.max(0, Math.ceil(xs[k]! - 0.5));
-      const c1 = Math.min(width - 1, Math.floor(xs[k + 1]! - 0.5));
+      const c1 = Math.min(width - 1, Math.ceil(xs[k + 1]! - 0.5) - 1);
       if (c1 >= c0) mask.fill(value, r * width + c0, r * width + c1 + 1);
     }
   }
