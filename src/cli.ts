@@ -7,6 +7,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { registerConfigCommands } from './commands/config.js';
+import { registerDatasetCommands } from './commands/dataset.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, error: 3 } as const;
 
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerConfigCommands(program);
+  registerDatasetCommands(program);
   return program;
 }
 
