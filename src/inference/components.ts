@@ -64,6 +64,8 @@ export function connectedComponentsJs(mask: Uint8Array, width: number, height: n
     parent[ra] = rb;
     return rb;
   };
+  // First pass: provisional labels; neighbours already visited are W, NW, N, NE (8-connectivity) or W, N (4).
+  const offsets = eight ? [-1, -width - 1, -width, -width + 1] : [-1, -width];
   for (let y = 0; y < height; y++) {
     const row = y * width;
     for (let x = 0; x < width; x++) {
@@ -71,18 +73,14 @@ export function connectedComponentsJs(mask: Uint8Array, width: number, height: n
       const v = mask[i]!;
       if (v === 0) continue;
       let l = 0;
-      const join = (j: number): void => {
-        if (mask[j] !== v) return;
+      for (let k = 0; k < offsets.length; k++) {
+        // Skip neighbours outside the frame: W / NW at x = 0, NE at the last column, all of N's row at y = 0.
+        if (k === 0 ? x === 0 : y === 0 || (eight && ((k === 1 && x === 0) || (k === 3 && x === width - 1)))) continue;
+        const j = i + offsets[k]!;
+        if (mask[j] !== v) continue;
         const lj = labels[j]!;
-        l = l === 0 ? find(lj) : union(l, lj);
-      };
-      if (x > 0) join(i - 1);
-      if (y > 0) {
-        join(i - width);
-        if (eight) {
-          if (x > 0) join(i - width - 1);
-          if (x < width - 1) join(i - width + 1);
-        }
+        if (l === 0) l = find(lj);
+        else if (l !== lj) l = union(l, lj);
       }
       if (l === 0) {
         if (next >= parent.length) {
@@ -96,9 +94,24 @@ export function connectedComponentsJs(mask: Uint8Array, width: number, height: n
       labels[i] = l;
     }
   }
-  // Final labels in raster order of first appearance; accumulate statistics.
+  // Final labels in raster order of first appearance; accumulate statistics in flat arrays (one slot per region).
   const remap = new Int32Array(next);
-  const stats: Array<{ v: number; a: number; sx: number; sy: number; sxx: number; syy: number; sxy: number; x0: number; y0: number; x1: number; y1: number; vs: number; vm: number; first: number }> = [];
+  let count = 0;
+  const cap = next;
+  const val = new Uint8Array(cap);
+  const area = new Float64Array(cap);
+  const sx = new Float64Array(cap);
+  const sy = new Float64Array(cap);
+  const sxx = new Float64Array(cap);
+  const syy = new Float64Array(cap);
+  const sxy = new Float64Array(cap);
+  const bx0 = new Int32Array(cap);
+  const by0 = new Int32Array(cap);
+  const bx1 = new Int32Array(cap);
+  const by1 = new Int32Array(cap);
+  const vs = new Float64Array(cap);
+  const vm = new Float64Array(cap).fill(-Infinity);
+  const first = new Int32Array(cap);
   const values = opts.values;
   for (let y = 0; y < height; y++) {
     const row = y * width;
@@ -109,44 +122,49 @@ export function connectedComponentsJs(mask: Uint8Array, width: number, height: n
       const root = find(p);
       let l = remap[root]!;
       if (l === 0) {
-        l = remap[root] = stats.length + 1;
-        stats.push({ v: mask[i]!, a: 0, sx: 0, sy: 0, sxx: 0, syy: 0, sxy: 0, x0: x, y0: y, x1: x, y1: y, vs: 0, vm: -Infinity, first: i });
+        l = remap[root] = ++count;
+        val[l] = mask[i]!;
+        bx0[l] = x;
+        by0[l] = y;
+        bx1[l] = x;
+        first[l] = i;
       }
       labels[i] = l;
-      const s = stats[l - 1]!;
-      s.a++;
-      s.sx += x;
-      s.sy += y;
-      s.sxx += x * x;
-      s.syy += y * y;
-      s.sxy += x * y;
-      if (x < s.x0) s.x0 = x;
-      if (x > s.x1) s.x1 = x;
-      if (y > s.y1) s.y1 = y;
+      area[l]++;
+      sx[l] += x;
+      sy[l] += y;
+      sxx[l] += x * x;
+      syy[l] += y * y;
+      sxy[l] += x * y;
+      if (x < bx0[l]!) bx0[l] = x;
+      if (x > bx1[l]!) bx1[l] = x;
+      by1[l] = y;
       if (values) {
-        const val = values[i]!;
-        s.vs += val;
-        if (val > s.vm) s.vm = val;
+        const v = values[i]!;
+        vs[l] += v;
+        if (v > vm[l]!) vm[l] = v;
       }
     }
   }
-  const regions: Region[] = stats.map((s, k) => {
-    const cx = s.sx / s.a;
-    const cy = s.sy / s.a;
-    return {
-      label: k + 1,
-      value: s.v,
-      area: s.a,
-      bbox: [s.x0, s.y0, s.x1 + 1, s.y1 + 1],
+  const regions: Region[] = [];
+  for (let l = 1; l <= count; l++) {
+    const a = area[l]!;
+    const cx = sx[l]! / a;
+    const cy = sy[l]! / a;
+    regions.push({
+      label: l,
+      value: val[l]!,
+      area: a,
+      bbox: [bx0[l]!, by0[l]!, bx1[l]! + 1, by1[l]! + 1],
       centroid: [cx, cy],
-      mu20: s.sxx / s.a - cx * cx,
-      mu02: s.syy / s.a - cy * cy,
-      mu11: s.sxy / s.a - cx * cy,
-      meanValue: values ? s.vs / s.a : 0,
-      maxValue: values ? s.vm : 0,
-      contour: traceContour(labels, width, height, s.first, k + 1),
-    };
-  });
+      mu20: sxx[l]! / a - cx * cx,
+      mu02: syy[l]! / a - cy * cy,
+      mu11: sxy[l]! / a - cx * cy,
+      meanValue: values ? vs[l]! / a : 0,
+      maxValue: values ? vm[l]! : 0,
+      contour: traceContour(labels, width, height, first[l]!, l),
+    });
+  }
   return { labels, regions };
 }
 

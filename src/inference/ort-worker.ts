@@ -19,6 +19,9 @@ interface Loaded {
   provider: ProviderName;
 }
 
+// ORT's own logger writes to stderr; a provider that cannot load is reported (and logged) by the host instead.
+ort.env.logLevel = 'fatal';
+
 let current: Loaded | null = null;
 const ops = pixelOps();
 
