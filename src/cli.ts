@@ -8,6 +8,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerConfigCommands } from './commands/config.js';
 import { registerDatasetCommands } from './commands/dataset.js';
+import { registerEvalCommand } from './commands/eval.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, error: 3 } as const;
 
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerConfigCommands(program);
   registerDatasetCommands(program);
+  registerEvalCommand(program);
   return program;
 }
 
