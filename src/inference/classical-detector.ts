@@ -1,5 +1,5 @@
 /**
- * The classical baseline behind the Detector port: threshold (local contrast against a box-mean background in units
+ * The classical baseline behind the Detector port: threshold (local contrast against a median background in units
  * of robust noise σ, or a global Otsu split) → opening / closing → connected components → region properties →
  * hand-written class rules. No learning; it exists so a model's advantage is a measured number.
  *
@@ -18,7 +18,7 @@ import {
 } from './detector.js';
 import type { Region } from './components.js';
 import { classicalPreset, type ClassRule, type ClassicalPreset } from './classical-presets.js';
-import { boxMean, openClose, otsu, robustSigma } from './morphology.js';
+import { medianBackground, openClose, otsu, robustSigma } from './morphology.js';
 import { pixelOps } from './pixel-ops.js';
 import { probabilityMap, regionToDetection } from './postprocess.js';
 import { feret } from './region-geometry.js';
@@ -77,7 +77,7 @@ export class ClassicalDetector implements Detector {
     const polarity = new Int8Array(n);
     const seg = P.segment;
     if (seg.method === 'local') {
-      const bg = boxMean(img, w, h, seg.radiusPx);
+      const bg = medianBackground(img, w, h, seg.radiusPx);
       const d = new Float32Array(n);
       for (let i = 0; i < n; i++) d[i] = img[i]! - bg[i]!;
       const sigma = robustSigma(d);

@@ -1,31 +1,73 @@
 /**
- * Image operations of the classical baseline: box mean (integral image), Otsu threshold, robust noise estimate and
+ * Image operations of the classical baseline: local median background, Otsu threshold, robust noise estimate and
  * binary morphology with square structuring elements (separable, O(pixels) for any radius).
  */
 
-/** Mean over a (2r+1)² box around every pixel (clamped at the edges). */
-export function boxMean(src: Float32Array, w: number, h: number, r: number): Float32Array {
-  const W = w + 1;
-  const ii = new Float64Array(W * (h + 1));
-  for (let y = 0; y < h; y++) {
-    let row = 0;
-    for (let x = 0; x < w; x++) {
-      row += src[y * w + x]!;
-      ii[(y + 1) * W + x + 1] = ii[y * W + x + 1]! + row;
+/**
+ * Local median background: the median of a (2r+1)² window (every second pixel of it) on a grid of nodes `step` apart,
+ * bilinearly interpolated in between. Unlike a mean, a defect smaller than half the window does not pull the
+ * background towards itself, so no halo of the opposite polarity appears around it.
+ */
+export function medianBackground(src: Float32Array, w: number, h: number, r: number): Float32Array {
+  const step = Math.max(2, Math.floor(r / 2));
+  const gw = Math.ceil((w - 1) / step) + 1;
+  const gh = Math.ceil((h - 1) / step) + 1;
+  const grid = new Float32Array(gw * gh);
+  const buf = new Float32Array((r + 1) * (r + 1) * 4 + 4);
+  for (let gy = 0; gy < gh; gy++) {
+    const cy = Math.min(h - 1, gy * step);
+    for (let gx = 0; gx < gw; gx++) {
+      const cx = Math.min(w - 1, gx * step);
+      let n = 0;
+      for (let y = Math.max(0, cy - r); y <= Math.min(h - 1, cy + r); y += 2) {
+        for (let x = Math.max(0, cx - r); x <= Math.min(w - 1, cx + r); x += 2) buf[n++] = src[y * w + x]!;
+      }
+      grid[gy * gw + gx] = quickselect(buf, n, n >> 1);
     }
   }
   const out = new Float32Array(w * h);
   for (let y = 0; y < h; y++) {
-    const y0 = Math.max(0, y - r);
-    const y1 = Math.min(h, y + r + 1);
+    const fy = y / step;
+    const y0 = Math.min(gh - 1, Math.floor(fy));
+    const y1 = Math.min(gh - 1, y0 + 1);
+    const ty = fy - y0;
     for (let x = 0; x < w; x++) {
-      const x0 = Math.max(0, x - r);
-      const x1 = Math.min(w, x + r + 1);
-      const s = ii[y1 * W + x1]! - ii[y0 * W + x1]! - ii[y1 * W + x0]! + ii[y0 * W + x0]!;
-      out[y * w + x] = s / ((y1 - y0) * (x1 - x0));
+      const fx = x / step;
+      const x0 = Math.min(gw - 1, Math.floor(fx));
+      const x1 = Math.min(gw - 1, x0 + 1);
+      const tx = fx - x0;
+      const a = grid[y0 * gw + x0]! + (grid[y0 * gw + x1]! - grid[y0 * gw + x0]!) * tx;
+      const b = grid[y1 * gw + x0]! + (grid[y1 * gw + x1]! - grid[y1 * gw + x0]!) * tx;
+      out[y * w + x] = a + (b - a) * ty;
     }
   }
   return out;
+}
+
+/** k-th smallest of the first n values (Hoare's selection; reorders them). */
+function quickselect(a: Float32Array, n: number, k: number): number {
+  let lo = 0;
+  let hi = n - 1;
+  while (lo < hi) {
+    const pivot = a[(lo + hi) >> 1]!;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i]! < pivot) i++;
+      while (a[j]! > pivot) j--;
+      if (i <= j) {
+        const t = a[i]!;
+        a[i] = a[j]!;
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return a[k]!;
+  }
+  return a[k]!;
 }
 
 /** Otsu's threshold of values in [0, 1] (256 bins): the split maximising between-class variance. */
