@@ -172,7 +172,10 @@ def load_twin(root: str) -> Dataset:
             raw = np.array(im)
         img = (raw.astype(np.float32) / full).clip(0, 1)
         with Image.open(os.path.join(root, t['mask'])) as im:
-            mask = np.array(im).astype(np.uint8)
+            mask = np.array(im)
+        if mask.ndim == 3:
+            mask = mask[..., 0]  # a grey mask saved as RGB: the class value is in every channel
+        mask = mask.astype(np.uint8)
         name = os.path.basename(t['image'])
         items.append(Item(name, str(t.get('group', t.get('seed', name))), img, mask, meta=t))
     return Dataset('twin', classes, items, pixel_size_um=man.get('pixelSizeUm'), bit_depth=bit_depth)
