@@ -169,6 +169,7 @@ export class OnnxDetector implements Detector {
       throw detectorError(`threshold must be in [0, 1] but is ${opts.threshold}`, { badInput: true });
     }
     const m = this.bundle.manifest;
+    this.checkScale(input.pixelSizeUm);
     const wire = toWire(input);
     const maxSide = opts.probabilityMap === true ? 512 : opts.probabilityMap ? opts.probabilityMap.maxSide : 0;
     const t0 = performance.now();
@@ -214,6 +215,20 @@ export class OnnxDetector implements Detector {
   }
 
   // ------------------------------------------------------------------------------------------------------------------
+
+  private readonly warnedScales = new Set<number>();
+
+  /** A model sees defects at the scale it was trained at: say so (once per pixel size) when a frame differs by > 15 %. */
+  private checkScale(pixelSizeUm: number | undefined): void {
+    const trained = this.bundle.manifest.pixelSizeUm;
+    if (pixelSizeUm === undefined || trained === null || Math.abs(pixelSizeUm / trained - 1) <= 0.15) return;
+    if (this.warnedScales.has(pixelSizeUm)) return;
+    this.warnedScales.add(pixelSizeUm);
+    this.log.warn(
+      { model: this.bundle.manifest.name, pixelSizeUm, trainedPixelSizeUm: trained },
+      `frames of ${pixelSizeUm} µm/px reach model ${this.bundle.manifest.name}, trained at ${trained} µm/px: resample them first`,
+    );
+  }
 
   private startWorker(): void {
     const w = spawnWorker();

@@ -89,6 +89,15 @@ describe('OnnxDetector on a model with a known response', () => {
     expect(r.detections.find((d) => d.bbox.x === 50)!.centroidUm).toEqual([1032.25, 2024.75]);
   });
 
+  it('warns once when frames come at another pixel size than the model was trained at', async () => {
+    await det.detect(frame({ pixelSizeUm: 1 }));
+    await det.detect(frame({ pixelSizeUm: 1 }));
+    await det.detect(frame({ pixelSizeUm: 0.52 }));
+    const warns = logLines.filter((l) => l.includes('resample them first'));
+    expect(warns).toHaveLength(1);
+    expect(JSON.parse(warns[0]!).msg).toBe('frames of 1 µm/px reach model dark, trained at 0.5 µm/px: resample them first');
+  });
+
   it('reads a frame in shared memory in place and leaves it unchanged', async () => {
     const sab = new SharedArrayBuffer(200 * 150);
     const data = new Uint8Array(sab);
