@@ -83,7 +83,9 @@ async function scanWithJournal(deps: ScanDeps, job: ScanJob, control: ScanContro
     if (r.t === 'focus') run.addFocusPoint(r.x, r.y, r.z, r.objective, false);
     if (r.t === 'tile') run.restoreTile(r.index, r.candidates as Candidate[]);
     if (r.t === 'targets') targets = r.targets as Target[];
-    if (r.t === 'target') outcomes.push({ index: r.index, outcome: r.outcome, defects: r.defects as ConfirmedDefect[], fields: r.fields, ...(r.reason ? { reason: r.reason } : {}) });
+    if (r.t === 'target') {
+      outcomes.push({ index: r.index, outcome: r.outcome, defects: r.defects as ConfirmedDefect[], fields: r.fields, ...(r.reason ? { reason: r.reason } : {}), ...(r.fieldCentres ? { fieldCentres: r.fieldCentres } : {}) });
+    }
   }
   const o = job.recipe.outline;
   if (!resumed) {

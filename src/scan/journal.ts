@@ -13,7 +13,15 @@ export type JournalRecord =
   | { t: 'focus'; x: number; y: number; z: number; objective: string }
   | { t: 'tile'; index: number; pose: { x: number; y: number; z: number }; candidates: unknown[]; discardedFrames: number }
   | { t: 'targets'; targets: unknown[] }
-  | { t: 'target'; index: number; outcome: 'confirmed' | 'rejected' | 'skipped'; reason?: string; defects: unknown[]; fields: number }
+  | {
+      t: 'target';
+      index: number;
+      outcome: 'confirmed' | 'rejected' | 'skipped';
+      reason?: string;
+      defects: unknown[];
+      fields: number;
+      fieldCentres?: Array<[number, number]>;
+    }
   | { t: 'published'; eventId: string }
   | { t: 'state'; state: string; reason?: string; at: string }
   | { t: 'time'; split: Record<string, number> }

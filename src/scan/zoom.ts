@@ -24,6 +24,8 @@ export interface TargetOutcome {
   reason?: string;
   defects: ConfirmedDefect[];
   fields: number;
+  /** Where the zoom objective's axis was for each field (stage µm, reference frame). */
+  fieldCentres?: Array<[number, number]>;
 }
 
 /** A zoom detection in stage µm, with what is needed to report it. */
@@ -88,18 +90,19 @@ export async function zoom(run: ScanRun, targets: Target[], alreadyConfirmed: Co
   await run.deps.camera.setGain(r.zoom.gainDb);
   const confirmed = [...alreadyConfirmed];
   let inflight: Promise<void> | null = null;
-  const pendingFinal: Array<{ t: Target; found: Found[]; fields: number; results: Array<Promise<void>> }> = [];
+  type Pending = { t: Target; found: Found[]; fields: number; results: Array<Promise<void>>; centres: Array<[number, number]> };
+  const pendingFinal: Pending[] = [];
 
-  const finalize = async (p: { t: Target; found: Found[]; fields: number; results: Array<Promise<void>> }): Promise<void> => {
+  const finalize = async (p: Pending): Promise<void> => {
     await Promise.all(p.results);
-    const o = await confirmTarget(run, p.t, p.found, p.fields, confirmed, startedAtMs);
+    const o = await confirmTarget(run, p.t, p.found, p.fields, confirmed, startedAtMs, p.centres);
     outcomes.push(o);
   };
 
   for (const t of targets) {
     if (done.has(t.index)) continue;
     await run.control.checkpoint();
-    const entry = { t, found: [] as Found[], fields: 0, results: [] as Array<Promise<void>> };
+    const entry = { t, found: [] as Found[], fields: 0, results: [] as Array<Promise<void>>, centres: [] as Array<[number, number]> };
     pendingFinal.push(entry);
     for (const [fx, fy] of fieldsFor(run, t)) {
       await run.control.checkpoint();
@@ -140,6 +143,7 @@ export async function zoom(run: ScanRun, targets: Target[], alreadyConfirmed: Co
       const settledAt = run.deps.clock.now();
       const { frame } = await run.account.track('capture', () => run.grabStill(settledAt));
       entry.fields++;
+      entry.centres.push([fx, fy]);
       const capturedAt = run.deps.clock.wallTime().toISOString();
       if (inflight) await run.account.track('inference', () => inflight!);
       const fieldPose = { x: pose.x, y: pose.y, z: pose.z };
@@ -208,7 +212,15 @@ function thumbnailOf(frame: Frame, d: PixelDetection, prob?: { data: Float32Arra
   return t;
 }
 
-async function confirmTarget(run: ScanRun, t: Target, found: Found[], fields: number, confirmed: ConfirmedDefect[], startedAtMs: number): Promise<TargetOutcome> {
+async function confirmTarget(
+  run: ScanRun,
+  t: Target,
+  found: Found[],
+  fields: number,
+  confirmed: ConfirmedDefect[],
+  startedAtMs: number,
+  fieldCentres: Array<[number, number]>,
+): Promise<TargetOutcome> {
   const r = run.recipe;
   if (fields < 0) {
     const o: TargetOutcome = { index: t.index, outcome: 'skipped', reason: 'cannot be reached', defects: [], fields: 0 };
@@ -278,8 +290,8 @@ async function confirmTarget(run: ScanRun, t: Target, found: Found[], fields: nu
   }
   confirmed.push(...defects);
   const outcome = defects.some((d) => d.provenance.surveyTile >= 0) ? 'confirmed' : 'rejected';
-  run.journal.append({ t: 'target', index: t.index, outcome, defects, fields });
-  return { index: t.index, outcome, defects, fields };
+  run.journal.append({ t: 'target', index: t.index, outcome, defects, fields, fieldCentres });
+  return { index: t.index, outcome, defects, fields, fieldCentres };
 }
 
 function feret(pts: Array<[number, number]>): number {
