@@ -63,6 +63,9 @@ export interface Detection {
   contour: number[];
   areaPx: number;
   areaUm2: number;
+  /** Longest extent (maximum Feret diameter) and the extent across it (minimum Feret width) in pixels. */
+  sizePx: number;
+  widthPx: number;
   /** Longest extent (maximum Feret diameter) in µm. */
   sizeUm: number;
   /** Extent across the long axis (minimum Feret width) in µm. */

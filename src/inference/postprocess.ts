@@ -94,6 +94,8 @@ export function regionToDetection(r: Region, className: string, confidence: numb
     contour: r.contour,
     areaPx: r.area,
     areaUm2: round(r.area * p * p, 4),
+    sizePx: round(f.maxPx, 3),
+    widthPx: round(Math.min(f.minPx, f.maxPx), 3),
     sizeUm: round(f.maxPx * p, 4),
     widthUm: round(Math.min(f.minPx, f.maxPx) * p, 4),
     centroidPx: [round(cx, 2), round(cy, 2)],

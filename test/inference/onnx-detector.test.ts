@@ -5,6 +5,7 @@ import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FrameInput } from '../../src/inference/detector.js';
 import { OnnxDetector } from '../../src/inference/onnx-detector.js';
+import { scanDetector } from '../../src/inference/scan-adapter.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { writeBundle } from '../support/model-fixtures.js';
 
@@ -188,6 +189,19 @@ describe('OnnxDetector on a model with a known response', () => {
     } finally {
       await d.close();
     }
+  });
+
+  it('serves the scan engine through its port: a camera frame in, pixel detections and a probability map out', async () => {
+    const scan = scanDetector(det, { probabilityMaxSide: 100 });
+    expect(scan.id).toBe('dark@0.0.1');
+    expect(scan.classes).toEqual(['background', 'defect']);
+    const f = { data: scene(), width: 200, height: 150, pixelFormat: 'Mono8', bitDepth: 8, sequence: 1, exposureStartMs: 0, exposureEndMs: 1, exposureUs: 1000, gainDb: 0, release() {} } as const;
+    const out = await scan.detect(f);
+    const rect = out.detections.find((d) => d.bboxPx[0] === 50)!;
+    expect(rect).toMatchObject({ classId: 1, className: 'defect', bboxPx: [50, 40, 30, 20], areaPx: 600, centroidPx: [64.5, 49.5], minorAxisPx: 20 });
+    expect(rect.contourPx![0]).toEqual([50, 40]);
+    expect(out.probability).toMatchObject({ width: 100, height: 75 });
+    expect(out.probability!.data[22 * 100 + 30]).toBe(1);
   });
 
   it('rejects every call after close', async () => {
