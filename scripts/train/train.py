@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from augment import geometric, photometric  # noqa: E402
-from data import group_folds, load_dataset  # noqa: E402
+from data import Item, group_folds, load_dataset  # noqa: E402
 from export import export_onnx  # noqa: E402
 from presets import LICENSES, PRESETS  # noqa: E402
 from unet import UNet, count_params  # noqa: E402
@@ -135,6 +135,20 @@ def crop_padded(img, mask, y0, x0, c):
 # Loss and metrics
 
 
+def monitor_view(items, k, seed, max_pixels=1_500_000, crops=32, size=256):
+    """What early stopping watches each epoch: the monitor images themselves when small, else a fixed set of crops
+    from them (half centred on foreground), so an epoch's check costs the same for large photographs."""
+    if sum(it.mask.size for it in items) <= max_pixels:
+        return items
+    rng = np.random.default_rng(seed + 7)
+    sampler = CropSampler(items, size, k, 0.5, rng)
+    out = []
+    for i in range(crops):
+        img, mask = sampler.sample()
+        out.append(Item(f'monitor-crop-{i}', 'monitor', img.copy(), mask.copy()))
+    return out
+
+
 def class_weights(items, num_classes):
     counts = np.zeros(num_classes, np.float64)
     for it in items:
@@ -243,6 +257,7 @@ def train_one(args, preset, ds, split, device, seed):
     epochs = args.epochs or preset['epochs']
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=preset['lr'], total_steps=epochs * max(1, preset['crops_per_epoch'] // preset['batch']))
     sampler = CropSampler(train_items, preset['crop'], k, preset['pos_fraction'], rng)
+    mon_eval = monitor_view(mon_items, k, seed)
     best = {'score': -1.0, 'epoch': 0, 'state': None}
     history = []
     steps = max(1, preset['crops_per_epoch'] // preset['batch'])
@@ -268,7 +283,7 @@ def train_one(args, preset, ds, split, device, seed):
             opt.step()
             sched.step()
             total += float(loss)
-        conf = evaluate(net, mon_items, mean, std, multiple, device, k)
+        conf = evaluate(net, mon_eval, mean, std, multiple, device, k)
         s = scores(conf)
         history.append({'epoch': epoch, 'loss': round(total / steps, 4), 'monitorMeanForegroundIoU': round(s['meanForegroundIoU'], 4)})
         log(f"epoch {epoch}: loss {total / steps:.4f}, monitor mean foreground IoU {s['meanForegroundIoU']:.4f} ({time.time() - t0:.1f} s)")

@@ -57,14 +57,14 @@ export class ClassicalDetector implements Detector {
     checkInput(input);
     if (isTensorInput(input)) throw detectorError('the classical baseline takes frames (grey pixels), not tensors', { badInput: true });
     if (opts.signal?.aborted) throw detectorError('detect canceled', { canceled: true });
-    return this.run(input, opts);
+    return await this.run(input, opts);
   }
 
   async close(): Promise<void> {
     this.closed = true;
   }
 
-  private run(f: FrameInput, opts: DetectOptions): DetectionResult {
+  private async run(f: FrameInput, opts: DetectOptions): Promise<DetectionResult> {
     const t0 = performance.now();
     const { width: w, height: h } = f;
     const n = w * h;
@@ -99,7 +99,7 @@ export class ClassicalDetector implements Detector {
     let fg: Uint8Array = new Uint8Array(n);
     for (let i = 0; i < n; i++) fg[i] = score[i]! >= thr ? 1 : 0;
     fg = openClose(fg, w, h, P.openPx, P.closePx);
-    const { labels, regions } = this.ops.connectedComponents(fg, w, h, { connectivity: 8, values: score });
+    const { labels, regions } = await this.ops.connectedComponents(fg, w, h, { connectivity: 8, values: score });
     const pixelSizeUm = f.pixelSizeUm ?? this.defaultPixelSizeUm ?? 1;
     const classMap = new Uint8Array(n);
     const instances = new Int32Array(n);

@@ -137,7 +137,8 @@ async function load(req: LoadRequest): Promise<LoadReply> {
   return { provider, failed, warmupMs, loadMs: performance.now() - t0 };
 }
 
-let tileBuf = new Float32Array(0);
+// The batch of normalised tiles, kept between frames (grows to the largest frame seen).
+let batchBuf = new Float32Array(0);
 
 async function detect(req: DetectRequest): Promise<Omit<DetectionResult, 'model'>> {
   const l = current;
@@ -165,29 +166,39 @@ async function detect(req: DetectRequest): Promise<Omit<DetectionResult, 'model'
   } else {
     const Ctor = req.input.dtype === 'u8' ? Uint8Array : Uint16Array;
     const frame = new Ctor(req.input.buffer as ArrayBuffer, req.input.byteOffset, req.input.length);
-    const grid = tileGrid(width, height, m.input.tileSize, req.tileOverlap, m.input.sizeMultiple);
+    const p0 = performance.now();
+    const { mean, std } = m.input.normalisation;
+    const tiled = await ops.tileFrame(
+      frame,
+      width,
+      height,
+      { tile: m.input.tileSize, overlap: req.tileOverlap, multiple: m.input.sizeMultiple, bitDepth: req.input.bitDepth, mean, std },
+      batchBuf,
+    );
+    if (tiled.tensor.buffer !== batchBuf.buffer) batchBuf = new Float32Array(tiled.tensor.buffer as ArrayBuffer);
+    preMs += performance.now() - p0;
+    const grid = tiled.grid;
     blender = new ProbabilityBlender(width, height, K, grid);
     const tw = grid.tileWidth;
     const th = grid.tileHeight;
-    if (tileBuf.length !== tw * th) tileBuf = new Float32Array(tw * th);
-    const { mean, std } = m.input.normalisation;
+    const per = tw * th;
     for (let iy = 0; iy < grid.ys.length; iy++) {
       for (let ix = 0; ix < grid.xs.length; ix++) {
-        const p0 = performance.now();
-        ops.normaliseTile(frame, width, height, req.input.bitDepth, { x: grid.xs[ix]!, y: grid.ys[iy]!, width: tw, height: th }, mean, std, tileBuf);
+        const k = iy * grid.xs.length + ix;
         const i0 = performance.now();
-        const probs = await runTile(l, tileBuf, tw, th);
+        // The tile is a view into the batch: the ORT tensor wraps it without a copy.
+        const probs = await runTile(l, tiled.tensor.subarray(k * per, (k + 1) * per), tw, th);
         inferenceMs += performance.now() - i0;
         const b0 = performance.now();
         blender.add(probs, ix, iy);
-        preMs += b0 - p0 - (b0 - i0) + (performance.now() - b0);
+        preMs += performance.now() - b0;
         tiles++;
       }
     }
   }
   const q0 = performance.now();
   blender.finish();
-  const post = postprocess(
+  const post = await postprocess(
     {
       width,
       height,

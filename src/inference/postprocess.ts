@@ -32,7 +32,7 @@ export interface PostprocessOutput {
  * recall-tuned threshold below 0.5 still yields a class). Regions smaller than `minAreaPx` are dropped (and cleared
  * from the class map).
  */
-export function postprocess(input: PostprocessInput, ops: PixelOps): PostprocessOutput {
+export async function postprocess(input: PostprocessInput, ops: PixelOps): Promise<PostprocessOutput> {
   const { width, height, foreground, classPlanes, threshold } = input;
   const n = width * height;
   const classMap = new Uint8Array(n);
@@ -58,7 +58,7 @@ export function postprocess(input: PostprocessInput, ops: PixelOps): Postprocess
     classMap[i] = best + 1;
     values[i] = bp;
   }
-  const { labels, regions } = ops.connectedComponents(classMap, width, height, { connectivity: input.connectivity ?? 8, values });
+  const { labels, regions } = await ops.connectedComponents(classMap, width, height, { connectivity: input.connectivity ?? 8, values });
   const p = input.pixelSizeUm;
   const keep = new Int32Array(regions.length + 1);
   const detections: Detection[] = [];
