@@ -75,6 +75,10 @@ export interface ModelManifest {
   };
   license: { model: string; shareAlike: boolean; note?: string | null };
   metrics: BundleMetrics | null;
+  /** Added by the bundle tooling (scripts/sign-bundle, src/bundles/): the slot it serves, its files, golden cases. */
+  role?: 'survey' | 'zoom';
+  files?: Array<{ path: string; sha256: string; bytes: number }>;
+  golden?: unknown;
 }
 
 export interface LoadedBundle {
