@@ -52,7 +52,9 @@ PRESETS = {
     ),
     'zoom': dict(
         format='twin', task='segmentation', collapse=False, classes=None,
-        base=12, depth=4, crop=128, tile=256, batch=12, crops_per_epoch=168, epochs=24, patience=6, lr=2e-3,
+        # At 0.13 µm/px a pit or particle spans hundreds of pixels: five levels and 192-pixel crops give the context
+        # that tells a crater from a flat particle and a straight scratch from a jagged crack.
+        base=8, depth=5, crop=192, tile=256, batch=8, crops_per_epoch=128, epochs=24, patience=6, lr=2e-3,
         pos_fraction=0.7, select='f1', min_area_px=20, folds=None, license_key='twin',
         description='Zoom model: segments each defect with its class on 50x zoom frames.',
     ),

@@ -135,7 +135,7 @@ def crop_padded(img, mask, y0, x0, c):
 # Loss and metrics
 
 
-def monitor_view(items, k, seed, max_pixels=1_500_000, crops=32, size=256):
+def monitor_view(items, k, seed, max_pixels=2_500_000, crops=32, size=256):
     """What early stopping watches each epoch: the monitor images themselves when small, else a fixed set of crops
     from them (half centred on foreground), so an epoch's check costs the same for large photographs."""
     if sum(it.mask.size for it in items) <= max_pixels:
