@@ -136,6 +136,25 @@ export class OnnxDetector implements Detector {
     };
   }
 
+  /** name@version: how bundles are named in records and events (the bundle store's LoadedModel id). */
+  get id(): string {
+    const m = this.bundle.manifest;
+    return `${m.name}@${m.version}`;
+  }
+
+  /**
+   * Runs `runs` tiles of representative input through the worker (what the bundle store's model slot asks of a
+   * LoadedModel before it switches to a new version).
+   */
+  async warmup(runs: number): Promise<void> {
+    const t = this.bundle.manifest.input.tileSize;
+    for (let i = 0; i < runs; i++) {
+      const data = new Uint16Array(t * t);
+      for (let k = 0; k < data.length; k++) data[k] = 2048 + ((k * 7919 + i * 104729) % 512);
+      await this.detect({ data, width: t, height: t, bitDepth: 12, transfer: true });
+    }
+  }
+
   manifest(): ModelManifest {
     return this.bundle.manifest;
   }

@@ -204,6 +204,13 @@ describe('OnnxDetector on a model with a known response', () => {
     expect(out.probability!.data[22 * 100 + 30]).toBe(1);
   });
 
+  it('is a LoadedModel for the bundle store: name@version id and warm-up runs', async () => {
+    expect(det.id).toBe('dark@0.0.1');
+    const before = det.stats().detects;
+    await det.warmup(3);
+    expect(det.stats().detects - before).toBe(3);
+  });
+
   it('rejects every call after close', async () => {
     const d = await OnnxDetector.open({ bundleDir: join(root, 'dark') });
     await d.close();
