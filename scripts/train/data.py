@@ -217,3 +217,14 @@ def group_folds(items: list, k: int) -> list:
         folds[i].append(g)
         load[i] += sizes[g]
     return [sorted(f) for f in folds]
+
+
+def bin_items(items: list, k: int) -> None:
+    """Averages images in k x k blocks (as the runtime bins frames for such a model); a mask block takes its highest
+    class value, so thin, rare classes numbered last (cracks) survive the binning."""
+    for it in items:
+        h, w = it.mask.shape
+        h2, w2 = h // k, w // k
+        img = it.image[: h2 * k, : w2 * k].reshape(h2, k, w2, k)
+        it.image = img.mean(axis=(1, 3)).astype(np.float32)
+        it.mask = it.mask[: h2 * k, : w2 * k].reshape(h2, k, w2, k).max(axis=(1, 3)).astype(np.uint8)

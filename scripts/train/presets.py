@@ -67,9 +67,9 @@ PRESETS = {
     ),
     'ebc': dict(
         format='mask-tiff', task='segmentation', collapse=False, classes=['background', 'oxide', 'crack'],
-        # The oxide is told from the substrate by where it lies (between coating and substrate): five levels give the
-        # network about 200 px of context.
-        base=8, depth=5, crop=192, tile=256, batch=8, crops_per_epoch=128, epochs=30, patience=8, lr=2e-3,
+        # The oxide is told from the substrate by where it lies (between coating and substrate): frames binned 2 x 2
+        # and five levels give the network about 400 frame pixels of context (cracks stay a pixel or two wide).
+        base=8, depth=5, crop=192, tile=256, batch=8, crops_per_epoch=128, epochs=30, patience=8, lr=2e-3, binning=2,
         pos_fraction=0.6, select='f1', min_area_px=12, folds=3, license_key='nasa_ebc_sem',
         dataset_name='nasa_ebc_sem',
         description='Environmental barrier coating SEM cross-sections: the thermally grown oxide layer and cracks.',

@@ -22,7 +22,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from augment import geometric, photometric  # noqa: E402
-from data import Item, group_folds, load_dataset  # noqa: E402
+from data import Item, bin_items, group_folds, load_dataset  # noqa: E402
 from export import export_onnx  # noqa: E402
 from scoring import choose_threshold, class_weights, evaluate, scores, seg_loss  # noqa: E402
 from presets import LICENSES, PRESETS  # noqa: E402
@@ -251,7 +251,11 @@ def main():
         for it in ds.items:
             it.mask = (it.mask > 0).astype(np.uint8)
         ds.classes = preset['classes']
-    log(f"{ds.format} dataset {args.dataset}: {len(ds.items)} images, {len({it.group for it in ds.items})} groups, classes {ds.classes}")
+    binning = preset.get('binning', 1)
+    if binning > 1:
+        bin_items(ds.items, binning)
+    log(f"{ds.format} dataset {args.dataset}: {len(ds.items)} images, {len({it.group for it in ds.items})} groups, classes {ds.classes}"
+        + (f', binned {binning}x{binning}' if binning > 1 else ''))
 
     split = make_split(ds.items, preset['folds'], 0)
     net, res = train_one(args, preset, ds, split, device, args.seed)
@@ -283,11 +287,12 @@ def main():
         },
         'input': {
             'name': 'image', 'layout': 'NCHW', 'dtype': 'float32', 'channels': 1, 'colour': 'grey',
-            'sizeMultiple': res['multiple'], 'tileSize': preset['tile'], 'trainedOnCrop': preset['crop'],
+            'sizeMultiple': res['multiple'], 'tileSize': preset['tile'], 'binning': binning, 'trainedOnCrop': preset['crop'],
             'normalisation': {'formula': '(pixel / (2^bitDepth - 1) - mean) / std', 'mean': round(res['mean'], 6),
                               'std': round(res['std'], 6)},
         },
         'output': {'name': 'probs', 'layout': 'NCHW', 'kind': 'softmax', 'channels': k},
+        # The frames' pixel size (before any binning, which the runtime applies as the training did).
         'pixelSizeUm': ds.pixel_size_um,
         'thresholds': {'foreground': res['threshold'], 'minAreaPx': preset['min_area_px'],
                        'selectedBy': f"pixel {preset['select'].upper()} on the early-stopping monitor split"},

@@ -60,6 +60,8 @@ export interface ModelManifest {
     colour: 'grey';
     sizeMultiple: number;
     tileSize: number;
+    /** Frames are averaged in binning × binning blocks before the network (default 1). */
+    binning?: number;
     trainedOnCrop?: number;
     normalisation: { formula: string; mean: number; std: number };
   };

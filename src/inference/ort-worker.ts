@@ -9,6 +9,7 @@ import type { ModelManifest } from './manifest.js';
 import { pixelOps } from './pixel-ops.js';
 import { postprocess, probabilityMap } from './postprocess.js';
 import { providerChain, providerFailure, type ProviderName } from './providers.js';
+import { upsampleBilinear } from './resample.js';
 import { ProbabilityBlender, tileGrid } from './tiling.js';
 import type { DetectRequest, LoadReply, LoadRequest, WireError, WorkerReply, WorkerRequest } from './worker-protocol.js';
 import type { DetectionResult } from './detector.js';
@@ -172,13 +173,13 @@ async function detect(req: DetectRequest): Promise<Omit<DetectionResult, 'model'
       frame,
       width,
       height,
-      { tile: m.input.tileSize, overlap: req.tileOverlap, multiple: m.input.sizeMultiple, bitDepth: req.input.bitDepth, mean, std },
+      { tile: m.input.tileSize, overlap: req.tileOverlap, multiple: m.input.sizeMultiple, binning: m.input.binning ?? 1, bitDepth: req.input.bitDepth, mean, std },
       batchBuf,
     );
     if (tiled.tensor.buffer !== batchBuf.buffer) batchBuf = new Float32Array(tiled.tensor.buffer as ArrayBuffer);
     preMs += performance.now() - p0;
     const grid = tiled.grid;
-    blender = new ProbabilityBlender(width, height, K, grid);
+    blender = new ProbabilityBlender(tiled.width, tiled.height, K, grid);
     const tw = grid.tileWidth;
     const th = grid.tileHeight;
     const per = tw * th;
@@ -198,12 +199,20 @@ async function detect(req: DetectRequest): Promise<Omit<DetectionResult, 'model'
   }
   const q0 = performance.now();
   blender.finish();
+  let foreground = blender.foreground;
+  let classPlanes = blender.classPlanes;
+  if (blender.width !== width || blender.height !== height) {
+    // A binned model: probabilities back to frame pixels before thresholding, so detections are in frame pixels.
+    const k = m.input.binning ?? 1;
+    foreground = upsampleBilinear(foreground, blender.width, blender.height, width, height, k);
+    classPlanes = classPlanes.map((p) => upsampleBilinear(p, blender.width, blender.height, width, height, k));
+  }
   const post = await postprocess(
     {
       width,
       height,
-      foreground: blender.foreground,
-      classPlanes: blender.classPlanes,
+      foreground,
+      classPlanes,
       classes: m.classes,
       threshold: req.threshold,
       minAreaPx: req.minAreaPx,
@@ -216,7 +225,7 @@ async function detect(req: DetectRequest): Promise<Omit<DetectionResult, 'model'
     detections: post.detections,
     timing: { totalMs: 0, inferenceMs, preprocessMs: preMs, postprocessMs: 0, tiles, msPerTile: 0 },
   };
-  if (req.probabilityMap > 0) result.probability = probabilityMap(blender.foreground, width, height, req.probabilityMap);
+  if (req.probabilityMap > 0) result.probability = probabilityMap(foreground, width, height, req.probabilityMap);
   if (req.masks) result.masks = post.masks;
   const total = performance.now() - t0;
   result.timing.postprocessMs = performance.now() - q0;

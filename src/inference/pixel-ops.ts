@@ -3,10 +3,11 @@
  * native addon's (src/native/pixel.ts: preprocessTiles, connectedComponents) are swapped in this one place. Both
  * operations are asynchronous, as the native ones are (they run on the addon's threads).
  *
- * Still JS: tiling + normalisation of a frame into an NCHW float32 batch, and connected components with region
- * properties and contours.
+ * Still JS: binning, tiling + normalisation of a frame into an NCHW float32 batch, and connected components with
+ * region properties and contours.
  */
 import { connectedComponentsJs, type ComponentsOptions, type ComponentsResult } from './components.js';
+import { binFrame } from './resample.js';
 import { normaliseTile, tileGrid, type TileGrid } from './tiling.js';
 
 export interface TileFrameOptions {
@@ -14,6 +15,8 @@ export interface TileFrameOptions {
   overlap: number;
   /** Tile sides must be multiples of this (frames smaller than a tile). */
   multiple: number;
+  /** k × k block means before tiling (the grid is then in binned pixels). Default 1. */
+  binning?: number;
   bitDepth: number;
   /** x = (pixel / (2^bitDepth − 1) − mean) / std. */
   mean: number;
@@ -21,7 +24,10 @@ export interface TileFrameOptions {
 }
 
 export interface TiledFrame {
+  /** Tile origins in binned pixels, over a frame of `width` × `height` binned pixels. */
   grid: TileGrid;
+  width: number;
+  height: number;
   /** tiles × tileHeight × tileWidth floats, tiles in row-major grid order (NCHW batch order, C = 1). */
   tensor: Float32Array;
 }
@@ -36,12 +42,13 @@ export interface PixelOps {
 export const jsPixelOps: PixelOps = {
   kind: 'js',
   async tileFrame(frame, width, height, o, reuse) {
+    if ((o.binning ?? 1) > 1) ({ data: frame, width, height } = binFrame(frame, width, height, o.binning!));
     const grid = tileGrid(width, height, o.tile, o.overlap, o.multiple);
     const per = grid.tileWidth * grid.tileHeight;
     const need = per * grid.tiles.length;
     const tensor = reuse && reuse.length >= need ? reuse.subarray(0, need) : new Float32Array(need);
     grid.tiles.forEach((rect, k) => normaliseTile(frame, width, height, o.bitDepth, rect, o.mean, o.std, tensor.subarray(k * per, (k + 1) * per)));
-    return { grid, tensor };
+    return { grid, tensor, width, height };
   },
   async connectedComponents(mask, width, height, opts) {
     return connectedComponentsJs(mask, width, height, opts);

@@ -27,6 +27,7 @@ describe('OnnxDetector on a model with a known response', () => {
   beforeAll(async () => {
     root = mkdtempSync(join(tmpdir(), 'smartscope-det-'));
     writeBundle(root, 'dark', 'threshold.onnx', ['background', 'defect']);
+    writeBundle(root, 'binned', 'threshold.onnx', ['background', 'defect'], { input: { ...baseInput(), binning: 2 } });
     writeBundle(root, 'three', 'threeclass.onnx', ['background', 'dark', 'bright'], { input: { ...baseInput(), normalisation: { formula: 'x', mean: 0.5, std: 0.25 } } });
     const sink = new PassThrough();
     sink.on('data', (b: Buffer) => logLines.push(...b.toString().trim().split('\n')));
@@ -150,6 +151,24 @@ describe('OnnxDetector on a model with a known response', () => {
     ac.abort();
     await expect(second).rejects.toMatchObject({ canceled: true });
     await expect(first).resolves.toBeTruthy();
+  });
+
+  it('runs a binned model on binned frames and reports in frame pixels', async () => {
+    const d = await OnnxDetector.open({ bundleDir: join(root, 'binned'), tileOverlap: 16 });
+    try {
+      const r = await d.detect(frame());
+      // 100 × 75 binned pixels: 2 × 2 tiles of 64.
+      expect(r.timing.tiles).toBe(4);
+      const rect = r.detections.find((x) => x.bbox.x < 100)!;
+      expect(rect.bbox.x).toBeGreaterThanOrEqual(49);
+      expect(rect.bbox.x).toBeLessThanOrEqual(51);
+      expect(rect.bbox.width).toBeGreaterThanOrEqual(29);
+      expect(rect.bbox.width).toBeLessThanOrEqual(31);
+      expect(Math.abs(rect.areaPx - 600)).toBeLessThan(60);
+      expect(rect.centroidPx[0]).toBeCloseTo(64.5, 0);
+    } finally {
+      await d.close();
+    }
   });
 
   it('classifies with a multi-class model: dark and bright regions', async () => {
