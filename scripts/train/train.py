@@ -294,7 +294,7 @@ def main():
         'output': {'name': 'probs', 'layout': 'NCHW', 'kind': 'softmax', 'channels': k},
         # The frames' pixel size (before any binning, which the runtime applies as the training did).
         'pixelSizeUm': ds.pixel_size_um,
-        'thresholds': {'foreground': res['threshold'], 'minAreaPx': preset['min_area_px'],
+        'thresholds': {'foreground': res['threshold'], 'minAreaPx': preset['min_area_px'], 'closePx': preset.get('close_px', 0),
                        'selectedBy': f"pixel {preset['select'].upper()} on the early-stopping monitor split"},
         'training': {
             'command': 'scripts/train/train.py ' + ' '.join(a if ' ' not in a else repr(a) for a in sys.argv[1:]),

@@ -67,7 +67,7 @@ export interface ModelManifest {
   };
   output: { name: string; layout: 'NCHW'; kind: 'softmax'; channels: number };
   pixelSizeUm: number | null;
-  thresholds: { foreground: number; minAreaPx: number; selectedBy?: string };
+  thresholds: { foreground: number; minAreaPx: number; closePx?: number; selectedBy?: string };
   training: {
     command: string;
     dataset: { name: string; format: 'mask-tiff' | 'color-mask' | 'labelme' | 'twin'; images: number; groups?: number; license: string; licenseFile?: string | null; attribution: string };

@@ -143,9 +143,25 @@ export function erode(src: Uint8Array, w: number, h: number, r: number): Uint8Ar
   return pass(pass(src, w, h, r, true, false), w, h, r, false, false);
 }
 
+/**
+ * Closing (bridges gaps narrower than 2r+1) on a canvas padded by r with background, so what the dilation pushed
+ * towards the frame edge is eroded back as it would be inside the frame.
+ */
+export function close(src: Uint8Array, w: number, h: number, r: number): Uint8Array {
+  if (r <= 0) return src.slice();
+  const W = w + 2 * r;
+  const H = h + 2 * r;
+  const pad = new Uint8Array(W * H);
+  for (let y = 0; y < h; y++) pad.set(src.subarray(y * w, (y + 1) * w), (y + r) * W + r);
+  const c = erode(dilate(pad, W, H, r), W, H, r);
+  const out = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++) out.set(c.subarray((y + r) * W + r, (y + r) * W + r + w), y * w);
+  return out;
+}
+
 /** Opening (removes specks narrower than 2r+1) then closing (bridges gaps narrower than 2r+1). */
 export function openClose(src: Uint8Array, w: number, h: number, openR: number, closeR: number): Uint8Array {
   let m = openR > 0 ? dilate(erode(src, w, h, openR), w, h, openR) : src;
-  if (closeR > 0) m = erode(dilate(m, w, h, closeR), w, h, closeR);
+  if (closeR > 0) m = close(m, w, h, closeR);
   return m;
 }

@@ -202,6 +202,7 @@ export class OnnxDetector implements Detector {
           pixelToStage: input.pixelToStage,
           threshold: opts.threshold ?? this.opts.threshold ?? m.thresholds.foreground,
           minAreaPx: this.opts.minAreaPx ?? m.thresholds.minAreaPx,
+          closePx: m.thresholds.closePx ?? 0,
           tileOverlap: Math.min(this.opts.tileOverlap, m.input.tileSize - 1),
           probabilityMap: maxSide,
           masks: opts.masks ?? false,

@@ -216,6 +216,7 @@ async function detect(req: DetectRequest): Promise<Omit<DetectionResult, 'model'
       classes: m.classes,
       threshold: req.threshold,
       minAreaPx: req.minAreaPx,
+      closePx: req.closePx,
       pixelSizeUm: req.pixelSizeUm,
       pixelToStage: req.pixelToStage,
     },

@@ -4,6 +4,7 @@
  */
 import type { Detection, PixelToStage, ProbabilityMap, SegmentationMasks } from './detector.js';
 import type { Region } from './components.js';
+import { openClose } from './morphology.js';
 import type { PixelOps } from './pixel-ops.js';
 import { feret, orientationDeg } from './region-geometry.js';
 
@@ -17,6 +18,8 @@ export interface PostprocessInput {
   classes: readonly string[];
   threshold: number;
   minAreaPx: number;
+  /** Closing radius (px) of the foreground before regions are formed (0: none). */
+  closePx?: number;
   pixelSizeUm: number;
   pixelToStage?: PixelToStage;
   connectivity?: 4 | 8;
@@ -28,9 +31,9 @@ export interface PostprocessOutput {
 }
 
 /**
- * A pixel is foreground when P(not background) ≥ threshold; its class is the most probable foreground class (so a
- * recall-tuned threshold below 0.5 still yields a class). Regions smaller than `minAreaPx` are dropped (and cleared
- * from the class map).
+ * A pixel is foreground when P(not background) ≥ threshold (then closed with radius `closePx`); its class is the most
+ * probable foreground class (so a recall-tuned threshold below 0.5 still yields a class). Regions smaller than
+ * `minAreaPx` are dropped (and cleared from the class map).
  */
 export async function postprocess(input: PostprocessInput, ops: PixelOps): Promise<PostprocessOutput> {
   const { width, height, foreground, classPlanes, threshold } = input;
@@ -38,9 +41,13 @@ export async function postprocess(input: PostprocessInput, ops: PixelOps): Promi
   const classMap = new Uint8Array(n);
   const values = new Float32Array(n);
   const K = classPlanes.length;
+  let fg: Uint8Array = new Uint8Array(n);
+  for (let i = 0; i < n; i++) fg[i] = foreground[i]! >= threshold ? 1 : 0;
+  // Closing joins pieces of one defect across narrow gaps; the gap pixels take their most probable class.
+  if ((input.closePx ?? 0) > 0) fg = openClose(fg, width, height, 0, input.closePx!);
   for (let i = 0; i < n; i++) {
+    if (!fg[i]) continue;
     const f = foreground[i]!;
-    if (f < threshold) continue;
     if (K === 0) {
       classMap[i] = 1;
       values[i] = f;

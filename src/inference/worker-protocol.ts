@@ -41,6 +41,7 @@ export interface DetectRequest {
   pixelToStage?: PixelToStage;
   threshold: number;
   minAreaPx: number;
+  closePx: number;
   tileOverlap: number;
   probabilityMap: number;
   masks: boolean;

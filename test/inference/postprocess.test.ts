@@ -49,6 +49,19 @@ describe('post-processing', () => {
     expect(out.detections[0]!.areaPx).toBe(1);
   });
 
+  it('joins the pieces of a dashed defect when closing is asked for', async () => {
+    const W = 12;
+    const f = new Float32Array(W * 3);
+    for (const x of [1, 2, 4, 5, 7, 8]) f[W + x] = 0.9;
+    const run = (closePx: number) =>
+      postprocess({ width: W, height: 3, foreground: f, classPlanes: [], classes: ['bg', 'defect'], threshold: 0.5, minAreaPx: 1, closePx, pixelSizeUm: 1 }, jsPixelOps);
+    expect((await run(0)).detections).toHaveLength(3);
+    const joined = (await run(1)).detections;
+    expect(joined).toHaveLength(1);
+    expect(joined[0]!.bbox).toEqual({ x: 1, y: 1, width: 8, height: 1 });
+    expect(joined[0]!.areaPx).toBe(8);
+  });
+
   it('max-pools the probability map to the requested size', () => {
     const m = probabilityMap(fg, w, h, 4);
     expect(m).toMatchObject({ width: 4, height: 2, scale: 2 });
