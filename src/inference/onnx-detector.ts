@@ -187,13 +187,15 @@ export class OnnxDetector implements Detector {
     if (opts.threshold !== undefined && !(opts.threshold >= 0 && opts.threshold <= 1)) {
       throw detectorError(`threshold must be in [0, 1] but is ${opts.threshold}`, { badInput: true });
     }
-    const m = this.bundle.manifest;
     this.checkScale(input.pixelSizeUm);
     const wire = toWire(input);
     const maxSide = opts.probabilityMap === true ? 512 : opts.probabilityMap ? opts.probabilityMap.maxSide : 0;
     const t0 = performance.now();
+    // The manifest is read when the request reaches the worker: a swap while it waited applies to it.
+    let m = this.bundle.manifest;
     const reply = await this.exclusive(
       () => {
+        m = this.bundle.manifest;
         const req: DetectRequest = {
           op: 'detect',
           id: 0,
