@@ -16,6 +16,13 @@ function metricsTable(model: MetricSummary, baseline: MetricSummary): string {
   return lines.join('\n');
 }
 
+function meanSd(xs: number[]): string {
+  if (!xs.length) return '—';
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const sd = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, xs.length - 1));
+  return `${mean.toFixed(3)} ± ${sd.toFixed(3)}`;
+}
+
 export function renderModelCard(m: ModelManifest): string {
   const t = m.training;
   const d = t.dataset;
@@ -47,6 +54,9 @@ export function renderModelCard(m: ModelManifest): string {
     out.push('', `Cross-validation (${cv.length} folds, pixel IoU per class from the training script, whole images):`, '');
     out.push(`| fold | ${m.classes.slice(1).join(' | ')} | mean |`, `|---|${m.classes.slice(1).map(() => '---:').join('|')}|---:|`);
     for (const f of cv) out.push(`| ${f.fold} | ${f.iou.slice(1).map((v) => f3(v)).join(' | ')} | ${f3(f.meanForegroundIoU)} |`);
+    const cols = m.classes.slice(1).map((_, k) => cv.map((f) => f.iou[k + 1]).filter((v): v is number => v !== null));
+    cols.push(cv.map((f) => f.meanForegroundIoU));
+    out.push(`| mean ± sd | ${cols.map((c) => meanSd(c)).join(' | ')} |`);
   }
   out.push('', '## Limits', '');
   out.push('- Validation groups are few; numbers carry wide uncertainty and hold for images like the training data only.');
