@@ -32,10 +32,11 @@ export function renderModelCard(m: ModelManifest): string {
   out.push('## What it does', '');
   out.push(`- Task: ${m.task === 'defect-probability' ? 'per-pixel defect probability (one foreground class), tuned for recall' : 'semantic segmentation, one class per pixel'}.`);
   out.push(`- Classes: ${m.classes.map((c, i) => (i === 0 ? `${c} (background, not reported)` : c)).join(', ')}.`);
-  out.push(`- Input: ${m.input.layout} ${m.input.dtype}, 1 grey channel, tiles of ${m.input.tileSize}² px (sides multiple of ${m.input.sizeMultiple}); x = (pixel / (2^bitDepth − 1) − ${m.input.normalisation.mean}) / ${m.input.normalisation.std}.`);
+  const binning = m.input.binning ?? 1;
+  out.push(`- Input: ${m.input.layout} ${m.input.dtype}, 1 grey channel, tiles of ${m.input.tileSize}² px (sides multiple of ${m.input.sizeMultiple})${binning > 1 ? ` of frames binned ${binning} × ${binning} (the runtime bins and maps results back to frame pixels)` : ''}; x = (pixel / (2^bitDepth − 1) − ${m.input.normalisation.mean}) / ${m.input.normalisation.std}.`);
   out.push(`- Output: '${m.output.name}', softmax probabilities per class.`);
   out.push(`- Pixel size trained at: ${m.pixelSizeUm === null ? 'not stated by the data source (sizes in µm need the caller’s calibration)' : `${m.pixelSizeUm} µm`}.`);
-  out.push(`- Thresholds: defect where P(not background) ≥ ${m.thresholds.foreground}${m.thresholds.selectedBy ? ` (${m.thresholds.selectedBy})` : ''}; regions under ${m.thresholds.minAreaPx} px dropped.`);
+  out.push(`- Thresholds: defect where P(not background) ≥ ${m.thresholds.foreground}${m.thresholds.selectedBy ? ` (${m.thresholds.selectedBy})` : ''}; ${m.thresholds.closePx ? `foreground closed with a ${m.thresholds.closePx} px radius (joins a defect broken by gaps); ` : ''}regions under ${m.thresholds.minAreaPx} px dropped.`);
   out.push(`- Network: ${m.model.architecture ?? 'U-Net'}, ${m.model.parameters ?? '?'} parameters, ONNX opset ${m.model.opset}, ${m.model.bytes} bytes, sha256 \`${m.model.sha256}\`.`);
   out.push('', '## Training data', '');
   out.push(`- ${d.name} (${d.format}), ${d.images} images in ${d.groups ?? '?'} groups. Licence: ${d.license}${d.licenseFile ? ` (${d.licenseFile} travels with the data)` : ''}.`);
