@@ -137,6 +137,7 @@ def monitor_view(items, k, seed, max_pixels=2_500_000, crops=32, size=256):
     if sum(it.mask.size for it in items) <= max_pixels:
         return items
     rng = np.random.default_rng(seed + 7)
+    size = min(size, min(min(it.mask.shape) for it in items))
     sampler = CropSampler(items, size, k, 0.5, rng)
     out = []
     for i in range(crops):
