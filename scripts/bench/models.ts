@@ -1,8 +1,8 @@
 /**
  * Model benchmark: for every shipped bundle in models/, the time per tile with 1 and 2 intra-op threads (a tile-sized
- * tensor through the worker: the network plus the message round trip), the time per tile of a whole 1024 × 1024 frame
- * (tiling, normalisation, blending and post-processing included) and of the classical baseline on the same frame,
- * beside the validation metrics recorded in the bundle. Prints one JSON object as its last line.
+ * tensor through the worker: round trip, network and post-processing; and the network alone), the time per tile of a
+ * whole 1024 × 1024 frame (tiling, normalisation, blending and post-processing included) and of the classical baseline
+ * on the same frame, beside the validation metrics recorded in the bundle. Prints one JSON object as its last line.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -32,15 +32,18 @@ function benchFrame(side: number): FrameInput {
   return { data, width: side, height: side, bitDepth: 12 };
 }
 
-async function tileMs(det: OnnxDetector, tile: number): Promise<number> {
+/** Median detect time of one tile-sized tensor (worker round trip + network + post-processing) and of the network alone. */
+async function tileMs(det: OnnxDetector, tile: number): Promise<{ total: number; network: number }> {
   const tensor = new Float32Array(tile * tile);
   for (let i = 0; i < tensor.length; i++) tensor[i] = Math.sin(i / 97);
-  const times: number[] = [];
+  const total: number[] = [];
+  const network: number[] = [];
   for (let i = 0; i < tileRuns; i++) {
     const r = await det.detect({ tensor, width: tile, height: tile });
-    times.push(r.timing.totalMs);
+    total.push(r.timing.totalMs);
+    network.push(r.timing.inferenceMs);
   }
-  return median(times);
+  return { total: median(total), network: median(network) };
 }
 
 async function frameMsPerTile(det: Detector, frame: FrameInput, runs: number): Promise<{ msPerTile: number; tiles: number; detections: number }> {
@@ -64,13 +67,13 @@ for (const name of names) {
   const bundleDir = join(dir, name);
   const m = readManifest(bundleDir);
   const t = m.input.tileSize;
-  const perThreads: Record<number, { tile: number; frame: number; tiles: number }> = {};
+  const perThreads: Record<number, { tile: number; network: number; frame: number; tiles: number }> = {};
   for (const threads of [1, 2]) {
     const det = await OnnxDetector.open({ bundleDir, intraOpThreads: threads });
     try {
       const tile = await tileMs(det, t);
       const f = await frameMsPerTile(det, frame, 2);
-      perThreads[threads] = { tile, frame: f.msPerTile, tiles: f.tiles };
+      perThreads[threads] = { tile: tile.total, network: tile.network, frame: f.msPerTile, tiles: f.tiles };
     } finally {
       await det.close();
     }
@@ -84,6 +87,8 @@ for (const name of names) {
     msPerTile1Thread: r2(perThreads[1]!.tile),
     msPerTile2Threads: r2(perThreads[2]!.tile),
     speedup2v1Threads: r2(perThreads[1]!.tile / perThreads[2]!.tile),
+    networkMsPerTile1Thread: r2(perThreads[1]!.network),
+    networkMsPerTile2Threads: r2(perThreads[2]!.network),
     frame1024MsPerTile2Threads: r2(perThreads[2]!.frame),
     frame1024Tiles: perThreads[2]!.tiles,
     baselineMsPerTile: r2(base.msPerTile),
@@ -98,7 +103,7 @@ for (const name of names) {
   };
   const r = results[name] as Record<string, number>;
   process.stdout.write(
-    `${name.padEnd(12)} ${t}² tile: ${r.msPerTile1Thread} ms (1 thread), ${r.msPerTile2Threads} ms (2 threads, ×${r.speedup2v1Threads}); ` +
+    `${name.padEnd(12)} ${t}² tile: ${r.msPerTile1Thread} ms (1 thread), ${r.msPerTile2Threads} ms (2 threads, ×${r.speedup2v1Threads}; network ${r.networkMsPerTile2Threads} ms); ` +
       `1024² frame ${r.frame1024MsPerTile2Threads} ms/tile over ${r.frame1024Tiles} tiles; classical ${r.baselineMsPerTile} ms/tile\n`,
   );
 }

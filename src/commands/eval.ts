@@ -116,7 +116,7 @@ function record(dir: string, manifest: ModelManifest, model: EvalReport, baselin
   const updated: ModelManifest = {
     ...manifest,
     metrics: {
-      split: `validation (${manifest.training.split.method}, fold ${manifest.training.split.fold ?? '—'})`,
+      split: `validation (${manifest.training.split.method}${manifest.training.split.fold !== null && manifest.training.split.fold !== undefined ? `, fold ${manifest.training.split.fold}` : ''})`,
       groups: model.dataset.groups,
       images: model.dataset.images,
       measuredWith: `smartscope eval --split validation (${model.detector.provider}, ${model.latency.tiles} tiles)`,
