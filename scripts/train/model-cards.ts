@@ -21,7 +21,8 @@ for (const name of readdirSync(dir).filter((n) => existsSync(join(dir, n, 'manif
     rows.push(`| ${name} | not measured | | | | | | | | |`);
     continue;
   }
-  const split = `${m.metrics.images} images (${m.metrics.groups.length} groups)`;
+  const g = m.metrics.groups.length;
+  const split = `${m.metrics.images} images (${g} group${g === 1 ? '' : 's'})`;
   for (const [label, s] of [['model', m.metrics.model], ['classical', m.metrics.baseline]] as const) {
     const perClass = s.perClass.map((c) => `${c.class} ${f3(c.iou)}`).join(', ');
     rows.push(
