@@ -1,0 +1,176 @@
+// Flat-field correction, binning, tiling and normalisation fused into one pass: each source pixel is read once and
+// each tensor element written once, so the cost stays close to a memory copy of the frame.
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <type_traits>
+
+#include "parallel.h"
+#include "pixel.h"
+
+namespace ss::px {
+
+std::vector<int> AxisPositions(int length, int tile, int overlap) {
+  std::vector<int> pos;
+  if (length <= tile) {
+    pos.push_back(0);
+    return pos;
+  }
+  int stride = tile - overlap;
+  int n = (length - overlap + stride - 1) / stride;
+  for (int i = 0; i < n; i++) pos.push_back(std::min(i * stride, length - tile));
+  pos.erase(std::unique(pos.begin(), pos.end()), pos.end());
+  return pos;
+}
+
+TileGrid PlanTiles(int width, int height, const PreprocessParams& p) {
+  TileGrid g;
+  g.binnedWidth = width / p.binning;
+  g.binnedHeight = height / p.binning;
+  if (g.binnedWidth < 1 || g.binnedHeight < 1) throw std::runtime_error("the binned image is empty");
+  g.xs = AxisPositions(g.binnedWidth, p.tile, p.overlap);
+  g.ys = AxisPositions(g.binnedHeight, p.tile, p.overlap);
+  return g;
+}
+
+namespace {
+
+// Corrected values of `n` consecutive source pixels starting at index `i`. Dark is a per-pixel frame (D = its element
+// type) or, with D = void, a constant.
+template <typename S, typename D, bool Flat>
+inline void CorrectRow(const S* src, const D* dark, float darkValue, const float* flat, size_t i, int n, float* row) {
+  const S* s = src + i;
+  if constexpr (std::is_void_v<D>) {
+    if constexpr (Flat) {
+      const float* f = flat + i;
+      for (int x = 0; x < n; x++) row[x] = (static_cast<float>(s[x]) - darkValue) * f[x];
+    } else {
+      for (int x = 0; x < n; x++) row[x] = static_cast<float>(s[x]) - darkValue;
+    }
+  } else {
+    const D* d = dark + i;
+    if constexpr (Flat) {
+      const float* f = flat + i;
+      for (int x = 0; x < n; x++) row[x] = (static_cast<float>(s[x]) - static_cast<float>(d[x])) * f[x];
+    } else {
+      for (int x = 0; x < n; x++) row[x] = static_cast<float>(s[x]) - static_cast<float>(d[x]);
+    }
+  }
+}
+
+template <typename S, typename D, bool Flat>
+void Run(const Image& img, const PreprocessParams& p, const TileGrid& g, float* out) {
+  const S* src = static_cast<const S*>(img.data);
+  const D* dark = nullptr;
+  if constexpr (!std::is_void_v<D>) dark = static_cast<const D*>(p.dark);
+  const int T = p.tile, B = p.binning, C = p.channels;
+  const size_t plane = static_cast<size_t>(T) * T;
+  const long tiles = static_cast<long>(g.count());
+  const int cols = static_cast<int>(g.xs.size());
+  ParallelFor(tiles, p.threads, 4, [&](long t0, long t1) {
+    std::vector<float> rowBuf(static_cast<size_t>(T) * B);
+    std::vector<float> acc(T);
+    for (long t = t0; t < t1; t++) {
+      const int bx = g.xs[t % cols], by = g.ys[t / cols];
+      const int vw = std::min(T, g.binnedWidth - bx);   // valid width inside the image
+      const int vh = std::min(T, g.binnedHeight - by);
+      float* tileOut = out + static_cast<size_t>(t) * C * plane;
+      for (int y = 0; y < T; y++) {
+        float* row = acc.data();
+        if (y < vh) {
+          if (B == 1) {
+            size_t i = static_cast<size_t>(by + y) * img.width + bx;
+            CorrectRow<S, D, Flat>(src, dark, p.darkValue, p.flat, i, vw, row);
+          } else {
+            std::fill(acc.begin(), acc.begin() + vw, 0.0f);
+            const float inv = 1.0f / static_cast<float>(B * B);
+            for (int dy = 0; dy < B; dy++) {
+              size_t i = static_cast<size_t>((by + y) * B + dy) * img.width + static_cast<size_t>(bx) * B;
+              CorrectRow<S, D, Flat>(src, dark, p.darkValue, p.flat, i, vw * B, rowBuf.data());
+              for (int x = 0; x < vw; x++) {
+                float s = 0;
+                for (int dx = 0; dx < B; dx++) s += rowBuf[x * B + dx];
+                acc[x] += s;
+              }
+            }
+            for (int x = 0; x < vw; x++) acc[x] *= inv;
+          }
+        }
+        for (int c = 0; c < C; c++) {
+          float* o = tileOut + c * plane + static_cast<size_t>(y) * T;
+          const float a = p.a[c], b = p.b[c];
+          if (y < vh) {
+            for (int x = 0; x < vw; x++) o[x] = row[x] * a + b;
+            for (int x = vw; x < T; x++) o[x] = p.pad;
+          } else {
+            for (int x = 0; x < T; x++) o[x] = p.pad;
+          }
+        }
+      }
+    }
+  });
+}
+
+template <typename S>
+void DispatchDark(const Image& img, const PreprocessParams& p, const TileGrid& g, float* out) {
+  const bool flat = p.flat != nullptr;
+  if (p.dark == nullptr) {
+    flat ? Run<S, void, true>(img, p, g, out) : Run<S, void, false>(img, p, g, out);
+  } else if (p.darkType == PixelType::U16) {
+    flat ? Run<S, uint16_t, true>(img, p, g, out) : Run<S, uint16_t, false>(img, p, g, out);
+  } else if (p.darkType == PixelType::U8) {
+    flat ? Run<S, uint8_t, true>(img, p, g, out) : Run<S, uint8_t, false>(img, p, g, out);
+  } else {
+    flat ? Run<S, float, true>(img, p, g, out) : Run<S, float, false>(img, p, g, out);
+  }
+}
+
+}  // namespace
+
+void PreprocessTiles(const Image& src, const PreprocessParams& p, const TileGrid& grid, float* out) {
+  switch (src.type) {
+    case PixelType::U8: return DispatchDark<uint8_t>(src, p, grid, out);
+    case PixelType::U16: return DispatchDark<uint16_t>(src, p, grid, out);
+    case PixelType::F32: return DispatchDark<float>(src, p, grid, out);
+    default: throw std::runtime_error("unsupported pixel type");
+  }
+}
+
+namespace {
+template <typename T>
+double ValueAt(const void* data, size_t i) {
+  return static_cast<double>(static_cast<const T*>(data)[i]);
+}
+double Value(const Image& img, size_t i) {
+  switch (img.type) {
+    case PixelType::U8: return ValueAt<uint8_t>(img.data, i);
+    case PixelType::U16: return ValueAt<uint16_t>(img.data, i);
+    case PixelType::I32: return ValueAt<int32_t>(img.data, i);
+    case PixelType::U32: return ValueAt<uint32_t>(img.data, i);
+    case PixelType::F32: return ValueAt<float>(img.data, i);
+  }
+  return 0;
+}
+}  // namespace
+
+double FlatFieldGain(const Image& flat, const Image* dark, float darkValue, float* gain) {
+  const size_t n = flat.pixels();
+  double sum = 0;
+  size_t count = 0;
+  for (size_t i = 0; i < n; i++) {
+    double v = Value(flat, i) - (dark ? Value(*dark, i) : darkValue);
+    if (v > 0) {
+      sum += v;
+      count++;
+    }
+  }
+  if (count == 0) throw std::runtime_error("the flat frame has no pixel above the dark level");
+  const double mean = sum / static_cast<double>(count);
+  for (size_t i = 0; i < n; i++) {
+    double v = Value(flat, i) - (dark ? Value(*dark, i) : darkValue);
+    gain[i] = v > 0 ? static_cast<float>(mean / v) : 0.0f;
+  }
+  return mean;
+}
+
+}  // namespace ss::px
