@@ -13,6 +13,7 @@
         'src/resample.cc',
         'src/focus.cc',
         'src/components.cc',
+        'src/sd-notify.cc',
       ],
       'include_dirs': ["<!(node -p \"require('node-addon-api').include_dir\")"],
       'defines': ['NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS', 'NODE_ADDON_API_DISABLE_DEPRECATED'],

@@ -2,11 +2,13 @@
 #include <napi.h>
 
 #include "pixel-binding.h"
+#include "sd-notify.h"
 
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ss::InitPixel(env, exports);
+  exports.Set("sdNotify", Napi::Function::New(env, ss::SdNotify, "sdNotify"));
   return exports;
 }
 

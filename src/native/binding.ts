@@ -1,7 +1,7 @@
 /**
  * The native addon's whole surface, declared once (the C++ side is native/src/; registration in addon.cc).
  *
- * Callers go through validating wrappers (src/native/pixel.ts):
+ * Callers go through validating wrappers (src/native/pixel.ts, src/ops/sd-notify.ts):
  * they check every argument before crossing into C++ (same wording as the addon's own checks: "Expected … for … but
  * received …"), and re-throw every error the addon raises asynchronously with the stack of the JS call that started
  * the work ({@link viaNative}), so a failure points at the caller rather than at the event loop.
@@ -112,6 +112,7 @@ export interface NativeAddon {
   resize(src: Pixels, width: number, height: number, out: Pixels, outWidth: number, outHeight: number, options: { method?: 'nearest' | 'bilinear' }): Promise<void>;
   focusMetrics(src: Pixels, width: number, height: number, options: { roi?: Roi }): Promise<FocusMetrics>;
   connectedComponents(mask: Uint8Array, width: number, height: number, options: ComponentsOptions): Promise<ComponentsResult>;
+  sdNotify(state: string, socketPath?: string): boolean;
 }
 
 export interface MorphologyOptions {
