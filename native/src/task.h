@@ -14,6 +14,11 @@
 
 namespace ss {
 
+// Thrown by work whose device went away (see device.h DeviceLost).
+struct TaskLost : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 class Task : public Napi::AsyncWorker {
  public:
   using Work = std::function<void()>;
@@ -33,6 +38,12 @@ class Task : public Napi::AsyncWorker {
   void Execute() override {
     try {
       work_();
+    } catch (const TaskLost& e) {
+      lost_ = true;  // the device went away: the error carries `disconnected: true`
+      SetError(e.what());
+    } catch (const std::range_error& e) {
+      range_ = true;  // an out-of-range value found by the device: surfaces as a RangeError
+      SetError(e.what());
     } catch (const std::exception& e) {
       SetError(e.what());
     }
@@ -49,7 +60,15 @@ class Task : public Napi::AsyncWorker {
 
   void OnError(const Napi::Error& e) override {
     if (fail_) fail_(Env());
-    deferred_.Reject(e.Value());
+    if (range_) {
+      deferred_.Reject(Napi::RangeError::New(Env(), e.Message()).Value());
+    } else if (lost_) {
+      Napi::Error err = Napi::Error::New(Env(), e.Message());
+      err.Set("disconnected", true);
+      deferred_.Reject(err.Value());
+    } else {
+      deferred_.Reject(e.Value());
+    }
   }
 
  private:
@@ -65,6 +84,7 @@ class Task : public Napi::AsyncWorker {
   Work work_;
   Done done_;
   Fail fail_;
+  bool range_ = false, lost_ = false;
   std::vector<Napi::ObjectReference> keep_;
 };
 

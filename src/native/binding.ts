@@ -1,7 +1,7 @@
 /**
  * The native addon's whole surface, declared once (the C++ side is native/src/; registration in addon.cc).
  *
- * Callers go through validating wrappers (src/native/pixel.ts, src/ops/sd-notify.ts):
+ * Callers go through validating wrappers (src/native/pixel.ts, src/ops/sd-notify.ts, src/camera/native-frame-source.ts):
  * they check every argument before crossing into C++ (same wording as the addon's own checks: "Expected … for … but
  * received …"), and re-throw every error the addon raises asynchronously with the stack of the JS call that started
  * the work ({@link viaNative}), so a failure points at the caller rather than at the event loop.
@@ -99,6 +99,7 @@ export interface ComponentsResult {
 
 /** What the C++ addon exports. Use the validated wrappers below, not this, outside this folder. */
 export interface NativeAddon {
+  readonly features: { readonly aravis: boolean; readonly v4l2: boolean };
   preprocessTiles(frame: Pixels, width: number, height: number, options: PreprocessOptions, out: Float32Array): Promise<TileLayout>;
   flatFieldGain(flat: Pixels, width: number, height: number, dark: number | Pixels | undefined, out: Float32Array): Promise<number>;
   median(src: Pixels, width: number, height: number, options: { radius?: number; threads?: number }, out: Pixels): Promise<void>;
@@ -113,6 +114,129 @@ export interface NativeAddon {
   focusMetrics(src: Pixels, width: number, height: number, options: { roi?: Roi }): Promise<FocusMetrics>;
   connectedComponents(mask: Uint8Array, width: number, height: number, options: ComponentsOptions): Promise<ComponentsResult>;
   sdNotify(state: string, socketPath?: string): boolean;
+  /** Converts one V4L2 buffer (GREY, Y10, Y12, Y16, Y10P, Y12P, YUYV) into Mono8/Mono12/Mono16 pixels. */
+  v4l2Unpack(fourcc: string, src: Uint8Array, width: number, height: number, bytesPerLine: number, out: Uint8Array | Uint16Array): number;
+  /** CLOCK_MONOTONIC in ns: the clock of every frame's startNs/arrivalNs. */
+  monotonicNs(): number;
+  Capture: new (kind: CaptureKind, onEvent: (event: CaptureEvent, detail: string) => void) => NativeCapture;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Capture (native/src/capture.cc): one device and its frame pool
+
+export type CaptureKind = 'push' | 'genicam' | 'v4l2';
+/** 'frame': frames are ready (coalesced); 'disconnected': the device went away (detail says why). */
+export type CaptureEvent = 'frame' | 'disconnected' | 'error';
+export type NativePixelFormat = 'Mono8' | 'Mono12' | 'Mono16';
+
+export interface CaptureOpenOptions {
+  /** Pool buffers (2..64). Default 4. */
+  poolSize?: number;
+  /** Ready frames kept before the oldest is dropped (1..poolSize-1). Default min(2, poolSize-1). */
+  queueDepth?: number;
+  width?: number;
+  height?: number;
+  pixelFormat?: NativePixelFormat;
+  exposureUs?: number;
+  gainDb?: number;
+  /** push: a name for logs. genicam: camera id, IP address, or "Fake_<serial>" for Aravis' in-process fake camera. */
+  id?: string;
+  /** genicam: 'software' (default: grab() triggers), 'hardware' (triggerSource line) or 'free-run'. */
+  trigger?: 'software' | 'hardware' | 'free-run';
+  triggerSource?: string;
+  offsetX?: number;
+  offsetY?: number;
+  frameRate?: number;
+  packetSize?: number;
+  /** genicam, free-run/hardware: how much earlier than arrival − exposure a frame may have started (µs). */
+  latencyMarginUs?: number;
+  /** v4l2: device node. */
+  device?: string;
+  /** v4l2: 'GREY' | 'Y10 ' | 'Y12 ' | 'Y16 ' | 'Y10P' | 'Y12P' | 'YUYV'; default the deepest offered. */
+  fourcc?: string;
+  /** v4l2: gain control units per dB. Default 1. */
+  gainScale?: number;
+}
+
+export interface CaptureInfo {
+  id: string;
+  vendor: string;
+  model: string;
+  serial: string;
+  transport: 'push' | 'fake' | 'gige' | 'usb3' | 'other' | 'v4l2';
+  width: number;
+  height: number;
+  /** The whole sensor, whatever region is read out. */
+  sensorWidth: number;
+  sensorHeight: number;
+  pixelFormat: NativePixelFormat;
+  exposureUs: number;
+  gainDb: number;
+  payloadBytes: number;
+  /** Frames reach JS in the memory the device wrote (false: unpacked by the capture thread). */
+  zeroCopy: boolean;
+  dmabuf: boolean;
+}
+
+export interface NativeFrame {
+  /** A view of pool memory (external ArrayBuffer); detached by release(). */
+  data: Uint8Array | Uint16Array;
+  slot: number;
+  generation: number;
+  sequence: number;
+  width: number;
+  height: number;
+  pixelFormat: NativePixelFormat;
+  startNs: number;
+  arrivalNs: number;
+  exposureUs: number;
+  gainDb: number;
+  /** Instrument times from a push producer's clock (absent for device frames). */
+  startMs?: number;
+  endMs?: number;
+}
+
+export interface NativeCounters {
+  delivered: number;
+  dropped: number;
+  timeouts: number;
+  incomplete: number;
+  errors: number;
+  leaked: number;
+  received: number;
+  ready: number;
+  outstanding: number;
+  /** Device-specific: underruns, failures, stream.n_missing_packets, … */
+  [extra: string]: number;
+}
+
+export interface NativeCapture {
+  open(options: CaptureOpenOptions): Promise<CaptureInfo>;
+  close(): Promise<void>;
+  /** The newest ready frame that started at or after minStartNs (older ready frames are dropped), or null. */
+  take(minStartNs: number): NativeFrame | null;
+  /** Drops every ready frame; returns how many. */
+  flush(): number;
+  /** Returns the slot to the pool and detaches `data`. False when already released. */
+  release(slot: number, generation: number, data?: ArrayBufferView): boolean;
+  /** Software trigger; resolves with the CLOCK_MONOTONIC ns when it was sent. */
+  trigger(): Promise<number>;
+  setExposure(us: number): Promise<number>;
+  setGain(db: number): Promise<number>;
+  counters(): NativeCounters;
+  /** push: a free pool buffer for the producer to write, or null when none is free. */
+  acquire(): { slot: number; generation: number; data: Uint8Array | Uint16Array } | null;
+  /** push: the producer finished writing; `data` (its view) is detached. */
+  submit(
+    slot: number,
+    generation: number,
+    data: ArrayBufferView,
+    meta: { width?: number; height?: number; exposureUs?: number; gainDb?: number; startMs?: number; endMs?: number },
+  ): void;
+  /** push: gives an acquired buffer back unused. */
+  abandon(slot: number, generation: number, data?: ArrayBufferView): boolean;
+  /** Whether a view lies in this source's pool memory. */
+  contains(view: ArrayBufferView): boolean;
 }
 
 export interface MorphologyOptions {
