@@ -1,20 +1,26 @@
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { RealClock } from '../../src/ops/clock.js';
 import { GenicamFrameSource, genicamAvailable } from '../../src/camera/genicam-source.js';
 import { frameSourceContract } from '../contracts/frame-source.contract.js';
 
 // Aravis' in-process fake camera ("Fake_<serial>"): the whole GenICam path (features, stream, buffers, trigger)
-// without a network.
-frameSourceContract('GenICam: Aravis in-process fake camera', async () => {
+// without a network. The backend is compiled in wherever pkg-config finds Aravis (scripts/bootstrap installs it).
+const built = genicamAvailable();
+const withAravis = built ? frameSourceContract : (name: string) => describe.skip(`FrameSource contract: ${name} (addon built without Aravis)`, () => it('skipped', () => undefined));
+
+withAravis('GenICam: Aravis in-process fake camera', async () => {
   const source = new GenicamFrameSource({ id: 'Fake_CONTRACT', pixelFormat: 'Mono16', width: 320, height: 240, poolSize: 3, exposureUs: 2000 });
   return { source, clock: new RealClock(), poolSize: 3, cleanup: () => source.close() };
 });
 
-describe('GenICam source on the fake camera', () => {
-  it('was built in', () => {
-    expect(genicamAvailable()).toBe(true);
+describe('GenICam backend build', () => {
+  it('is compiled in exactly when pkg-config finds aravis-0.8', () => {
+    expect(built).toBe(spawnSync('pkg-config', ['--exists', 'aravis-0.8']).status === 0);
   });
+});
 
+describe.skipIf(!built)('GenICam source on the fake camera', () => {
   it('delivers the camera’s own buffers, detached after release, with stream counters', async () => {
     const source = new GenicamFrameSource({ id: 'Fake_ZC', pixelFormat: 'Mono8', width: 64, height: 48, poolSize: 2, queueDepth: 1 });
     await source.open();
