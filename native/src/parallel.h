@@ -10,9 +10,11 @@
 
 namespace ss {
 
+// Half the cores, at most 4: the rest stay free for the inference worker and the capture threads. Under load a second
+// thread only waits for a core while its half of the frame's buffers stays held.
 inline int DefaultThreads() {
   unsigned n = std::thread::hardware_concurrency();
-  return static_cast<int>(std::clamp(n == 0 ? 1u : n, 1u, 8u));
+  return static_cast<int>(std::clamp(n / 2, 1u, 4u));
 }
 
 template <typename Fn>

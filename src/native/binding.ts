@@ -35,7 +35,7 @@ export interface PreprocessOptions {
   std?: number | number[];
   /** Output value for tile pixels beyond the image (only when the image is smaller than a tile). Default 0. */
   pad?: number;
-  /** Worker threads for this call. Default: the machine's cores (at most 8). */
+  /** Worker threads for this call. Default: half the cores, at most 4 (the rest stay free for inference). */
   threads?: number;
 }
 
