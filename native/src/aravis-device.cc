@@ -213,11 +213,15 @@ class AravisDevice : public Device {
     if (trigger_ == "free-run") {
       arv_camera_clear_triggers(camera_, &err);
       g_clear_error(&err);
-      if (o.frameRate) arv_camera_set_frame_rate(camera_, *o.frameRate, &err);
     } else {
       arv_camera_set_trigger(camera_, trigger_ == "software" ? "Software" : o.triggerSource.c_str(), &err);
+      if (err) throw std::runtime_error("GenICam " + id_ + ": trigger setup refused: " + Take(err));
     }
-    if (err) throw std::runtime_error("GenICam " + id_ + ": trigger setup refused: " + Take(err));
+    // The frame rate bounds triggered acquisition too on many cameras (the sensor's readout cadence).
+    if (o.frameRate) {
+      arv_camera_set_frame_rate(camera_, *o.frameRate, &err);
+      if (err) throw std::runtime_error("GenICam " + id_ + ": frame rate refused: " + Take(err));
+    }
     arv_camera_set_acquisition_mode(camera_, ARV_ACQUISITION_MODE_CONTINUOUS, &err);
     if (err) throw std::runtime_error("GenICam " + id_ + ": AcquisitionMode refused: " + Take(err));
     double fps = arv_camera_get_frame_rate(camera_, &err);

@@ -92,6 +92,13 @@ Napi::Value PreprocessTiles(const Napi::CallbackInfo& info) {
     p.flat = f.as<float>();
     keep.push_back(f.owner);
   }
+  Napi::Value flatQ14 = o.Get("flatQ14");
+  if (!flatQ14.IsUndefined()) {
+    if (p.flat) ThrowType(c.env, "undefined when options.flat is given", "options.flatQ14", flatQ14);
+    PixelBuffer f = TypedArrayArg(flatQ14, "options.flatQ14", {PixelType::U16}, c.pixels, true);
+    p.flatQ14 = f.as<uint16_t>();
+    keep.push_back(f.owner);
+  }
   auto grid = std::make_shared<px::TileGrid>(px::PlanTiles(c.width, c.height, p));
   const size_t need = grid->count() * p.channels * static_cast<size_t>(p.tile) * p.tile;
   PixelBuffer out = TypedArrayArg(info[4], "out", {PixelType::F32}, need);
@@ -133,13 +140,15 @@ Napi::Value FlatFieldGain(const Napi::CallbackInfo& info) {
     dark = std::make_shared<Image>(c.AsImage(d));
     keep.push_back(d.owner);
   }
-  PixelBuffer out = TypedArrayArg(info[4], "out", {PixelType::F32}, c.pixels, true);
+  PixelBuffer out = TypedArrayArg(info[4], "out", {PixelType::F32, PixelType::U16}, c.pixels, true);
   c.NoAlias(out, flat, "out", "flat");
   keep.push_back(out.owner);
   auto mean = std::make_shared<double>(0);
   Image img = c.AsImage(flat);
+  float* gain = out.type == PixelType::F32 ? out.as<float>() : nullptr;
+  uint16_t* gainQ14 = out.type == PixelType::U16 ? out.as<uint16_t>() : nullptr;
   return Task::Run(
-      c.env, keep, [=]() { *mean = px::FlatFieldGain(img, dark.get(), darkValue, out.as<float>()); },
+      c.env, keep, [=]() { *mean = px::FlatFieldGain(img, dark.get(), darkValue, gain, gainQ14); },
       [mean](Napi::Env env) { return Napi::Number::New(env, *mean); });
 }
 

@@ -45,7 +45,8 @@ struct PreprocessParams {
   float darkValue = 0;       // used when `dark` is null
   const void* dark = nullptr;  // per-pixel dark frame
   PixelType darkType = PixelType::U16;
-  const float* flat = nullptr;  // per-pixel multiplicative gain
+  const float* flat = nullptr;        // per-pixel multiplicative gain
+  const uint16_t* flatQ14 = nullptr;  // the same in units of 1/16384 (half the memory traffic)
   int threads = 1;
 };
 
@@ -60,8 +61,10 @@ struct TileGrid {
 TileGrid PlanTiles(int width, int height, const PreprocessParams& p);
 void PreprocessTiles(const Image& src, const PreprocessParams& p, const TileGrid& grid, float* out);
 
-// out = mean(flat - dark) / (flat - dark), 0 where flat - dark <= 0 (dead pixel). Returns the mean.
-double FlatFieldGain(const Image& flat, const Image* dark, float darkValue, float* gain);
+// gain = mean(flat - dark) / (flat - dark), 0 where flat - dark <= 0 (dead pixel), into `gain` (float) or `gainQ14`
+// (round(gain · 16384), at most 65535). Returns the mean.
+constexpr float kQ14 = 1.0f / 16384.0f;
+double FlatFieldGain(const Image& flat, const Image* dark, float darkValue, float* gain, uint16_t* gainQ14);
 
 // ---- filters ----
 void Median(const Image& src, int radius, MutableImage out, int threads);

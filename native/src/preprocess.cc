@@ -1,6 +1,7 @@
 // Flat-field correction, binning, tiling and normalisation fused into one pass: each source pixel is read once and
 // each tensor element written once, so the cost stays close to a memory copy of the frame.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <stdexcept>
 #include <type_traits>
@@ -56,33 +57,33 @@ inline void WriteRow(float* o, const float* row, int n, float a, float b, bool s
 }
 
 // Corrected values of `n` consecutive source pixels starting at index `i`. Dark is a per-pixel frame (D = its element
-// type) or, with D = void, a constant.
-template <typename S, typename D, bool Flat>
-inline void CorrectRow(const S* src, const D* dark, float darkValue, const float* flat, size_t i, int n, float* row) {
+// type) or, with D = void, a constant; the flat-field gain is float (F = float), Q2.14 (F = uint16_t) or absent.
+template <typename S, typename D, typename F>
+inline void CorrectRow(const S* src, const D* dark, float darkValue, const F* flat, size_t i, int n, float* row) {
   const S* s = src + i;
-  if constexpr (std::is_void_v<D>) {
-    if constexpr (Flat) {
-      const float* f = flat + i;
-      for (int x = 0; x < n; x++) row[x] = (static_cast<float>(s[x]) - darkValue) * f[x];
+  const F* f = nullptr;
+  if constexpr (!std::is_void_v<F>) f = flat + i;
+  for (int x = 0; x < n; x++) {
+    float v;
+    if constexpr (std::is_void_v<D>) {
+      v = static_cast<float>(s[x]) - darkValue;
     } else {
-      for (int x = 0; x < n; x++) row[x] = static_cast<float>(s[x]) - darkValue;
+      v = static_cast<float>(s[x]) - static_cast<float>(dark[i + x]);
     }
-  } else {
-    const D* d = dark + i;
-    if constexpr (Flat) {
-      const float* f = flat + i;
-      for (int x = 0; x < n; x++) row[x] = (static_cast<float>(s[x]) - static_cast<float>(d[x])) * f[x];
-    } else {
-      for (int x = 0; x < n; x++) row[x] = static_cast<float>(s[x]) - static_cast<float>(d[x]);
-    }
+    if constexpr (std::is_same_v<F, float>) v *= f[x];
+    if constexpr (std::is_same_v<F, uint16_t>) v *= static_cast<float>(f[x]) * kQ14;
+    row[x] = v;
   }
 }
 
-template <typename S, typename D, bool Flat>
+template <typename S, typename D, typename F>
 void Run(const Image& img, const PreprocessParams& p, const TileGrid& g, float* out) {
   const S* src = static_cast<const S*>(img.data);
   const D* dark = nullptr;
   if constexpr (!std::is_void_v<D>) dark = static_cast<const D*>(p.dark);
+  const F* flat = nullptr;
+  if constexpr (std::is_same_v<F, float>) flat = p.flat;
+  if constexpr (std::is_same_v<F, uint16_t>) flat = p.flatQ14;
   const int T = p.tile, B = p.binning, C = p.channels;
   const size_t plane = static_cast<size_t>(T) * T;
   const long tiles = static_cast<long>(g.count());
@@ -101,13 +102,13 @@ void Run(const Image& img, const PreprocessParams& p, const TileGrid& g, float* 
         if (y < vh) {
           if (B == 1) {
             size_t i = static_cast<size_t>(by + y) * img.width + bx;
-            CorrectRow<S, D, Flat>(src, dark, p.darkValue, p.flat, i, vw, row);
+            CorrectRow<S, D, F>(src, dark, p.darkValue, flat, i, vw, row);
           } else {
             std::fill(acc.begin(), acc.begin() + vw, 0.0f);
             const float inv = 1.0f / static_cast<float>(B * B);
             for (int dy = 0; dy < B; dy++) {
               size_t i = static_cast<size_t>((by + y) * B + dy) * img.width + static_cast<size_t>(bx) * B;
-              CorrectRow<S, D, Flat>(src, dark, p.darkValue, p.flat, i, vw * B, rowBuf.data());
+              CorrectRow<S, D, F>(src, dark, p.darkValue, flat, i, vw * B, rowBuf.data());
               for (int x = 0; x < vw; x++) {
                 float s = 0;
                 for (int dx = 0; dx < B; dx++) s += rowBuf[x * B + dx];
@@ -135,18 +136,19 @@ void Run(const Image& img, const PreprocessParams& p, const TileGrid& g, float* 
   });
 }
 
+template <typename S, typename D>
+void DispatchFlat(const Image& img, const PreprocessParams& p, const TileGrid& g, float* out) {
+  if (p.flat) return Run<S, D, float>(img, p, g, out);
+  if (p.flatQ14) return Run<S, D, uint16_t>(img, p, g, out);
+  Run<S, D, void>(img, p, g, out);
+}
+
 template <typename S>
 void DispatchDark(const Image& img, const PreprocessParams& p, const TileGrid& g, float* out) {
-  const bool flat = p.flat != nullptr;
-  if (p.dark == nullptr) {
-    flat ? Run<S, void, true>(img, p, g, out) : Run<S, void, false>(img, p, g, out);
-  } else if (p.darkType == PixelType::U16) {
-    flat ? Run<S, uint16_t, true>(img, p, g, out) : Run<S, uint16_t, false>(img, p, g, out);
-  } else if (p.darkType == PixelType::U8) {
-    flat ? Run<S, uint8_t, true>(img, p, g, out) : Run<S, uint8_t, false>(img, p, g, out);
-  } else {
-    flat ? Run<S, float, true>(img, p, g, out) : Run<S, float, false>(img, p, g, out);
-  }
+  if (p.dark == nullptr) return DispatchFlat<S, void>(img, p, g, out);
+  if (p.darkType == PixelType::U16) return DispatchFlat<S, uint16_t>(img, p, g, out);
+  if (p.darkType == PixelType::U8) return DispatchFlat<S, uint8_t>(img, p, g, out);
+  DispatchFlat<S, float>(img, p, g, out);
 }
 
 }  // namespace
@@ -177,7 +179,7 @@ double Value(const Image& img, size_t i) {
 }
 }  // namespace
 
-double FlatFieldGain(const Image& flat, const Image* dark, float darkValue, float* gain) {
+double FlatFieldGain(const Image& flat, const Image* dark, float darkValue, float* gain, uint16_t* gainQ14) {
   const size_t n = flat.pixels();
   double sum = 0;
   size_t count = 0;
@@ -192,7 +194,9 @@ double FlatFieldGain(const Image& flat, const Image* dark, float darkValue, floa
   const double mean = sum / static_cast<double>(count);
   for (size_t i = 0; i < n; i++) {
     double v = Value(flat, i) - (dark ? Value(*dark, i) : darkValue);
-    gain[i] = v > 0 ? static_cast<float>(mean / v) : 0.0f;
+    double g = v > 0 ? mean / v : 0.0;
+    if (gain) gain[i] = static_cast<float>(g);
+    if (gainQ14) gainQ14[i] = static_cast<uint16_t>(std::min(65535.0, std::floor(g * 16384.0 + 0.5)));
   }
   return mean;
 }

@@ -19,8 +19,13 @@ export type Pixels = Uint8Array | Uint16Array | Float32Array;
 export interface PreprocessOptions {
   /** Dark level subtracted first: a constant or a frame of the same size. */
   dark?: number | Pixels;
-  /** Multiplicative flat-field gain per pixel (see {@link flatFieldGain}). */
+  /** Multiplicative flat-field gain per pixel (see flatFieldGain in pixel.ts). */
   flat?: Float32Array;
+  /**
+   * The same gain in units of 1/16384 (flatFieldGain into a Uint16Array): half the memory traffic of `flat`, for gains
+   * below 4 with a resolution of 6·10⁻⁵. Not together with `flat`.
+   */
+  flatQ14?: Uint16Array;
   /** Tile side in output pixels (after binning). Default 256. */
   tile?: number;
   /** Overlap between neighbouring tiles in output pixels. Default 0. */
@@ -101,7 +106,7 @@ export interface ComponentsResult {
 export interface NativeAddon {
   readonly features: { readonly aravis: boolean; readonly v4l2: boolean };
   preprocessTiles(frame: Pixels, width: number, height: number, options: PreprocessOptions, out: Float32Array): Promise<TileLayout>;
-  flatFieldGain(flat: Pixels, width: number, height: number, dark: number | Pixels | undefined, out: Float32Array): Promise<number>;
+  flatFieldGain(flat: Pixels, width: number, height: number, dark: number | Pixels | undefined, out: Float32Array | Uint16Array): Promise<number>;
   median(src: Pixels, width: number, height: number, options: { radius?: number; threads?: number }, out: Pixels): Promise<void>;
   gaussian(src: Pixels, width: number, height: number, options: { sigma?: number; radius?: number; threads?: number }, out: Pixels): Promise<void>;
   morphology(mask: Uint8Array, width: number, height: number, options: MorphologyOptions, out: Uint8Array): Promise<void>;

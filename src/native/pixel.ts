@@ -108,6 +108,10 @@ export async function preprocessTiles(
   if (typeof o.dark === 'number') expectNumber(o.dark, 'options.dark', -1e30, 1e30);
   else if (o.dark !== undefined) expectTypedArray(o.dark, 'options.dark', IMAGE_TYPES, n);
   if (o.flat !== undefined) expectTypedArray(o.flat, 'options.flat', ['Float32Array'], n);
+  if (o.flatQ14 !== undefined) {
+    if (o.flat !== undefined) throw typeError('undefined when options.flat is given', 'options.flatQ14', o.flatQ14);
+    expectTypedArray(o.flatQ14, 'options.flatQ14', ['Uint16Array'], n);
+  }
   threadsOption(o.threads);
   const plan = planTiles(width, height, { tile, overlap: o.overlap ?? 0, binning, channels: channels as 1 });
   expectTypedArray(out, 'out', ['Float32Array'], plan.elements, true);
@@ -117,20 +121,21 @@ export async function preprocessTiles(
 
 /**
  * Flat-field gain from a flat frame (a uniformly lit, defect-free field): gain = mean(flat − dark) / (flat − dark),
- * 0 for dead pixels. Resolves with the mean level. Feed `out` to {@link preprocessTiles} as `flat`.
+ * 0 for dead pixels. Resolves with the mean level. Feed `out` to {@link preprocessTiles} as `flat` (Float32Array) or
+ * as `flatQ14` (Uint16Array: round(gain · 16384), capped at 65535).
  */
 export async function flatFieldGain(
   flat: Pixels,
   width: number,
   height: number,
   dark: number | Pixels | undefined,
-  out: Float32Array,
+  out: Float32Array | Uint16Array,
 ): Promise<number> {
   const site = callSite(flatFieldGain);
   const { px, n } = image(flat, 'flat', width, height);
   if (typeof dark === 'number') expectNumber(dark, 'dark', -1e30, 1e30);
   else if (dark !== undefined) expectTypedArray(dark, 'dark', IMAGE_TYPES, n);
-  expectTypedArray(out, 'out', ['Float32Array'], n);
+  expectTypedArray(out, 'out', ['Float32Array', 'Uint16Array'], n);
   expectNoAlias(out, 'out', px, 'flat');
   return viaNative(site, () => nativeAddon().flatFieldGain(px, width, height, dark, out));
 }

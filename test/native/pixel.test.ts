@@ -81,6 +81,27 @@ describe('preprocessTiles', () => {
     });
   }
 
+  it('takes the flat-field gain in Q2.14 as well, with the gain quantised', async () => {
+    const w = 45;
+    const h = 33;
+    const frame = randomImage(Uint16Array, w, h, 21, 4095);
+    const flatFrame = randomImage(Uint16Array, w, h, 22, 1000).map((v) => v + 1500);
+    const gain = new Float32Array(w * h);
+    const q14 = new Uint16Array(w * h);
+    await flatFieldGain(flatFrame, w, h, 100, gain);
+    await flatFieldGain(flatFrame, w, h, 100, q14);
+    // Rounded from the double-precision gain: within one unit of the float32 gain's rounding.
+    q14.forEach((q, i) => expect(Math.abs(q - Math.min(65535, Math.round(gain[i]! * 16384)))).toBeLessThanOrEqual(1));
+    const opts = { tile: 16, overlap: 3, dark: 100, scale: 1 / 4095 };
+    const plan = planTiles(w, h, opts);
+    const out = new Float32Array(plan.elements);
+    await preprocessTiles(frame, w, h, { ...opts, flatQ14: q14 }, out);
+    expectClose(out, preprocessRef(frame, w, h, { ...opts, flat: Float32Array.from(q14, (q) => q / 16384) }).out, 2e-5);
+    await expect(preprocessTiles(frame, w, h, { ...opts, flat: gain, flatQ14: q14 }, out)).rejects.toThrow(
+      new TypeError(`Expected undefined when options.flat is given for options.flatQ14 but received a Uint16Array of ${w * h} elements`),
+    );
+  });
+
   it('handles 16-bit extremes and an all-zero frame', async () => {
     const w = 9;
     const h = 4;
