@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 /**
  * `smartscope` command line. Each command lives in src/commands/<name>.ts and registers itself on the program; this
- * file only assembles them and maps failures to exit codes:
- *   0 success · 1 the work ran and found a failure (e.g. config check found problems, a sample failed acceptance)
- *   2 usage error (unknown command or option) · 3 runtime error (device, file, broker)
+ * file only assembles them and maps failures to exit codes (src/exit-codes.ts, docs/cli.md).
  */
 import { Command, CommanderError } from 'commander';
 import { registerConfigCommands } from './commands/config.js';
+import { registerModelCommands } from './commands/model.js';
+import { ConfigError } from './config/validate.js';
+import { EXIT } from './exit-codes.js';
 
-export const EXIT = { ok: 0, failed: 1, usage: 2, error: 3 } as const;
+export { EXIT };
 
 export function buildProgram(): Command {
   const program = new Command('smartscope')
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerConfigCommands(program);
+  registerModelCommands(program);
   return program;
 }
 
@@ -28,6 +30,10 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) {
       return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (err instanceof ConfigError) {
+      process.stderr.write(`smartscope: invalid configuration: ${err.message}\n`);
+      return EXIT.config;
     }
     const e = err as Error;
     process.stderr.write(`smartscope: ${e.message}\n`);
