@@ -10,14 +10,6 @@ import { packageRoot } from '../ops/paths.js';
 
 const addFormats = addFormatsImport as unknown as (ajv: Ajv2020) => Ajv2020;
 
-export type Dim = number | string;
-
-export interface TensorSpec {
-  name: string;
-  dtype: 'float32' | 'float16' | 'uint8' | 'int8' | 'int32' | 'int64' | 'bool';
-  shape: Dim[];
-}
-
 export interface ManifestFile {
   path: string;
   sha256: string;
@@ -32,29 +24,32 @@ export interface GoldenCase {
 
 export type ModelRole = 'survey' | 'zoom';
 
+/**
+ * The fields the installer relies on. The schema defines more (training provenance, licence, metrics, thresholds);
+ * they travel untouched to the inference runtime.
+ */
 export interface Manifest {
-  format: 'smartscope-bundle/1';
+  schemaVersion: 1;
   name: string;
   version: string;
-  role: ModelRole;
-  task: 'segmentation' | 'detection' | 'classification';
-  description?: string;
-  createdAt: string;
-  model: {
-    file: string;
-    opset?: number;
-    inputs: TensorSpec[];
-    outputs: TensorSpec[];
-    classOutput?: string;
-    classAxis?: number;
-    preprocess?: Record<string, unknown>;
-    postprocess?: Record<string, unknown>;
-  };
+  task: 'segmentation' | 'defect-probability';
+  description: string;
   classes: string[];
-  files: ManifestFile[];
-  golden: { tolerance: { maxAbsDiff: number; minArgmaxAgreement?: number }; cases: GoldenCase[] };
-  card?: string;
-  training?: Record<string, unknown>;
+  model: { file: string; sha256: string; bytes: number; format: 'onnx'; opset: number; [key: string]: unknown };
+  input: { name: string; layout: 'NCHW'; dtype: 'float32'; channels: number; sizeMultiple: number; tileSize: number; [key: string]: unknown };
+  output: { name: string; layout: 'NCHW'; kind: 'softmax'; channels: number };
+  role?: ModelRole;
+  files?: ManifestFile[];
+  golden?: { tolerance: { maxAbsDiff: number; minArgmaxAgreement?: number }; cases: GoldenCase[] };
+  [key: string]: unknown;
+}
+
+/** A manifest that can be installed: it lists its files and carries a golden set. */
+export type InstallableManifest = Manifest & Required<Pick<Manifest, 'files' | 'golden'>>;
+
+/** The slot a model serves: explicit `role`, else by task (a defect-probability model finds survey candidates). */
+export function roleOf(m: Pick<Manifest, 'role' | 'task'>): ModelRole {
+  return m.role ?? (m.task === 'defect-probability' ? 'survey' : 'zoom');
 }
 
 export const MANIFEST_FILE = 'manifest.json';
@@ -67,9 +62,9 @@ export function manifestSchemaPath(): string {
 }
 
 /** Parses and validates manifest bytes; throws an Error listing every problem (JSON pointer path + message). */
-export function parseManifest(bytes: Buffer): Manifest {
+export function parseManifest(bytes: Buffer): InstallableManifest {
   if (!validator) {
-    const ajv = new Ajv2020({ allErrors: true, strict: false });
+    const ajv = new Ajv2020({ allErrors: true, strict: false, code: { optimize: false } });
     addFormats(ajv);
     validator = ajv.compile(JSON.parse(readFileSync(manifestSchemaPath(), 'utf8')) as object);
   }
@@ -80,16 +75,29 @@ export function parseManifest(bytes: Buffer): Manifest {
     throw new Error(`manifest.json is not valid JSON (${(err as Error).message})`);
   }
   if (!validator(data)) {
-    const problems = (validator.errors ?? []).map((e) => `${e.instancePath || '(top level)'} ${e.message}${e.params && 'additionalProperty' in e.params ? ` "${String(e.params.additionalProperty)}"` : ''}`);
+    const problems = (validator.errors ?? []).map(
+      (e) => `${e.instancePath || '(top level)'} ${e.message}${e.params && 'additionalProperty' in e.params ? ` "${String(e.params.additionalProperty)}"` : ''}`,
+    );
     throw new Error(`manifest.json does not follow models/manifest.schema.json: ${[...new Set(problems)].join('; ')}`);
   }
   const m = data as Manifest;
-  const listed = new Set(m.files.map((f) => f.path));
-  const needed = [m.model.file, ...(m.card ? [m.card] : []), ...m.golden.cases.flatMap((c) => [...Object.values(c.inputs), ...Object.values(c.outputs)])];
-  const missing = needed.filter((p) => !listed.has(p));
-  if (missing.length > 0) throw new Error(`manifest.json refers to files it does not list with a sha256: ${missing.join(', ')}`);
+  if (m.output.channels !== m.classes.length) {
+    throw new Error(`manifest.json: output.channels is ${m.output.channels} but classes lists ${m.classes.length} names`);
+  }
+  if (!m.files) throw new Error('manifest.json has no "files" list: sign the bundle with scripts/sign-bundle, which writes it');
+  if (!m.golden) {
+    throw new Error('manifest.json has no "golden" set: a bundle installs only when the model reproduces its reference outputs on this microscope');
+  }
+  const listed = new Map(m.files.map((f) => [f.path, f]));
   if (listed.size !== m.files.length) throw new Error('manifest.json lists a file twice');
-  return m;
+  const needed = [m.model.file, ...m.golden.cases.flatMap((c) => [...Object.values(c.inputs), ...Object.values(c.outputs)])];
+  const missing = needed.filter((p) => !listed.has(p));
+  if (missing.length > 0) throw new Error(`manifest.json refers to files it does not list with a sha256: ${[...new Set(missing)].join(', ')}`);
+  const mf = listed.get(m.model.file)!;
+  if (mf.sha256 !== m.model.sha256 || mf.bytes !== m.model.bytes) {
+    throw new Error(`manifest.json: model.sha256/bytes disagree with the files entry for ${m.model.file}`);
+  }
+  return m as InstallableManifest;
 }
 
 /** name@version: how a bundle is named in records, events, metrics and folder names. */

@@ -6,7 +6,7 @@
  * daemon serves models through the inference runtime's worker.
  */
 import ort from 'onnxruntime-node';
-import type { Dim, GoldenCase, Manifest, TensorSpec } from './manifest.js';
+import type { GoldenCase, Manifest } from './manifest.js';
 import { parseNpy, type NpyArray } from './npy.js';
 
 export class ModelCheckError extends Error {
@@ -22,11 +22,13 @@ export interface GoldenReport {
   cases: number;
   /** Largest |output − reference| over all cases. */
   maxAbsDiff: number;
-  /** Smallest fraction of positions whose arg-max class agreed, over all cases. */
+  /** Smallest fraction of pixels whose arg-max class agreed, over all cases. */
   minArgmaxAgreement: number;
 }
 
+type Dim = number | string;
 const fmt = (shape: readonly Dim[]): string => `[${shape.join(',')}]`;
+const CLASS_AXIS = 1; // NCHW
 
 export async function openModel(bytes: Buffer, file: string): Promise<ort.InferenceSession> {
   try {
@@ -36,54 +38,41 @@ export async function openModel(bytes: Buffer, file: string): Promise<ort.Infere
   }
 }
 
-/** Graph tensors must match the manifest: same names in order, same element types, compatible dimensions. */
+const fixed = (d: Dim | undefined): d is number => typeof d === 'number' && d > 0;
+
+/**
+ * The graph must take the declared input (float32 NCHW, `channels` channels, tiles of `tileSize` or any size that is
+ * a multiple of `sizeMultiple`) and give the declared output with one channel per class.
+ */
 export function checkSignature(session: ort.InferenceSession, m: Manifest): void {
-  const compare = (kind: 'input' | 'output', declared: TensorSpec[], actual: readonly ort.InferenceSession.ValueMetadata[]): void => {
-    const names = actual.map((a) => a.name);
-    if (names.join('\n') !== declared.map((d) => d.name).join('\n')) {
-      throw new ModelCheckError('shape', `the model's ${kind}s are ${names.join(', ')} but the manifest declares ${declared.map((d) => d.name).join(', ')}`);
-    }
-    declared.forEach((d, i) => {
-      const a = actual[i]!;
-      if (!a.isTensor) throw new ModelCheckError('shape', `${kind} "${d.name}" of the model is not a tensor`);
-      const shapeOk =
-        a.shape.length === d.shape.length &&
-        a.shape.every((dim, k) => {
-          const want = d.shape[k]!;
-          // A symbolic dimension in the manifest accepts anything; a fixed one needs the same size or a dynamic axis.
-          return typeof want === 'string' || typeof dim === 'string' || dim === -1 || dim === want;
-        });
-      if (a.type !== d.dtype || !shapeOk) {
-        throw new ModelCheckError(
-          'shape',
-          `${kind} "${d.name}": the model has ${a.type} ${fmt(a.shape)} but the manifest declares ${d.dtype} ${fmt(d.shape)}`,
-        );
-      }
-    });
-  };
-  compare('input', m.model.inputs, session.inputMetadata);
-  compare('output', m.model.outputs, session.outputMetadata);
-  const out = classOutput(m);
-  const axis = m.model.classAxis ?? 1;
-  const meta = session.outputMetadata.find((o) => o.name === out.name);
-  const n = meta && meta.isTensor ? meta.shape[axis] : undefined;
-  if (typeof n === 'number' && n > 0 && n !== m.classes.length) {
-    throw new ModelCheckError(
-      'classes',
-      `output "${out.name}" has ${n} classes on axis ${axis} but the manifest lists ${m.classes.length} (${m.classes.join(', ')})`,
-    );
+  const declaredIn = `float32 NCHW with ${m.input.channels} channel${m.input.channels === 1 ? '' : 's'} and ${m.input.tileSize}×${m.input.tileSize} tiles`;
+  if (m.input.tileSize % m.input.sizeMultiple !== 0) {
+    throw new ModelCheckError('shape', `the manifest's input.tileSize ${m.input.tileSize} is not a multiple of input.sizeMultiple ${m.input.sizeMultiple}`);
   }
-}
-
-function classOutput(m: Manifest): TensorSpec {
-  const name = m.model.classOutput ?? m.model.outputs[0]!.name;
-  const t = m.model.outputs.find((o) => o.name === name);
-  if (!t) throw new ModelCheckError('classes', `classOutput "${name}" is not one of the model's outputs`);
-  return t;
-}
-
-function shapeMatches(actual: readonly number[], declared: readonly Dim[]): boolean {
-  return actual.length === declared.length && actual.every((v, i) => typeof declared[i] === 'string' || declared[i] === v);
+  const inputs = session.inputMetadata;
+  if (inputs.length !== 1 || inputs[0]!.name !== m.input.name) {
+    throw new ModelCheckError('shape', `the model's inputs are ${inputs.map((i) => `"${i.name}"`).join(', ')} but the manifest declares one input "${m.input.name}"`);
+  }
+  const inp = inputs[0]!;
+  if (!inp.isTensor) throw new ModelCheckError('shape', `input "${inp.name}" of the model is not a tensor`);
+  const [, c, h, w] = inp.shape;
+  const inOk =
+    inp.type === 'float32' &&
+    inp.shape.length === 4 &&
+    (!fixed(c) || c === m.input.channels) &&
+    [h, w].every((d) => !fixed(d) || d === m.input.tileSize);
+  if (!inOk) throw new ModelCheckError('shape', `input "${inp.name}": the model takes ${inp.type} ${fmt(inp.shape)} but the manifest declares ${declaredIn}`);
+  const out = session.outputMetadata.find((o) => o.name === m.output.name);
+  if (!out) {
+    throw new ModelCheckError('shape', `the model has no output "${m.output.name}" (its outputs: ${session.outputMetadata.map((o) => `"${o.name}"`).join(', ')})`);
+  }
+  if (!out.isTensor || out.type !== 'float32' || out.shape.length !== 4) {
+    throw new ModelCheckError('shape', `output "${out.name}": the model gives ${out.isTensor ? `${out.type} ${fmt(out.shape)}` : 'a non-tensor'} but the manifest declares float32 NCHW`);
+  }
+  const n = out.shape[CLASS_AXIS];
+  if (fixed(n) && n !== m.classes.length) {
+    throw new ModelCheckError('classes', `output "${out.name}" has ${n} channels but the manifest lists ${m.classes.length} classes (${m.classes.join(', ')})`);
+  }
 }
 
 function loadNpy(files: Map<string, Buffer>, path: string): NpyArray {
@@ -99,14 +88,12 @@ function loadNpy(files: Map<string, Buffer>, path: string): NpyArray {
 /** Runs every golden case and compares with the reference outputs; throws on the first case out of tolerance. */
 export async function runGoldenSet(
   session: ort.InferenceSession,
-  m: Manifest,
+  m: Manifest & Required<Pick<Manifest, 'golden'>>,
   files: Map<string, Buffer>,
   onCase?: (done: number, total: number) => void,
 ): Promise<GoldenReport> {
   const tol = m.golden.tolerance;
   const report: GoldenReport = { cases: 0, maxAbsDiff: 0, minArgmaxAgreement: 1 };
-  const cls = classOutput(m);
-  const axis = m.model.classAxis ?? 1;
   for (const [i, c] of m.golden.cases.entries()) {
     const label = `golden case ${i + 1}${c.name ? ` ("${c.name}")` : ''}`;
     const feeds = feedsFor(c, m, files, label);
@@ -117,29 +104,30 @@ export async function runGoldenSet(
       throw new ModelCheckError('golden', `${label}: the model failed to run: ${(err as Error).message.split('\n')[0]}`);
     }
     for (const [outName, path] of Object.entries(c.outputs)) {
-      const spec = m.model.outputs.find((o) => o.name === outName);
-      if (!spec) throw new ModelCheckError('golden', `${label}: output "${outName}" is not declared in the manifest`);
       const got = result[outName] as ort.Tensor | undefined;
-      const want = loadNpy(files, path);
       if (!got) throw new ModelCheckError('golden', `${label}: the model produced no output "${outName}"`);
+      const want = loadNpy(files, path);
       const dims = got.dims as readonly number[];
-      if (!shapeMatches(dims, spec.shape)) {
-        throw new ModelCheckError('shape', `${label}: output "${outName}" has shape ${fmt(dims)} but the manifest declares ${fmt(spec.shape)}`);
-      }
-      if (outName === cls.name && dims[axis] !== m.classes.length) {
-        throw new ModelCheckError('classes', `output "${outName}" has ${dims[axis]} classes on axis ${axis} but the manifest lists ${m.classes.length} (${m.classes.join(', ')})`);
+      const a = got.data as Float32Array;
+      if (outName === m.output.name) {
+        if (dims[CLASS_AXIS] !== m.classes.length) {
+          throw new ModelCheckError('classes', `output "${outName}" has ${dims[CLASS_AXIS]} channels but the manifest lists ${m.classes.length} classes (${m.classes.join(', ')})`);
+        }
+        const worst = worstSoftmaxSum(a, dims);
+        if (Math.abs(worst - 1) > 1e-3) {
+          throw new ModelCheckError('shape', `output "${outName}" is declared softmax but its channels sum to ${worst.toPrecision(4)} at some pixel (should be 1)`);
+        }
       }
       if (fmt(dims) !== fmt(want.shape)) {
         throw new ModelCheckError('golden', `${label}: output "${outName}" has shape ${fmt(dims)} but the reference ${path} has ${fmt(want.shape)}`);
       }
-      const a = got.data as Float32Array;
       let maxDiff = 0;
       for (let k = 0; k < a.length; k++) {
         const d = Math.abs(a[k]! - want.data[k]!);
         if (!(d <= maxDiff)) maxDiff = Number.isNaN(d) ? Infinity : d;
       }
       report.maxAbsDiff = Math.max(report.maxAbsDiff, maxDiff);
-      const agreement = outName === cls.name ? argmaxAgreement(a, want.data, dims, axis) : 1;
+      const agreement = outName === m.output.name ? argmaxAgreement(a, want.data, dims) : 1;
       report.minArgmaxAgreement = Math.min(report.minArgmaxAgreement, agreement);
       if (maxDiff > tol.maxAbsDiff) {
         throw new ModelCheckError(
@@ -150,7 +138,7 @@ export async function runGoldenSet(
       if (tol.minArgmaxAgreement !== undefined && agreement < tol.minArgmaxAgreement) {
         throw new ModelCheckError(
           'golden',
-          `${label}: output "${outName}" agrees with the reference classes at ${(agreement * 100).toFixed(1)}% of positions (needs ${(tol.minArgmaxAgreement * 100).toFixed(1)}%)`,
+          `${label}: output "${outName}" agrees with the reference classes at ${(agreement * 100).toFixed(1)}% of pixels (needs ${(tol.minArgmaxAgreement * 100).toFixed(1)}%)`,
         );
       }
     }
@@ -161,37 +149,50 @@ export async function runGoldenSet(
 }
 
 function feedsFor(c: GoldenCase, m: Manifest, files: Map<string, Buffer>, label: string): Record<string, ort.Tensor> {
-  const feeds: Record<string, ort.Tensor> = {};
-  for (const spec of m.model.inputs) {
-    const path = c.inputs[spec.name];
-    if (!path) throw new ModelCheckError('golden', `${label}: no reference input for "${spec.name}"`);
-    const arr = loadNpy(files, path);
-    if (arr.dtype !== spec.dtype) throw new ModelCheckError('golden', `${label}: ${path} holds ${arr.dtype} but input "${spec.name}" takes ${spec.dtype}`);
-    if (!shapeMatches(arr.shape, spec.shape)) {
-      throw new ModelCheckError('shape', `${label}: ${path} has shape ${fmt(arr.shape)} but input "${spec.name}" is declared ${fmt(spec.shape)}`);
-    }
-    feeds[spec.name] = new ort.Tensor(spec.dtype as 'float32', arr.data as Float32Array, arr.shape);
+  const path = c.inputs[m.input.name];
+  if (!path) throw new ModelCheckError('golden', `${label}: no reference input for "${m.input.name}"`);
+  const arr = loadNpy(files, path);
+  const [, ch, h, w] = arr.shape;
+  if (arr.dtype !== 'float32') throw new ModelCheckError('golden', `${label}: ${path} holds ${arr.dtype} but input "${m.input.name}" takes float32`);
+  if (arr.shape.length !== 4 || ch !== m.input.channels || h! % m.input.sizeMultiple !== 0 || w! % m.input.sizeMultiple !== 0) {
+    throw new ModelCheckError(
+      'shape',
+      `${label}: ${path} has shape ${fmt(arr.shape)} but input "${m.input.name}" takes NCHW with ${m.input.channels} channel(s) and sides that are multiples of ${m.input.sizeMultiple}`,
+    );
   }
-  return feeds;
+  return { [m.input.name]: new ort.Tensor('float32', arr.data as Float32Array, arr.shape) };
 }
 
-/** Fraction of positions (all axes but `axis`) whose arg-max over `axis` is the same in both arrays. */
-function argmaxAgreement(a: ArrayLike<number>, b: ArrayLike<number>, dims: readonly number[], axis: number): number {
-  const n = dims[axis] ?? 1;
-  const inner = dims.slice(axis + 1).reduce((x, y) => x * y, 1);
-  const outer = dims.slice(0, axis).reduce((x, y) => x * y, 1);
+/** The channel sum (over NCHW axis 1) that is furthest from 1. */
+function worstSoftmaxSum(a: Float32Array, dims: readonly number[]): number {
+  const [n = 1, c = 1, h = 1, w = 1] = dims;
+  const plane = h * w;
+  let worst = 1;
+  for (let b = 0; b < n; b++)
+    for (let p = 0; p < plane; p++) {
+      let s = 0;
+      for (let k = 0; k < c; k++) s += a[(b * c + k) * plane + p]!;
+      if (Math.abs(s - 1) > Math.abs(worst - 1)) worst = s;
+    }
+  return worst;
+}
+
+/** Fraction of pixels whose arg-max over the class axis is the same in both NCHW arrays. */
+function argmaxAgreement(a: ArrayLike<number>, b: ArrayLike<number>, dims: readonly number[]): number {
+  const [n = 1, c = 1, h = 1, w = 1] = dims;
+  const plane = h * w;
   let agree = 0;
-  for (let o = 0; o < outer; o++) {
-    for (let i = 0; i < inner; i++) {
+  for (let o = 0; o < n; o++) {
+    for (let i = 0; i < plane; i++) {
       let ba = 0;
       let bb = 0;
-      for (let k = 1; k < n; k++) {
-        const idx = (o * n + k) * inner + i;
-        if (a[idx]! > a[(o * n + ba) * inner + i]!) ba = k;
-        if (b[idx]! > b[(o * n + bb) * inner + i]!) bb = k;
+      for (let k = 1; k < c; k++) {
+        const idx = (o * c + k) * plane + i;
+        if (a[idx]! > a[(o * c + ba) * plane + i]!) ba = k;
+        if (b[idx]! > b[(o * c + bb) * plane + i]!) bb = k;
       }
       if (ba === bb) agree++;
     }
   }
-  return outer * inner === 0 ? 1 : agree / (outer * inner);
+  return n * plane === 0 ? 1 : agree / (n * plane);
 }

@@ -9,7 +9,8 @@ import { bundleId, MANIFEST_FILE, SIGNATURE_FILE, type Manifest } from './manife
 import { writeTar } from './tar.js';
 import { sha256 } from './verify.js';
 
-export type ManifestDraft = Omit<Manifest, 'files'> & { files?: Manifest['files'] };
+/** A manifest whose `files` list (and model.sha256/bytes) sign-bundle fills in. */
+export type ManifestDraft = Manifest;
 
 /** Returns all files of the signed bundle (payload + manifest.json + manifest.sig). */
 export function assembleBundle(draft: ManifestDraft, payload: Map<string, Buffer>, privatePem: string): Map<string, Buffer> {
@@ -17,7 +18,9 @@ export function assembleBundle(draft: ManifestDraft, payload: Map<string, Buffer
     .filter(([p]) => p !== MANIFEST_FILE && p !== SIGNATURE_FILE)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([path, data]) => ({ path, sha256: sha256(data), bytes: data.length }));
-  const manifest: Manifest = { ...draft, files };
+  const model = payload.get(draft.model.file);
+  if (!model) throw new Error(`the bundle has no ${draft.model.file} (manifest model.file)`);
+  const manifest: Manifest = { ...draft, model: { ...draft.model, sha256: sha256(model), bytes: model.length }, files };
   const manifestBytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
   const sig = signManifest(manifestBytes, privatePem);
   const out = new Map(payload);

@@ -19,7 +19,7 @@ import { crashpoint, fsyncDir, mkdirDurable, removeTree, renameDurable, writeFil
 import { readState, withActivation, writeState, type ActiveState } from './active-state.js';
 import { readBundle } from './bundle-source.js';
 import type { TrustedKey } from './keys.js';
-import { bundleId, SIGNATURE_FILE, MANIFEST_FILE, type Manifest, type ModelRole } from './manifest.js';
+import { bundleId, roleOf, SIGNATURE_FILE, MANIFEST_FILE, type InstallableManifest, type ModelRole } from './manifest.js';
 import { BundleRefused, sha256 as createSha, verifyBundle, verifySignedFiles, type VerifiedBundle } from './verify.js';
 
 export interface AuditEntry {
@@ -36,7 +36,7 @@ export interface InstalledVersion {
   id: string;
   role: ModelRole;
   dir: string;
-  manifest: Manifest;
+  manifest: InstallableManifest;
   manifestSha256: string;
   keyId: string;
   installedAt: Date;
@@ -47,7 +47,7 @@ export interface ActiveModel {
   id: string;
   role: ModelRole;
   dir: string;
-  manifest: Manifest;
+  manifest: InstallableManifest;
   manifestSha256: string;
 }
 
@@ -121,18 +121,18 @@ export class ModelStore {
       const dir = join(this.versionsDir, id);
       try {
         const bytes = readFileSync(join(dir, MANIFEST_FILE));
-        const manifest = JSON.parse(bytes.toString('utf8')) as Manifest;
+        const manifest = JSON.parse(bytes.toString('utf8')) as InstallableManifest;
         const sig = JSON.parse(readFileSync(join(dir, SIGNATURE_FILE), 'utf8')) as { keyId: string };
         const sha = createSha(bytes);
         out.push({
           id,
-          role: manifest.role,
+          role: roleOf(manifest),
           dir,
           manifest,
           manifestSha256: sha,
           keyId: sig.keyId,
           installedAt: statSync(dir).mtime,
-          active: st.roles[manifest.role]?.id === id,
+          active: st.roles[roleOf(manifest)]?.id === id,
         });
       } catch (err) {
         this.opts.log?.warn({ id, err: (err as Error).message }, 'installed version is unreadable; ignored');
@@ -177,7 +177,7 @@ export class ModelStore {
         }
         for (const d of new Set(names.map((n) => dirname(join(staging, n))))) fsyncDir(d);
         renameDurable(staging, target);
-        this.audit({ action: 'model.stage', subject: id, outcome: 'ok', actor, details: { role: v.manifest.role, keyId: v.key.id, manifestSha256: v.manifestSha256 } });
+        this.audit({ action: 'model.stage', subject: id, outcome: 'ok', actor, details: { role: roleOf(v.manifest), keyId: v.key.id, manifestSha256: v.manifestSha256 } });
       }
       if (activate) this.activateLocked(id, v.manifest, v.manifestSha256, actor, 'install');
       return { id, alreadyInstalled };
@@ -189,7 +189,7 @@ export class ModelStore {
     return this.locked(() => {
       const v = this.quickVerify(id);
       this.activateLocked(id, v.manifest, v.manifestSha256, actor, reason);
-      return { id, role: v.manifest.role, dir: join(this.versionsDir, id), manifest: v.manifest, manifestSha256: v.manifestSha256 };
+      return { id, role: roleOf(v.manifest), dir: join(this.versionsDir, id), manifest: v.manifest, manifestSha256: v.manifestSha256 };
     });
   }
 
@@ -274,12 +274,13 @@ export class ModelStore {
     return removed;
   }
 
-  private activateLocked(id: string, manifest: Manifest, manifestSha256: string, actor: Actor, reason: string): void {
+  private activateLocked(id: string, manifest: InstallableManifest, manifestSha256: string, actor: Actor, reason: string): void {
     const st = this.state();
-    const previous = st.roles[manifest.role]?.id ?? null;
-    writeState(this.statePath, withActivation(st, manifest.role, this.entry(id, manifestSha256, actor, reason), this.opts.keep));
-    this.audit({ action: 'model.activate', subject: id, outcome: 'ok', actor, details: { role: manifest.role, previous, reason } });
-    this.pruneLocked(manifest.role, actor);
+    const role = roleOf(manifest);
+    const previous = st.roles[role]?.id ?? null;
+    writeState(this.statePath, withActivation(st, role, this.entry(id, manifestSha256, actor, reason), this.opts.keep));
+    this.audit({ action: 'model.activate', subject: id, outcome: 'ok', actor, details: { role, previous, reason } });
+    this.pruneLocked(role, actor);
   }
 
   private entry(id: string, manifestSha256: string, actor: Actor, reason: string) {
@@ -311,6 +312,7 @@ export class ModelStore {
   }
 
   private audit(e: AuditEntry): void {
+    crashpoint(`audit ${e.action}`);
     this.opts.audit?.(e);
   }
 

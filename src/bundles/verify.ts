@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { BundleSource } from './bundle-source.js';
 import { verifyManifestSignature, type BundleSignature, type TrustedKey } from './keys.js';
-import { MANIFEST_FILE, parseManifest, SIGNATURE_FILE, type Manifest } from './manifest.js';
+import { MANIFEST_FILE, parseManifest, SIGNATURE_FILE, type InstallableManifest } from './manifest.js';
 import { checkSignature, ModelCheckError, openModel, runGoldenSet, type GoldenReport } from './onnx-check.js';
 
 export type RefusalCode =
@@ -36,7 +36,7 @@ export class BundleRefused extends Error {
 }
 
 export interface VerifiedBundle {
-  manifest: Manifest;
+  manifest: InstallableManifest;
   manifestBytes: Buffer;
   manifestSha256: string;
   signature: BundleSignature;
@@ -86,7 +86,7 @@ export function verifySignedFiles(src: BundleSource, opts: VerifyOptions): Verif
     throw new BundleRefused('bad-signature', `the signature of ${src.origin} by key ${key.id} (${key.file}) does not match ${MANIFEST_FILE}: the manifest was changed after signing`);
   }
   opts.onProgress?.('signature', 1, 1);
-  let manifest: Manifest;
+  let manifest: InstallableManifest;
   try {
     manifest = parseManifest(manifestBytes);
   } catch (err) {

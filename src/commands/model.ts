@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { readBundle } from '../bundles/bundle-source.js';
-import { bundleId, type ModelRole } from '../bundles/manifest.js';
+import { bundleId, roleOf, type ModelRole } from '../bundles/manifest.js';
 import { StoreBusy } from '../bundles/store.js';
 import { BundleRefused, verifyBundle, type VerifiedBundle, type VerifyStep } from '../bundles/verify.js';
 import { EXIT } from '../exit-codes.js';
@@ -34,7 +34,7 @@ function refused(ctx: ApplianceContext | undefined, opts: JsonOpt, action: strin
 
 function registerVersion(ctx: ApplianceContext, v: VerifiedBundle): void {
   const m = v.manifest;
-  ctx.records.registerModel({ id: bundleId(m), name: m.name, version: m.version, role: m.role, manifestSha256: v.manifestSha256, keyId: v.key.id });
+  ctx.records.registerModel({ id: bundleId(m), name: m.name, version: m.version, role: roleOf(m), manifestSha256: v.manifestSha256, keyId: v.key.id });
 }
 
 export function registerModelCommands(program: Command): void {
@@ -70,7 +70,7 @@ export function registerModelCommands(program: Command): void {
         const id = bundleId(v.manifest);
         ctx.records.audit({ action: 'model.verify', subject: id, outcome: 'ok', actor: ctx.actor, details: { keyId: v.key.id, golden: v.golden } });
         registerVersion(ctx, v);
-        const previous = ctx.store.state().roles[v.manifest.role]?.id ?? null;
+        const previous = ctx.store.state().roles[roleOf(v.manifest)]?.id ?? null;
         let r;
         try {
           r = ctx.store.install(v, ctx.actor, opts.activate);
@@ -81,8 +81,8 @@ export function registerModelCommands(program: Command): void {
         const probation = ctx.config.models.probation.durationS;
         out(
           opts,
-          { ok: true, id, role: v.manifest.role, activated: opts.activate, previous, alreadyInstalled: r.alreadyInstalled, keyId: v.key.id, golden: v.golden },
-          `${r.alreadyInstalled ? 'already installed' : 'installed'} ${id} (${v.manifest.role}, signed by key ${v.key.id}, golden set ${v.golden?.cases} cases within tolerance)` +
+          { ok: true, id, role: roleOf(v.manifest), activated: opts.activate, previous, alreadyInstalled: r.alreadyInstalled, keyId: v.key.id, golden: v.golden },
+          `${r.alreadyInstalled ? 'already installed' : 'installed'} ${id} (${roleOf(v.manifest)}, signed by key ${v.key.id}, golden set ${v.golden?.cases} cases within tolerance)` +
             (opts.activate
               ? `\nactive now; previous: ${previous ?? 'none'}. A running daemon switches between frames` +
                 (probation > 0 ? ` and rolls back by itself if the model degrades within ${probation} s.` : '.')

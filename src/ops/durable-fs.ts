@@ -78,6 +78,7 @@ export function writeFileAtomic(path: string, data: Uint8Array | string, mode = 
 export function renameDurable(from: string, to: string): void {
   crashpoint(`rename ${from} -> ${to}`);
   renameSync(from, to);
+  crashpoint(`renamed ${to}, directory not yet synced`);
   fsyncDir(dirname(to));
   if (dirname(from) !== dirname(to)) fsyncDir(dirname(from));
 }

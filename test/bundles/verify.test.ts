@@ -34,6 +34,7 @@ describe('bundle verification', () => {
     for (const src of [readBundle(writeBundleDir(files, join(dir, 'good'))), readBundle(writeBundleTar(files, join(dir, 'good.tar')))]) {
       const v = await verifyBundle(src, { trustedKeys: trusted, trustedKeysDir: keys.trustedDir });
       expect(v.manifest.name).toBe('tiny-seg');
+      expect(v.manifest.model.sha256).toBe(v.manifest.files.find((f) => f.path === 'model.onnx')!.sha256);
       expect(v.key.id).toBe(keys.id);
       expect(v.golden).toMatchObject({ cases: 2, minArgmaxAgreement: 1 });
       expect(v.golden!.maxAbsDiff).toBeLessThan(1e-4);
@@ -98,22 +99,28 @@ describe('bundle verification', () => {
   });
 
   it('refuses a model whose input shape differs from the manifest', async () => {
-    const e = await refusal(makeBundle({ version: '1.1.0', declaredInputShape: ['N', 1, 16, 16] }, keys.privatePem), 'shape');
+    const e = await refusal(makeBundle({ version: '1.1.0', modelChannels: 3 }, keys.privatePem), 'shape');
     expect(e.code).toBe('shape');
-    expect(e.message).toBe('input "input": the model has float32 [N,1,8,8] but the manifest declares float32 [N,1,16,16]');
+    expect(e.message).toBe('input "image": the model takes float32 [N,3,H,W] but the manifest declares float32 NCHW with 1 channel and 8×8 tiles');
   });
 
   it('refuses a model whose classes differ from the manifest', async () => {
-    const e = await refusal(makeBundle({ version: '1.1.1', modelClasses: 4, declaredOutputShape: ['N', 'C', 8, 8] }, keys.privatePem), 'classes');
+    const e = await refusal(makeBundle({ version: '1.1.1', modelClasses: 4 }, keys.privatePem), 'classes');
     expect(e.code).toBe('classes');
-    expect(e.message).toBe('output "logits" has 4 classes on axis 1 but the manifest lists 3 (background, scratch, pit)');
+    expect(e.message).toBe('output "probs" has 4 channels but the manifest lists 3 classes (background, scratch, pit)');
+  });
+
+  it('refuses a bundle without a golden set', async () => {
+    const e = await refusal(makeBundle({ version: '1.1.2', noGolden: true }, keys.privatePem), 'no-golden');
+    expect(e.code).toBe('manifest');
+    expect(e.message).toBe('manifest.json has no "golden" set: a bundle installs only when the model reproduces its reference outputs on this microscope');
   });
 
   it('refuses a model that does not reproduce its golden set', async () => {
     const e = await refusal(makeBundle({ version: '1.2.0', goldenOffset: 0.05 }, keys.privatePem), 'golden');
     expect(e.code).toBe('golden');
     expect(e.message).toMatch(
-      /^golden case 1 \("case 0"\): output "logits" differs from the reference by up to 0\.0500 \(tolerance 0\.0001\); the model does not reproduce its golden set$/,
+      /^golden case 1 \("case 0"\): output "probs" differs from the reference by up to 0\.0500 \(tolerance 0\.0001\); the model does not reproduce its golden set$/,
     );
   });
 
@@ -136,9 +143,9 @@ describe('bundle verification', () => {
     const manifest = JSON.parse(files.get('manifest.json')!.toString());
     files.delete('manifest.json');
     files.delete('manifest.sig');
-    const resigned = assembleBundle({ ...manifest, role: 'everything', files: undefined }, files, keys.privatePem);
+    const resigned = assembleBundle({ ...manifest, task: 'everything', files: undefined }, files, keys.privatePem);
     const e = await refusal(resigned, 'schema');
     expect(e.code).toBe('manifest');
-    expect(e.message).toBe('manifest.json does not follow models/manifest.schema.json: /role must be equal to one of the allowed values');
+    expect(e.message).toBe('manifest.json does not follow models/manifest.schema.json: /task must be equal to one of the allowed values');
   });
 });

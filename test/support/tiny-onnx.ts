@@ -1,7 +1,7 @@
 /**
  * Writes small ONNX models (protobuf, https://github.com/onnx/onnx/blob/main/onnx/onnx.proto) byte by byte, so tests
- * can make models of any shape without Python: a 1×1 convolution from `channels` inputs to `classes` outputs, i.e.
- * per-pixel class scores out[c] = Σ_k w[c][k]·in[k] + b[c].
+ * can make models of any shape without Python: a 1×1 convolution from `channels` inputs to `classes` outputs followed
+ * by a softmax over the classes, i.e. per-pixel class probabilities softmax_c(Σ_k w[c][k]·in[k] + b[c]).
  */
 type Field = Buffer;
 
@@ -54,14 +54,17 @@ export interface TinyModel {
 }
 
 export function tinyConvModel(m: TinyModel): Buffer {
-  const inName = m.inputName ?? 'input';
-  const outName = m.outputName ?? 'logits';
+  const inName = m.inputName ?? 'image';
+  const outName = m.outputName ?? 'probs';
   const ch = m.channels ?? 1;
   const batch = m.batch ?? 'N';
-  const node = msg(1, bytes(1, inName), bytes(1, 'W'), bytes(1, 'B'), bytes(2, outName), bytes(3, 'conv'), bytes(4, 'Conv'));
+  // NodeProto{input=1, output=2, name=3, op_type=4, attribute=5}; AttributeProto{name=1, i=3, type=20 (INT=2)}.
+  const conv = msg(1, bytes(1, inName), bytes(1, 'W'), bytes(1, 'B'), bytes(2, 'scores'), bytes(3, 'conv'), bytes(4, 'Conv'));
+  const softmax = msg(1, bytes(1, 'scores'), bytes(2, outName), bytes(3, 'softmax'), bytes(4, 'Softmax'), msg(5, bytes(1, 'axis'), int(3, 1), int(20, 2)));
   const graph = msg(
     7,
-    node,
+    conv,
+    softmax,
     bytes(2, 'tiny'),
     initializer('W', [m.classes, ch, 1, 1], m.weights),
     initializer('B', [m.classes], m.bias),
@@ -83,5 +86,16 @@ export function tinyConvReference(m: TinyModel, input: Float32Array, n: number, 
         for (let k = 0; k < ch; k++) s += m.weights[c * ch + k]! * input[(b * ch + k) * h * w + p]!;
         out[(b * m.classes + c) * h * w + p] = s;
       }
+  for (let b = 0; b < n; b++)
+    for (let p = 0; p < h * w; p++) {
+      let max = -Infinity;
+      for (let c = 0; c < m.classes; c++) max = Math.max(max, out[(b * m.classes + c) * h * w + p]!);
+      let sum = 0;
+      for (let c = 0; c < m.classes; c++) sum += Math.exp(out[(b * m.classes + c) * h * w + p]! - max);
+      for (let c = 0; c < m.classes; c++) {
+        const i = (b * m.classes + c) * h * w + p;
+        out[i] = Math.exp(out[i]! - max) / sum;
+      }
+    }
   return out;
 }
