@@ -49,6 +49,7 @@ export interface ActiveModel {
   dir: string;
   manifest: InstallableManifest;
   manifestSha256: string;
+  keyId: string;
 }
 
 export interface StoreOptions {
@@ -189,7 +190,7 @@ export class ModelStore {
     return this.locked(() => {
       const v = this.quickVerify(id);
       this.activateLocked(id, v.manifest, v.manifestSha256, actor, reason);
-      return { id, role: roleOf(v.manifest), dir: join(this.versionsDir, id), manifest: v.manifest, manifestSha256: v.manifestSha256 };
+      return { id, role: roleOf(v.manifest), dir: join(this.versionsDir, id), manifest: v.manifest, manifestSha256: v.manifestSha256, keyId: v.key.id };
     });
   }
 
@@ -238,7 +239,7 @@ export class ModelStore {
             if (!(err instanceof StoreBusy)) throw err;
           }
         }
-        return { id, role, dir: join(this.versionsDir, id), manifest: v.manifest, manifestSha256: v.manifestSha256 };
+        return { id, role, dir: join(this.versionsDir, id), manifest: v.manifest, manifestSha256: v.manifestSha256, keyId: v.key.id };
       } catch (err) {
         if (err instanceof StoreBusy) throw err;
         this.opts.log?.error({ id, err: (err as Error).message }, 'installed model does not verify');
