@@ -8,6 +8,7 @@ import { registerConfigCommands } from './commands/config.js';
 import { registerModelCommands } from './commands/model.js';
 import { ConfigError } from './config/validate.js';
 import { EXIT } from './exit-codes.js';
+import { registerDatasetCommands } from './commands/dataset.js';
 
 export { EXIT };
 
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerConfigCommands(program);
   registerModelCommands(program);
+  registerDatasetCommands(program);
   return program;
 }
 
