@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerConfigCommands } from './commands/config.js';
 import { registerModelCommands } from './commands/model.js';
+import { registerRunCommand } from './commands/run.js';
 import { ConfigError } from './config/validate.js';
 import { EXIT } from './exit-codes.js';
 import { registerDatasetCommands } from './commands/dataset.js';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerConfigCommands(program);
   registerModelCommands(program);
+  registerRunCommand(program);
   registerDatasetCommands(program);
   return program;
 }

@@ -87,19 +87,23 @@ export class Appliance<M extends LoadedModel> {
   private readonly startedAt = Date.now();
   private step = 'not started';
   healthAddress?: { address: string; port: number };
+  private readonly log: Logger;
 
+  /** @param root the process's root logger: every module gets its own child of it. */
   constructor(
     private readonly config: Config,
     private readonly parts: ApplianceParts<M>,
-    private readonly log: Logger,
+    private readonly root: Logger,
     private readonly notifier: Notifier,
     private readonly env: NodeJS.ProcessEnv = process.env,
-  ) {}
+  ) {
+    this.log = root.child({ module: 'appliance' });
+  }
 
   private async status(text: string): Promise<void> {
     this.step = text;
     this.log.info({ step: text }, 'start-up');
-    await this.notifier.notify({ STATUS: text });
+    void this.notifier.notify({ STATUS: text });
   }
 
   async start(): Promise<void> {
@@ -115,7 +119,7 @@ export class Appliance<M extends LoadedModel> {
     this.metrics.setProviders({ stateDir: paths.root, outboxDepth: () => this.events?.health().pendingEvents ?? 0 });
     if (c.health.enabled) {
       await this.status('starting health endpoint');
-      this.health = new HealthServer(this.metrics, () => this.report(), this.log.child({ module: 'health' }));
+      this.health = new HealthServer(this.metrics, () => this.report(), this.root.child({ module: 'health' }));
       const a = await this.health.listen(c.health.host, c.health.port);
       this.healthAddress = { address: a.address, port: a.port };
     }
@@ -127,7 +131,7 @@ export class Appliance<M extends LoadedModel> {
       trustedKeys: keys.keys,
       trustedKeysDir: c.models.trustedKeysDir,
       audit: (e) => records.audit(e),
-      log: this.log.child({ module: 'models' }),
+      log: this.root.child({ module: 'models' }),
     });
     this.store.recover();
     await this.status('opening camera');
@@ -159,7 +163,7 @@ export class Appliance<M extends LoadedModel> {
     await this.status('starting pipeline');
     await this.pipeline.start({
       config: c,
-      log: this.log.child({ module: 'pipeline' }),
+      log: this.root.child({ module: 'pipeline' }),
       camera: this.camera,
       stage: this.stage,
       events: this.events,
@@ -171,17 +175,17 @@ export class Appliance<M extends LoadedModel> {
     });
     this.phase = 'ready';
     this.step = 'running';
-    await this.notifier.notify({ READY: 1, STATUS: `running; models ${[...this.slots.values()].map((s) => s.current?.id).join(', ') || 'none'}` });
+    void this.notifier.notify({ READY: 1, STATUS: `running; models ${[...this.slots.values()].map((s) => s.current?.id).join(', ') || 'none'}` });
     this.log.info({ health: this.healthAddress, models: Object.fromEntries([...this.slots].map(([r, s]) => [r, s.current?.id])) }, 'ready');
     const wd = watchdogIntervalMs(this.env);
     if (wd) {
-      this.watchdog = new WatchdogFeeder(this.notifier, this.heartbeat, wd, this.log.child({ module: 'watchdog' }), () => this.metrics.watchdogStalls.inc());
+      this.watchdog = new WatchdogFeeder(this.notifier, this.heartbeat, wd, this.root.child({ module: 'watchdog' }), () => this.metrics.watchdogStalls.inc());
       this.watchdog.start();
     }
-    this.watcher = new ModelWatcher(this.store, this.slots, (role) => this.newSlot(role), c.models.watchIntervalMs, records, this.metrics, this.log.child({ module: 'models' }));
+    this.watcher = new ModelWatcher(this.store, this.slots, (role) => this.newSlot(role), c.models.watchIntervalMs, records, this.metrics, this.root.child({ module: 'models' }));
     this.watcher.start();
     if (this.events) {
-      this.relay = new AuditRelay(records, this.events, 1000, this.log.child({ module: 'audit' }), this.metrics);
+      this.relay = new AuditRelay(records, this.events, 1000, this.root.child({ module: 'audit' }), this.metrics);
       this.relay.start();
     }
     this.runRetention();
@@ -193,7 +197,7 @@ export class Appliance<M extends LoadedModel> {
     return new ModelSlot(role, this.parts.modelLoader, {
       warmupRuns: this.config.models.warmupRuns,
       probation: this.config.models.probation,
-      log: this.log.child({ module: 'models', role }),
+      log: this.root.child({ module: 'models', role }),
       metrics: this.metrics,
       onDegraded: (r, id, reason) => void this.watcher?.rollback(r, id, reason),
       onProbationPassed: (r, id, stats) => this.records?.audit({ action: 'model.probation', subject: id, outcome: 'ok', actor: daemonActor(), details: { role: r, stats } }),
@@ -255,7 +259,7 @@ export class Appliance<M extends LoadedModel> {
     if (this.phase === 'stopping' || this.phase === 'stopped') return;
     this.phase = 'stopping';
     this.step = `stopping (${reason})`;
-    await this.notifier.notify({ STOPPING: 1, STATUS: `stopping: ${reason}` });
+    void this.notifier.notify({ STOPPING: 1, STATUS: `stopping: ${reason}` });
     this.log.info({ reason }, 'stopping');
     const steps: Array<[string, () => unknown]> = [
       ['watchdog', () => this.watchdog?.stop()],
@@ -279,5 +283,6 @@ export class Appliance<M extends LoadedModel> {
     }
     this.phase = 'stopped';
     this.log.info('stopped');
+    await this.notifier.flush();
   }
 }

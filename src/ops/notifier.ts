@@ -4,8 +4,10 @@
  * Node's dgram module cannot send on AF_UNIX datagram sockets, so messages go through the native addon's sdNotify()
  * when it is built, and otherwise through the `systemd-notify` command. The command is a separate process that exits
  * right after sending; systemd may then fail to attribute the message to the unit (the sender is gone before the
- * message is processed, see systemd issue #2739), which is why the unit sets NotifyAccess=all and why the addon is
- * preferred. Outside systemd (no $NOTIFY_SOCKET) every message is dropped.
+ * message is processed, see systemd issue #2739). systemd-notify (v246+) therefore follows each message with a
+ * BARRIER=1 and waits until systemd has processed it, which keeps the sender alive long enough; the unit also sets
+ * NotifyAccess=all because the sender is a child process. Messages are queued in order and never block the caller.
+ * Outside systemd (no $NOTIFY_SOCKET) every message is dropped.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -19,7 +21,10 @@ export type NotifyFields = Record<string, string | number>;
 export interface Notifier {
   /** Which transport is used: "addon", "systemd-notify" or "none". */
   readonly kind: 'addon' | 'systemd-notify' | 'none';
+  /** Queues a message; the returned promise settles once it was handed to systemd (or failed, which is logged). */
   notify(fields: NotifyFields): Promise<void>;
+  /** Waits for every queued message. */
+  flush(): Promise<void>;
 }
 
 export function formatNotify(fields: NotifyFields): string {
@@ -50,6 +55,7 @@ class AddonNotifier implements Notifier {
   async notify(fields: NotifyFields): Promise<void> {
     this.send(formatNotify(fields), this.socket);
   }
+  async flush(): Promise<void> {}
 }
 
 class CommandNotifier implements Notifier {
@@ -79,11 +85,15 @@ class CommandNotifier implements Notifier {
     this.chain = this.chain.then(run);
     return this.chain;
   }
+  flush(): Promise<void> {
+    return this.chain;
+  }
 }
 
 class NullNotifier implements Notifier {
   readonly kind = 'none' as const;
   async notify(): Promise<void> {}
+  async flush(): Promise<void> {}
 }
 
 export function createNotifier(env: NodeJS.ProcessEnv = process.env, log?: Logger, prefer: 'auto' | 'command' = 'auto'): Notifier {

@@ -75,7 +75,7 @@ export class WatchdogFeeder {
     if (n !== this.seen) {
       this.seen = n;
       this.fed++;
-      await this.notifier.notify({ WATCHDOG: 1 });
+      void this.notifier.notify({ WATCHDOG: 1 });
       return true;
     }
     this.stalls++;
