@@ -22,16 +22,17 @@ export function registerRunCommand(program: Command): void {
       const warnings: string[] = [];
       const config = loadConfig(program, warnings);
       const log = createLogger({ level: config.logging.level });
-      for (const w of warnings) log.warn({ warning: w }, 'config');
+      const runLog = log.child({ module: 'run' });
+      for (const w of warnings) runLog.warn({ warning: w }, 'config');
       const notifier = createNotifier(process.env, log.child({ module: 'notify' }), opts.notify === 'command' ? 'command' : 'auto');
-      log.info({ notifier: notifier.kind }, 'starting');
+      runLog.info({ notifier: notifier.kind }, 'starting');
       const app = new Appliance(config, await createApplianceParts(config, log), log, notifier);
 
       let resolveDone!: (code: number) => void;
       const done = new Promise<number>((r) => (resolveDone = r));
       const stop = (reason: string, code: number): void => {
         const guard = setTimeout(() => {
-          log.fatal({ reason }, `clean shutdown took longer than ${config.appliance.shutdownTimeoutS} s; exiting`);
+          runLog.fatal({ reason }, `clean shutdown took longer than ${config.appliance.shutdownTimeoutS} s; exiting`);
           process.exit(EXIT.error);
         }, config.appliance.shutdownTimeoutS * 1000);
         guard.unref();
@@ -41,11 +42,11 @@ export function registerRunCommand(program: Command): void {
       process.once('SIGINT', () => stop('SIGINT', EXIT.ok));
       process.on('SIGHUP', () => void app.checkModels());
       process.on('uncaughtException', (err) => {
-        log.fatal({ err: err.message, stack: err.stack }, 'uncaught exception');
+        runLog.fatal({ err: err.message, stack: err.stack }, 'uncaught exception');
         stop('uncaught exception', EXIT.error);
       });
       process.on('unhandledRejection', (err) => {
-        log.fatal({ err: String((err as Error)?.message ?? err) }, 'unhandled rejection');
+        runLog.fatal({ err: String((err as Error)?.message ?? err) }, 'unhandled rejection');
         stop('unhandled rejection', EXIT.error);
       });
 
@@ -57,7 +58,7 @@ export function registerRunCommand(program: Command): void {
         await Promise.race([app.start(), readyTimeout]);
       } catch (err) {
         const msg = (err as Error).message;
-        log.fatal({ err: msg }, 'start-up failed');
+        runLog.fatal({ err: msg }, 'start-up failed');
         await notifier.notify({ STATUS: `start-up failed: ${msg}` });
         process.stderr.write(`smartscope: start-up failed: ${msg}\n`);
         stop('start-up failed', EXIT.error);

@@ -73,6 +73,8 @@ export class Metrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'smartscope_' });
+    // Labelled series appear only once touched: start the known ones at zero so dashboards see them from the start.
+    for (const reason of ['timeout', 'error', 'overrun', 'incomplete', 'moving']) this.framesDropped.inc({ reason }, 0);
     const self = this;
     new Gauge({
       name: 'smartscope_frame_rate_hz',

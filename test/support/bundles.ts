@@ -41,6 +41,8 @@ export interface BundleSpec {
   goldenCases?: number;
   /** Leave the golden set out of the manifest. */
   noGolden?: boolean;
+  /** Bias of the background class: large values make the model see no defects at all. */
+  backgroundBias?: number;
 }
 
 export function makeBundle(spec: BundleSpec, privatePem: string): Map<string, Buffer> {
@@ -55,7 +57,7 @@ export function makeBundle(spec: BundleSpec, privatePem: string): Map<string, Bu
     height: 'H',
     width: 'W',
     weights: Array.from({ length: nModel * ch }, (_, c) => scale * (c % 2 === 0 ? 1 + c : -0.5 * c)),
-    bias: Array.from({ length: nModel }, (_, c) => 0.1 * c),
+    bias: Array.from({ length: nModel }, (_, c) => (c === 0 ? (spec.backgroundBias ?? 0) : 0.1 * c)),
   };
   const payload = new Map<string, Buffer>();
   payload.set('model.onnx', tinyConvModel(model));
