@@ -4,6 +4,8 @@
  * file only assembles them and maps failures to exit codes (src/exit-codes.ts, docs/cli.md).
  */
 import { Command, CommanderError } from 'commander';
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { registerConfigCommands } from './commands/config.js';
 import { registerModelCommands } from './commands/model.js';
 import { registerRunCommand } from './commands/run.js';
@@ -46,9 +48,18 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const invokedDirectly = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+// Compared by real path: the program is usually reached through a link (npm's bin link, /opt/smartscope -> release).
+const invokedDirectly = !!process.argv[1] && realpathOr(process.argv[1]) === realpathOr(fileURLToPath(import.meta.url));
 if (invokedDirectly) {
   main(process.argv).then((code) => {
     process.exitCode = code;
   });
+}
+
+function realpathOr(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
 }
