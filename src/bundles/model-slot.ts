@@ -90,6 +90,8 @@ export class ModelSlot<M extends LoadedModel> {
   private baseline: WindowStats | null = null;
   private probationUntil = 0;
   private judged = true;
+  /** Whether the current model's figures may serve as the next baseline (it passed probation or never needed one). */
+  private trusted = true;
   private swapping: Promise<void> = Promise.resolve();
 
   constructor(
@@ -157,10 +159,13 @@ export class ModelSlot<M extends LoadedModel> {
       throw err;
     }
     const old = this.model;
-    this.baseline = old ? stats(this.recent) : null;
+    // A model that failed (or has not finished) its probation is no yardstick: keep the last trusted figures.
+    if (!old) this.baseline = null;
+    else if (this.trusted) this.baseline = stats(this.recent);
     this.recent = [];
     this.model = fresh;
     this.judged = !(probation && this.opts.probation.durationS > 0 && old !== null);
+    this.trusted = this.judged;
     this.probationUntil = performance.now() + this.opts.probation.durationS * 1000;
     this.opts.metrics?.setActiveModel(this.role, fresh.id);
     if (old) this.opts.metrics?.modelSwaps.inc({ role: this.role });
@@ -194,6 +199,7 @@ export class ModelSlot<M extends LoadedModel> {
       this.opts.onDegraded?.(this.role, m.id, verdict, now);
     } else if (performance.now() >= this.probationUntil && now.frames >= this.opts.probation.minFrames) {
       this.judged = true;
+      this.trusted = true;
       this.opts.log?.info({ role: this.role, id: m.id, stats: now }, 'model passed its probation');
       this.opts.onProbationPassed?.(this.role, m.id, now);
     }
