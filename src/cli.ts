@@ -9,6 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { registerConfigCommands } from './commands/config.js';
 import { registerModelCommands } from './commands/model.js';
 import { registerRunCommand } from './commands/run.js';
+import { registerDoctorCommand } from './commands/doctor.js';
+import { registerBenchCommand } from './commands/bench.js';
+import { registerRecordsCommands } from './commands/records.js';
 import { ConfigError } from './config/validate.js';
 import { EXIT } from './exit-codes.js';
 import { registerDatasetCommands } from './commands/dataset.js';
@@ -24,6 +27,9 @@ export function buildProgram(): Command {
   registerConfigCommands(program);
   registerModelCommands(program);
   registerRunCommand(program);
+  registerDoctorCommand(program);
+  registerBenchCommand(program);
+  registerRecordsCommands(program);
   registerDatasetCommands(program);
   return program;
 }

@@ -213,9 +213,7 @@ export class ModelStore {
         this.audit({ action: 'model.rollback', subject: id, outcome: 'ok', actor, details: { role, from: current, reason } });
         return { from: current, to: id };
       }
-      const msg = `no earlier verified ${role} model to roll back to${current ? ` (active: ${current})` : ''}`;
-      this.audit({ action: 'model.rollback', subject: current ?? undefined, outcome: 'refused', actor, details: { role, reason: msg } });
-      throw new BundleRefused('manifest', msg);
+      throw new BundleRefused('manifest', `no earlier verified ${role} model to roll back to${current ? ` (active: ${current})` : ''}`);
     });
   }
 

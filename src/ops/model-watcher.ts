@@ -92,6 +92,7 @@ export class ModelWatcher<M extends LoadedModel> {
       if (active && slot && slot.current?.id !== active.id) await slot.swapTo(active, false);
       this.log.warn({ role, from: badId, to: r.to, reason }, 'model rolled back automatically');
     } catch (err) {
+      this.records.audit({ action: 'model.rollback', subject: badId, outcome: 'failed', actor: daemonActor(), details: { role, reason, error: (err as Error).message } });
       this.log.error({ role, id: badId, err: (err as Error).message }, 'automatic rollback failed');
     }
   }

@@ -40,7 +40,7 @@ beforeAll(async () => {
     [
       `appliance: { stateDir: ${stateDir}, shutdownTimeoutS: 15 }`,
       `health: { port: ${port} }`,
-      `models: { trustedKeysDir: ${keys.trustedDir}, watchIntervalMs: 200, probation: { durationS: 3, minFrames: 5 } }`,
+      `models: { trustedKeysDir: ${keys.trustedDir}, watchIntervalMs: 200, probation: { durationS: 3, minFrames: 5, maxLatencyRatio: 100 } }`,
       'twin: { sensor: { widthPx: 64, heightPx: 64 } }',
       '',
     ].join('\n'),
