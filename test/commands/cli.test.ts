@@ -42,6 +42,17 @@ describe('exit codes', () => {
   });
 });
 
+describe('smartscope run', () => {
+  it('exits 3 with the reason when no verified model is installed', () => {
+    const empty = join(dir, 'empty.yaml');
+    writeFileSync(empty, `appliance: { stateDir: ${join(dir, 'empty-state')} }\nhealth: { enabled: false }\nmodels: { trustedKeysDir: ${keys.trustedDir} }\ntwin: { sensor: { widthPx: 64, heightPx: 64 } }\n`);
+    const r = runCli(['-c', empty, 'run']);
+    expect(r.status).toBe(3);
+    expect(r.stderr).toBe(`smartscope: start-up failed: no verified zoom model is installed in ${join(dir, 'empty-state', 'models')}: install one with \`smartscope model install BUNDLE\`\n`);
+    expect(r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { msg: string }).msg).slice(-2)).toEqual(['stopping', 'stopped']);
+  });
+});
+
 describe('smartscope model', () => {
   it('installs, lists, refuses, activates and rolls back, auditing who did it from where', () => {
     let r = cli('model', 'install', join(dir, 'v1.tar'), '--json');
