@@ -43,6 +43,29 @@ interface Found {
   thumbnail: ThumbnailSource | null;
 }
 
+/**
+ * Groups candidates that fit together in one zoom field (their union within `fill` of the field), best scores first,
+ * so neighbouring candidates cost one visit.
+ */
+export function clusterCandidates(candidates: Candidate[], fieldUm: [number, number], fill = 0.8): Candidate[] {
+  const maxW = fieldUm[0] * fill;
+  const maxH = fieldUm[1] * fill;
+  const clusters: Candidate[] = [];
+  for (const c of [...candidates].sort((a, b) => b.score - a.score)) {
+    const into = clusters.find((k) => {
+      const u: Rect = [Math.min(k.rect[0], c.rect[0]), Math.min(k.rect[1], c.rect[1]), Math.max(k.rect[2], c.rect[2]), Math.max(k.rect[3], c.rect[3])];
+      return u[2] - u[0] <= maxW && u[3] - u[1] <= maxH;
+    });
+    if (!into) {
+      clusters.push({ ...c });
+      continue;
+    }
+    into.rect = [Math.min(into.rect[0], c.rect[0]), Math.min(into.rect[1], c.rect[1]), Math.max(into.rect[2], c.rect[2]), Math.max(into.rect[3], c.rect[3])];
+    into.areaUm2 += c.areaUm2;
+  }
+  return clusters;
+}
+
 export function orderTargets(candidates: Candidate[], maxTargets: number, start: Point): Target[] {
   const chosen = [...candidates].sort((a, b) => b.score - a.score).slice(0, maxTargets);
   const order = planRoute(start, chosen.map((c) => centre(c.rect)));
