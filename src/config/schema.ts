@@ -4,6 +4,9 @@
  */
 import { obj, oneOf, str, type Schema } from './schema-kit.js';
 import { twinSchema, type TwinConfig } from '../sim/config.js';
+import { applianceSchema, healthSchema, type ApplianceConfig, type HealthConfig } from '../ops/config.js';
+import { modelsSchema, type ModelsConfig } from '../bundles/config.js';
+import { recordsSchema, type RecordsConfig } from '../records/config.js';
 
 export const deviceSchema: Schema = obj('Who this microscope is: used in MQTT topics, records and events.', {
   site: str('Plant or site id.', 'site1', { pattern: '^[A-Za-z0-9_-]+$', minLength: 1, maxLength: 64 }),
@@ -20,6 +23,10 @@ export const sections: Record<string, Schema> = {
   device: deviceSchema,
   logging: loggingSchema,
   twin: twinSchema,
+  appliance: applianceSchema,
+  health: healthSchema,
+  models: modelsSchema,
+  records: recordsSchema,
 };
 
 const { default: _rootDefault, ...root } = obj('smartscope configuration file.', sections);
@@ -40,5 +47,9 @@ export interface Config {
   device: DeviceConfig;
   logging: { level: string };
   twin: TwinConfig;
+  appliance: ApplianceConfig;
+  health: HealthConfig;
+  models: ModelsConfig;
+  records: RecordsConfig;
   [section: string]: unknown;
 }
