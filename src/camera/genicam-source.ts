@@ -80,7 +80,13 @@ export class GenicamFrameSource extends NativeFrameSource {
     this.openOptions = next;
     if (this.state !== 'open') return;  // applies at the next open()
     await viaNative(site, () => this.native.close());
-    this.device = await viaNative(site, () => this.native.open(this.openOptions));
+    try {
+      this.device = await viaNative(site, () => this.native.open(this.openOptions));
+    } catch (err) {
+      // The stream is down: report it like an unplug, so the caller can fix the region and open() again.
+      this.markDisconnected(`camera ${this.base.id}: reopening with the new region failed: ${(err as Error).message}`);
+      throw err;
+    }
   }
 
   protected async startExposure(_callNs: number, signal: AbortSignal): Promise<void> {

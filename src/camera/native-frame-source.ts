@@ -90,6 +90,7 @@ export abstract class NativeFrameSource extends EventEmitter implements FrameSou
   }
 
   async close(): Promise<void> {
+    if (this.opening) await this.opening.catch(() => undefined); // close() during open() closes what it opened
     if (this.st === 'closed') return;
     this.st = 'closed';
     this.closing.abort();
