@@ -1,6 +1,7 @@
 // N-API side of the pixel work: argument checks on the main thread, then a Task per call.
 #include "pixel-binding.h"
 
+#include <chrono>
 #include <cmath>
 #include <memory>
 
@@ -106,9 +107,15 @@ Napi::Value PreprocessTiles(const Napi::CallbackInfo& info) {
   keep.push_back(out.owner);
   Image img = c.AsImage(src);
   const int binning = p.binning, tile = p.tile, channels = p.channels;
+  auto workMs = std::make_shared<double>(0);
   return Task::Run(
-      c.env, keep, [img, p, grid, out]() { px::PreprocessTiles(img, p, *grid, out.as<float>()); },
-      [grid, binning, tile, channels](Napi::Env env) {
+      c.env, keep,
+      [img, p, grid, out, workMs]() {
+        auto t0 = std::chrono::steady_clock::now();
+        px::PreprocessTiles(img, p, *grid, out.as<float>());
+        *workMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      },
+      [grid, binning, tile, channels, workMs](Napi::Env env) {
         Napi::Object r = Napi::Object::New(env);
         const size_t n = grid->count(), cols = grid->xs.size();
         auto origins = Napi::Int32Array::New(env, n * 2);
@@ -123,6 +130,7 @@ Napi::Value PreprocessTiles(const Napi::CallbackInfo& info) {
         r.Set("binning", Napi::Number::New(env, binning));
         r.Set("channels", Napi::Number::New(env, channels));
         r.Set("origins", origins);
+        r.Set("workMs", *workMs);
         return r;
       });
 }

@@ -89,43 +89,53 @@ void Run(const Image& img, const PreprocessParams& p, const TileGrid& g, float* 
   const long tiles = static_cast<long>(g.count());
   const int cols = static_cast<int>(g.xs.size());
   const bool stream = (reinterpret_cast<uintptr_t>(out) & 15) == 0 && (T % 4) == 0;
-  ParallelFor(tiles, p.threads, 4, [&](long t0, long t1) {
+  const long bands = static_cast<long>(g.ys.size());
+  (void)tiles;
+  // Row-major over each band of tiles: for one image row, the segments of every tile in the band one after the other.
+  // The frame and the flat-field are then read as long sequential runs (the hardware prefetcher follows them across
+  // tile boundaries) while each tile's output row is a separate 4·T-byte run; tile by tile, every row would jump a
+  // page of the frame and two of the flat-field.
+  ParallelFor(bands, p.threads, 1, [&](long b0, long b1) {
     std::vector<float> rowBuf(static_cast<size_t>(T) * B);
     std::vector<float> acc(T);
-    for (long t = t0; t < t1; t++) {
-      const int bx = g.xs[t % cols], by = g.ys[t / cols];
-      const int vw = std::min(T, g.binnedWidth - bx);   // valid width inside the image
+    for (long band = b0; band < b1; band++) {
+      const int by = g.ys[band];
       const int vh = std::min(T, g.binnedHeight - by);
-      float* tileOut = out + static_cast<size_t>(t) * C * plane;
       for (int y = 0; y < T; y++) {
-        float* row = acc.data();
-        if (y < vh) {
-          if (B == 1) {
-            size_t i = static_cast<size_t>(by + y) * img.width + bx;
-            CorrectRow<S, D, F>(src, dark, p.darkValue, flat, i, vw, row);
-          } else {
-            std::fill(acc.begin(), acc.begin() + vw, 0.0f);
-            const float inv = 1.0f / static_cast<float>(B * B);
-            for (int dy = 0; dy < B; dy++) {
-              size_t i = static_cast<size_t>((by + y) * B + dy) * img.width + static_cast<size_t>(bx) * B;
-              CorrectRow<S, D, F>(src, dark, p.darkValue, flat, i, vw * B, rowBuf.data());
-              for (int x = 0; x < vw; x++) {
-                float s = 0;
-                for (int dx = 0; dx < B; dx++) s += rowBuf[x * B + dx];
-                acc[x] += s;
-              }
-            }
-            for (int x = 0; x < vw; x++) acc[x] *= inv;
-          }
-        }
-        for (int c = 0; c < C; c++) {
-          float* o = tileOut + c * plane + static_cast<size_t>(y) * T;
-          const float a = p.a[c], b = p.b[c];
+        for (int tx = 0; tx < cols; tx++) {
+          const long t = band * cols + tx;
+          const int bx = g.xs[tx];
+          const int vw = std::min(T, g.binnedWidth - bx);  // valid width inside the image
+          float* tileOut = out + static_cast<size_t>(t) * C * plane;
+          float* row = acc.data();
           if (y < vh) {
-            WriteRow(o, row, vw, a, b, stream && vw == T);
-            for (int x = vw; x < T; x++) o[x] = p.pad;
-          } else {
-            for (int x = 0; x < T; x++) o[x] = p.pad;
+            if (B == 1) {
+              size_t i = static_cast<size_t>(by + y) * img.width + bx;
+              CorrectRow<S, D, F>(src, dark, p.darkValue, flat, i, vw, row);
+            } else {
+              std::fill(acc.begin(), acc.begin() + vw, 0.0f);
+              const float inv = 1.0f / static_cast<float>(B * B);
+              for (int dy = 0; dy < B; dy++) {
+                size_t i = static_cast<size_t>((by + y) * B + dy) * img.width + static_cast<size_t>(bx) * B;
+                CorrectRow<S, D, F>(src, dark, p.darkValue, flat, i, vw * B, rowBuf.data());
+                for (int x = 0; x < vw; x++) {
+                  float s = 0;
+                  for (int dx = 0; dx < B; dx++) s += rowBuf[x * B + dx];
+                  acc[x] += s;
+                }
+              }
+              for (int x = 0; x < vw; x++) acc[x] *= inv;
+            }
+          }
+          for (int c = 0; c < C; c++) {
+            float* o = tileOut + c * plane + static_cast<size_t>(y) * T;
+            const float a = p.a[c], b = p.b[c];
+            if (y < vh) {
+              WriteRow(o, row, vw, a, b, stream && vw == T);
+              for (int x = vw; x < T; x++) o[x] = p.pad;
+            } else {
+              for (int x = 0; x < T; x++) o[x] = p.pad;
+            }
           }
         }
       }

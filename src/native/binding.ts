@@ -53,6 +53,8 @@ export interface TileLayout {
   channels: number;
   /** Tile origins in frame pixels, [x0, y0, x1, y1, …], tiles in row-major order (NCHW batch order). */
   origins: Int32Array;
+  /** Time the work itself took on the worker thread(s) (ms), without queueing. */
+  workMs: number;
 }
 
 export interface Statistics {
