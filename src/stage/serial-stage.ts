@@ -358,7 +358,7 @@ export abstract class SerialStage extends EventEmitter implements Stage {
     const run = this.chain.then(async () => {
       if (signal?.aborted) throw abortReason(signal, what);
       if (gen !== this.generation) {
-        throw stageError(`the stage link was re-established while this ${what} waited; it was not sent`, { disconnected: true });
+        throw stageError(`the stage link dropped while this ${what} waited; it was not sent`, { disconnected: true });
       }
       return fn(signal);
     });

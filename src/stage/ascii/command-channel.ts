@@ -118,8 +118,8 @@ export class AsciiCommandChannel extends EventEmitter {
   private transmit(p: Pending): void {
     this.stats.commands++;
     const term = String.fromCharCode(this.dialect.terminator);
-    this.stream.write(Buffer.from(p.cmd + term, 'latin1'));
     const timeoutMs = p.opts.timeoutMs ?? this.opts.replyTimeoutMs;
+    // The timer is armed before the write: a link may deliver the reply inside write().
     this.timer = setTimeout(() => {
       this.timer = null;
       this.stats.timeouts++;
@@ -137,6 +137,7 @@ export class AsciiCommandChannel extends EventEmitter {
       p.reject(stageError(`${this.dialect.name} did not answer "${p.cmd}" within ${timeoutMs} ms`, { code: 'TIMEOUT' }));
       this.next();
     }, timeoutMs);
+    this.stream.write(Buffer.from(p.cmd + term, 'latin1'));
   }
 
   private onFrame(f: SplitFrame): void {

@@ -162,11 +162,12 @@ export class GrblChannel extends EventEmitter {
     this.failAll(err);
   }
 
-  private failAll(err: Error): void {
+  private failAll(err: Error, includeStatus = true): void {
     for (const e of [...this.sent, ...this.waiting]) this.finish(e, err);
     this.sent = [];
     this.waiting = [];
     this.inFlight = 0;
+    if (!includeStatus) return;
     if (this.statusTimer) clearTimeout(this.statusTimer);
     this.statusTimer = null;
     const ws = this.statusWaiters;
@@ -179,17 +180,18 @@ export class GrblChannel extends EventEmitter {
       const e = this.waiting.shift()!;
       this.sent.push(e);
       this.inFlight += e.bytes.length;
-      this.stream.write(e.bytes);
       this.stats.linesSent++;
       this.stats.bytesSent += e.bytes.length;
       if (e.timeoutMs !== null) {
         e.timer = setTimeout(() => {
+          if (e.done) return;
           this.stats.timeouts++;
           e.timedOut = true;
           // The line stays counted: its bytes are in the controller's buffer until the late acknowledgement comes.
           this.finish(e, stageError(`GRBL did not acknowledge "${e.line}" within ${e.timeoutMs} ms`, { code: 'TIMEOUT' }));
         }, e.timeoutMs);
       }
+      this.stream.write(e.bytes);
     }
   }
 
@@ -234,8 +236,8 @@ export class GrblChannel extends EventEmitter {
         return;
       case 'welcome':
         // A reset (Ctrl-X, power, a board that resets when the port opens) empties GRBL's buffers: nothing sent before
-        // it will be acknowledged.
-        this.failAll(stageError(`GRBL was reset (banner "Grbl ${f.version}"); unacknowledged lines were discarded`, { code: 'CANCELED' }));
+        // it will be acknowledged. A pending status query may or may not be answered; its own time-out decides.
+        this.failAll(stageError(`GRBL was reset (banner "Grbl ${f.version}"); unacknowledged lines were discarded`, { code: 'CANCELED' }), false);
         this.emit('reset', f.version);
         return;
       case 'garbage':

@@ -184,11 +184,14 @@ export class GrblStage extends SerialStage {
     const ch = this.channel();
     let feed: number | undefined;
     if (speedFraction < 1 || this.speedMmPerMin !== null) feed = (this.speedMmPerMin ?? this.maxRate(Object.keys(ctrl) as StageAxis[])) * speedFraction;
-    await this.io(() => ch.send(moveLine(ctrl, { relative, feedMmPerMin: feed })));
+    // The move and G4 are streamed together. Neither acknowledgement has a time-out of its own: the status polls watch
+    // the controller, and if an `ok` is garbled on the wire they show GRBL idle with nothing left to do.
+    const ack = ch.send(moveLine(ctrl, { relative, feedMmPerMin: feed }), { timeoutMs: null });
     const sync = ch.send(SYNC_LINE, { timeoutMs: null });
-    sync.catch(noop);
+    const done = Promise.all([ack, sync]);
+    done.catch(noop);
     this.holdUntilAnswer();
-    await this.waitForIdle(sync, signal);
+    await this.waitForIdle(done, signal);
   }
 
   /** Polls status until `done` resolves (or the controller is shown idle with every line processed). */
