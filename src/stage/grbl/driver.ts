@@ -110,6 +110,10 @@ export class GrblStage extends SerialStage {
     }
     await this.readSettings();
     await this.checkSettings();
+    if (((this.settings.get(10) ?? 1) & 1) === 0) {
+      // Work positions only: the offset (WCO) comes in every 10th to 30th report; collect it before trusting positions.
+      for (let i = 0; i < 35 && !this.wco; i++) await this.status(signal);
+    }
   }
 
   private async readSettings(): Promise<void> {
@@ -163,7 +167,7 @@ export class GrblStage extends SerialStage {
     if (st.mpos) return st.mpos.slice(0, 3).map((v) => v * inch);
     const wco = st.wco ?? this.wco;
     if (st.wpos && wco) return st.wpos.slice(0, 3).map((v, i) => (v + wco[i]!) * inch);
-    throw stageError('GRBL reports work positions (WPos) but has not sent its offset (WCO) yet; set $10=1 or stage.grbl.writeSettings', { code: 'PROTOCOL' });
+    throw stageError('GRBL reports work positions (WPos) but sent no work offset (WCO) in 35 reports; set $10=1 or stage.grbl.writeSettings', { code: 'PROTOCOL' });
   }
 
   protected async readRaw(signal: AbortSignal | undefined): Promise<number[]> {
