@@ -16,7 +16,8 @@
  *   `home()` succeeds.
  *
  * Events: 'state' (StageState), 'position' (StagePose, every time the controller reports one), 'disconnected'
- * (Error), 'reconnected' (StagePose re-read or re-homed).
+ * (Error), and for drivers that reconnect: 'reconnecting' ({ attempt, delayMs }), 'reconnected' (StagePose re-read or
+ * re-homed), 'reconnect-failed' (Error, after the last attempt).
  */
 import type { EventEmitter } from 'node:events';
 

@@ -32,6 +32,8 @@ for (const protocol of ['grbl', 'proscan'] as const) {
       await r.stage.connect();
       const states: string[] = [];
       r.stage.on('state', (s: string) => states.push(s));
+      const delays: number[] = [];
+      r.stage.on('reconnecting', (a: { delayMs: number }) => delays.push(a.delayMs));
       const moving = nextState(r.stage, 'moving');
       const first = outcome(r.stage.moveTo({ x: 60_000, y: 30_000 }));
       const queued = outcome(r.stage.moveTo({ x: 1000 }));
@@ -51,11 +53,10 @@ for (const protocol of ['grbl', 'proscan'] as const) {
       expect(r.stage.state).toBe('disconnected');
       await expect(r.stage.moveTo({ x: 5 })).rejects.toThrow('stage is not connected');
 
-      // Unplugged for a while: attempts fail and back off.
-      await new Promise((s) => setTimeout(s, 400));
-      const attempts = r.stage.stats!().reconnectAttempts;
-      expect(attempts).toBeGreaterThanOrEqual(2);
-      expect(attempts).toBeLessThanOrEqual(6);
+      // Unplugged for a while: attempts fail and back off (40, 80, 160, 320, 320 … ms).
+      while (delays.length < 6) await new Promise((s) => setTimeout(s, 20));
+      expect(delays.slice(0, 6)).toEqual([40, 80, 160, 320, 320, 320]);
+      expect(r.stage.stats!().reconnectAttempts).toBeGreaterThanOrEqual(5);
 
       const back = once<StagePose>(r, 'reconnected');
       await r.replug();

@@ -16,6 +16,7 @@ import type { Clock } from '../../ops/clock.js';
 import { AXES, type StagePhysics, type Vec3 } from '../stage-physics.js';
 import { normaliseLine, parseGcode, type ParsedBlock } from './grbl-gcode.js';
 import { GrblSettings } from './grbl-settings.js';
+import { formatStatus, queryReply, VERSION } from './grbl-reports.js';
 import { SerialFirmware, type FirmwareBaseOptions } from './serial-firmware.js';
 
 export interface GrblFirmwareOptions extends FirmwareBaseOptions {
@@ -42,7 +43,6 @@ interface Block {
 }
 
 const LF = 0x0a;
-const VERSION = '1.1h';
 const REALTIME = new Set([0x3f, 0x21, 0x7e, 0x18, 0x84, 0x85]);
 
 export class GrblFirmware extends SerialFirmware {
@@ -400,15 +400,8 @@ export class GrblFirmware extends SerialFirmware {
 
   private system(line: string, own: boolean): string | null {
     const idleOrAlarm = this.stateName === 'Idle' || this.stateName === 'Alarm';
-    if (line === '$') return this.multi(['[HLP:$$ $# $G $I $N $x=val $Nx=line $J=line $SLP $C $X $H ~ ! ? ctrl-x]'], own);
-    if (line === '$$') return idleOrAlarm ? this.multi(this.settings.lines(), own) : 'error:8';
-    if (line === '$I') return this.multi([`[VER:${VERSION}.20190825:]`, `[OPT:V,${this.plannerBlocks},${this.rxBufferBytes}]`], own);
-    if (line === '$G') {
-      const m = `G${this.modal.motion} G54 G17 ${this.modal.inch ? 'G20' : 'G21'} ${this.modal.relative ? 'G91' : 'G90'} G94 M5 M9 T0 F${this.modal.feedMmPerMin} S0`;
-      return this.multi([`[GC:${m}]`], own);
-    }
-    if (line === '$#') return this.multi(['[G54:0.000,0.000,0.000]', '[G92:0.000,0.000,0.000]', '[TLO:0.000]', '[PRB:0.000,0.000,0.000:0]'], own);
-    if (line === '$N') return this.multi(['$N0=', '$N1='], own);
+    const info = queryReply(line, { settings: this.settings, plannerBlocks: this.plannerBlocks, rxBufferBytes: this.rxBufferBytes, modal: this.modal });
+    if (info) return line === '$$' && !idleOrAlarm ? 'error:8' : this.multi(info, own);
     if (line === '$X') {
       if (this.alarm === null) return 'ok';
       this.alarm = null;
@@ -443,20 +436,19 @@ export class GrblFirmware extends SerialFirmware {
 
   private statusReport(now: number): string {
     this.reports++;
-    const p = this.toCtrlUm(this.physics.commandedAt(now));
-    const inch = this.settings.get(13) === 1;
-    const pos = p.map((v) => (inch ? (v / 25400).toFixed(4) : (v / 1000).toFixed(3))).join(',');
-    const mask = this.settings.get(10);
-    let s = `<${this.stateName}|${mask & 1 ? 'MPos' : 'WPos'}:${pos}`;
-    if (mask & 2) s += `|Bf:${this.plannerBlocks - this.planner.length},${this.rxBufferBytes - this.rx.length}`;
-    s += `|FS:${Math.round((this.physics.speedAt(now) * 60) / (inch ? 25400 : 1000))},0`;
-    if (this.critical && this.alarm === 1 && this.limitPin) s += `|Pn:${this.limitPin}`;
-    if (this.wcoNext || this.reports % 10 === 0) {
-      this.wcoNext = false;
-      s += `|WCO:${inch ? '0.0000,0.0000,0.0000' : '0.000,0.000,0.000'}`;
-    } else if (this.reports % 20 === 1) {
-      s += '|Ov:100,100,100';
-    }
-    return `${s}>\r\n`;
+    const wco = this.wcoNext || this.reports % 10 === 0;
+    if (wco) this.wcoNext = false;
+    return formatStatus({
+      state: this.stateName,
+      ctrlUm: this.toCtrlUm(this.physics.commandedAt(now)),
+      speedUmPerS: this.physics.speedAt(now),
+      mask: this.settings.get(10),
+      inch: this.settings.get(13) === 1,
+      plannerFree: this.plannerBlocks - this.planner.length,
+      rxFree: this.rxBufferBytes - this.rx.length,
+      pins: this.critical && this.alarm === 1 ? this.limitPin : '',
+      wco,
+      overrides: !wco && this.reports % 20 === 1,
+    });
   }
 }

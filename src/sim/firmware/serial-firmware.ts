@@ -9,7 +9,7 @@
  *
  * Clock: under the twin's SimClock, instrument time jumps whenever nothing is busy. When the firmware sends something
  * on its own initiative (from a timer), those bytes take real time to reach the host; the firmware therefore holds the
- * clock (`clock.busy`) until the host sends its next byte or `holdGraceMs` of real time pass, so time cannot jump past
+ * clock (`clock.busy`) until the host sends its next byte or `holdGraceMs` (250 ms) of real time pass, so time cannot jump past
  * the moment the host hears the news. Replies to the host's own requests need no hold: the host holds the clock while it
  * waits for them.
  */
@@ -83,7 +83,7 @@ export abstract class SerialFirmware extends EventEmitter {
     super();
     this.sign = AXES.map((a) => (base.invert?.[a] ? -1 : 1)) as Vec3;
     this.rng = new Rng(base.seed ?? 7, 99);
-    this.holdGraceMs = base.holdGraceMs ?? 20;
+    this.holdGraceMs = base.holdGraceMs ?? 250;
   }
 
   /** Connects the firmware's serial port to a link (replacing any previous one). */

@@ -123,8 +123,9 @@ export class AsciiCommandChannel extends EventEmitter {
     this.timer = setTimeout(() => {
       this.timer = null;
       this.stats.timeouts++;
-      // Whatever answer is still on its way belongs to this command: let it pass before the next one goes out.
-      this.drainUntil = performance.now() + Math.min(250, timeoutMs / 2);
+      // Whatever answer is still on its way belongs to this command: give it another time-out (at most 1 s) to pass
+      // before the next command goes out, so it cannot be taken for that command's answer.
+      this.drainUntil = performance.now() + Math.min(1000, timeoutMs);
       if (p.triesLeft > 0) {
         p.triesLeft--;
         this.stats.retries++;

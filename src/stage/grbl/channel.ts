@@ -123,9 +123,16 @@ export class GrblChannel extends EventEmitter {
     this.stats.bytesSent++;
   }
 
-  /** Asks for a status report (`?`); concurrent callers share one query. */
-  status(timeoutMs = this.opts.replyTimeoutMs): Promise<GrblStatus> {
+  /**
+   * Asks for a status report (`?`); concurrent callers share one query. `fresh`: the report must be generated after
+   * this call (a query already outstanding is waited out first, since GRBL ignores a second `?` until it has answered).
+   */
+  status(timeoutMs = this.opts.replyTimeoutMs, opts: { fresh?: boolean } = {}): Promise<GrblStatus> {
     if (this.closed) return Promise.reject(this.closed);
+    if (opts.fresh && this.statusTimer) {
+      const settled = new Promise<void>((resolve) => this.statusWaiters.push({ resolve: () => resolve(), reject: () => resolve() }));
+      return settled.then(() => this.status(timeoutMs, opts));
+    }
     return new Promise((resolve, reject) => {
       this.statusWaiters.push({ resolve, reject });
       if (this.statusTimer) return;

@@ -11,7 +11,7 @@
  * planner; emergency stop is Ctrl-X at once (GRBL then reports ALARM:3 if anything moved, and wants homing).
  */
 import type { Duplex } from 'node:stream';
-import { raceAbort } from '../abort.js';
+import { raceAbort, realDelay } from '../abort.js';
 import type { StageConfig } from '../config.js';
 import { SerialStage, type SerialStageDeps } from '../serial-stage.js';
 import { checkSoftLimits, stageError, STAGE_AXES, type MotionSettings, type StageAxis, type StagePose } from '../stage.js';
@@ -194,7 +194,7 @@ export class GrblStage extends SerialStage {
     const sync = ch.send(SYNC_LINE, { timeoutMs: null });
     const done = Promise.all([ack, sync]);
     done.catch(noop);
-    this.holdUntilAnswer();
+    this.holdUntil(this.receiptProbe(ch));
     await this.waitForIdle(done, signal);
   }
 
@@ -245,6 +245,16 @@ export class GrblStage extends SerialStage {
     this.reportRaw(this.machinePosition(st));
   }
 
+  /**
+   * A status query right behind a line: bytes arrive in order, so its report proves the line reached the controller.
+   * (Real GRBL ignores `?` while homing; the caller's grace period covers that.)
+   */
+  private receiptProbe(ch: GrblChannel): Promise<unknown> {
+    const p = ch.status(250, { fresh: true });
+    p.catch(noop);
+    return p;
+  }
+
   private maxRate(axes: StageAxis[]): number {
     const rates = axes.map((a) => this.settings.get(110 + STAGE_AXES.indexOf(a)) ?? 500);
     return Math.min(...rates);
@@ -287,12 +297,17 @@ export class GrblStage extends SerialStage {
     const ch = this.channel();
     const home = ch.send('$H', { timeoutMs: null });
     home.catch(noop);
-    this.holdUntilAnswer();
+    this.holdUntil(this.receiptProbe(ch));
     const timer = new AbortController();
     const limitMs = this.config.homingTimeoutS * 1000;
-    const timeout = this.clock.sleep(limitMs, timer.signal).then(() => {
-      throw stageError(`GRBL homing did not finish within ${this.config.homingTimeoutS} s`, { code: 'TIMEOUT' });
-    });
+    // The cycle gets homingTimeoutS of instrument time; its `ok`, like any reply, then gets the reply time-out of real
+    // time to arrive (under SimClock time may have jumped while the `ok` was still on the wire).
+    const timeout = this.clock
+      .sleep(limitMs, timer.signal)
+      .then(() => realDelay(this.config.replyTimeoutMs, timer.signal))
+      .then(() => {
+        throw stageError(`GRBL homing did not finish within ${this.config.homingTimeoutS} s`, { code: 'TIMEOUT' });
+      });
     timeout.catch(noop);
     try {
       await raceAbort(Promise.race([home, timeout]), signal, 'homing');

@@ -8,6 +8,7 @@
  * Then the settle time and `P` to read the position back. Stops: `I` (decelerate), `K` (kill at once).
  */
 import type { Duplex } from 'node:stream';
+import { realDelay } from '../abort.js';
 import { AsciiCommandChannel } from '../ascii/command-channel.js';
 import type { StageConfig } from '../config.js';
 import { SerialStage, type SerialStageDeps } from '../serial-stage.js';
@@ -157,9 +158,12 @@ export class ProScanStage extends SerialStage {
     const timer = new AbortController();
     const stopTimer = (): void => timer.abort();
     signal?.addEventListener('abort', stopTimer, { once: true });
-    const limit = this.clock.sleep(this.config.homingTimeoutS * 1000, timer.signal).then(() => {
-      throw stageError(`ProScan indexing did not finish within ${this.config.homingTimeoutS} s`, { code: 'TIMEOUT' });
-    });
+    const limit = this.clock
+      .sleep(this.config.homingTimeoutS * 1000, timer.signal)
+      .then(() => realDelay(this.config.replyTimeoutMs, timer.signal))
+      .then(() => {
+        throw stageError(`ProScan indexing did not finish within ${this.config.homingTimeoutS} s`, { code: 'TIMEOUT' });
+      });
     limit.catch(() => undefined);
     try {
       await Promise.race([this.waitIdle(timer.signal), limit]);
