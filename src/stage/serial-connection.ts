@@ -4,8 +4,8 @@
  * controller's reported counts into stage µm. The motion half is serial-stage.ts; protocol drivers fill in the hooks.
  *
  * Time: settle and status-poll waits are instrument time (`clock.sleep`); reply time-outs and reconnect back-off are
- * real time. Every request/reply exchange runs inside `clock.busy()` (see {@link SerialConnection.io}), so under the
- * twin's SimClock instrument time does not jump while bytes are on the wire.
+ * real time. Every request/reply exchange holds instrument time still (see {@link SerialConnection.io}), so under the
+ * twin's SimClock time does not jump while bytes are on the wire.
  */
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
@@ -14,6 +14,7 @@ import type { Logger } from '../ops/logger.js';
 import { raceAbort, realDelay } from './abort.js';
 import type { StageConfig } from './config.js';
 import { stageError, type AxisLimits, type MotionSettings, type StageAxis, type StageError, type StagePose, type StageState } from './stage.js';
+import { holdTime } from './hold-time.js';
 import { closeStream, type Transport } from './transport.js';
 import { AxisMap } from './units.js';
 
@@ -82,29 +83,18 @@ export abstract class SerialConnection extends EventEmitter {
     return 1000 / this.config.pollHz;
   }
 
-  /** A request/reply exchange: instrument time must not jump while its bytes are on the wire. */
+  /** A request/reply exchange: instrument time must not move while its bytes are on the wire ({@link holdTime}). */
   protected io<T>(work: () => Promise<T>): Promise<T> {
-    return this.clock.busy(work);
+    return holdTime(this.clock, work);
   }
 
   /**
    * After sending a command whose reply comes only when the motion ends (GRBL's G4, $H), hold instrument time until
    * `receipt` settles (a query sent right behind the command: its answer proves the command reached the controller)
-   * or `graceMs` of real time pass. Under SimClock the command must reach the controller before time may jump ahead;
-   * otherwise the controller would start the motion late, or a homing time-out would fire before `$H` even arrived.
+   * or `graceMs` of real time pass.
    */
   protected holdUntil(receipt: Promise<unknown>, graceMs = 250): void {
-    void this.clock.busy(
-      () =>
-        new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, graceMs);
-          const done = (): void => {
-            clearTimeout(t);
-            resolve();
-          };
-          receipt.then(done, done);
-        }),
-    );
+    void holdTime(this.clock, () => Promise.race([receipt.catch(() => undefined), realDelay(graceMs)]));
   }
 
   // ---- connection ---------------------------------------------------------------------------------------------

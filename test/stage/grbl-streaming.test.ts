@@ -4,6 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Duplex } from 'node:stream';
 import { SimClock } from '../../src/ops/clock.js';
+import { holdTime } from '../../src/stage/hold-time.js';
 import { defaultWorldSpec } from '../../src/sim/defaults.js';
 import { duplexPair } from '../../src/sim/firmware/duplex-pair.js';
 import { GrblFirmware, type GrblFirmwareOptions } from '../../src/sim/firmware/grbl.js';
@@ -67,8 +68,8 @@ describe('GRBL streaming', () => {
     const acked: number[] = [];
     const lines = Array.from({ length: 20 }, () => 'G21G91G0X2');
     const acks: Array<Promise<number>> = [];
-    // Hold instrument time (as real work would) so the simulated moves cannot finish while we look.
-    const st: GrblStatus = await clock.busy(async () => {
+    // Hold instrument time so the simulated moves cannot finish while we look.
+    const st: GrblStatus = await holdTime(clock, async () => {
       acks.push(...lines.map((l, i) => ch.send(l, { timeoutMs: null }).then(() => acked.push(i))));
       await new Promise((r) => setTimeout(r, 30));
       return ch.status();
@@ -113,7 +114,7 @@ describe('GRBL streaming', () => {
   it('ignores status queries while homing, as GRBL does, and answers again afterwards', async () => {
     const { ch, clock } = setup();
     const home = ch.send('$H', { timeoutMs: null });
-    await expect(clock.busy(() => ch.status(100))).rejects.toThrow('GRBL sent no status report within 100 ms');
+    await expect(holdTime(clock, () => ch.status(100))).rejects.toThrow('GRBL sent no status report within 100 ms');
     await clock.sleep(60_000);
     await home;
     await expect(ch.status()).resolves.toMatchObject({ state: 'Idle', mpos: [0, 0, 0.5] });

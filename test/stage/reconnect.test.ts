@@ -2,6 +2,7 @@
 // back-off, and re-reads (or re-homes) the position before it accepts moves again. Nothing is ever re-sent.
 import { afterEach, describe, expect, it } from 'vitest';
 import { SimClock } from '../../src/ops/clock.js';
+import { holdTime } from '../../src/stage/hold-time.js';
 import type { StagePose } from '../../src/stage/stage.js';
 import { grblSim, makeRig, nextState, outcome, type TestRig } from '../support/stage-rigs.js';
 
@@ -40,7 +41,7 @@ for (const protocol of ['grbl', 'proscan'] as const) {
       await moving;
       const lost = once<Error>(r, 'disconnected');
       // Hold instrument time so the controller is still mid-move when the cable goes.
-      await r.clock.busy(async () => {
+      await holdTime(r.clock, async () => {
         while (!r.simulator!.received.some((l) => MOVE_LINE[protocol].test(l))) await new Promise((s) => setTimeout(s, 1));
         expect(r.physics.isMoving(r.clock.now())).toBe(true);
         await r.unplug();

@@ -7,15 +7,16 @@
  * Timers exist only for what the firmware does on its own (a queued move starting when the previous one ends, an `ok`
  * owed when the planner empties, a fault due at a given instrument time).
  *
- * Clock: under the twin's SimClock, instrument time jumps whenever nothing is busy. When the firmware sends something
- * on its own initiative (from a timer), those bytes take real time to reach the host; the firmware therefore holds the
- * clock (`clock.busy`) until the host sends its next byte or `holdGraceMs` (250 ms) of real time pass, so time cannot jump past
- * the moment the host hears the news. Replies to the host's own requests need no hold: the host holds the clock while it
- * waits for them.
+ * Clock: under the twin's SimClock, instrument time jumps to the next pending sleep and I/O costs none. When the
+ * firmware sends something on its own initiative (from a timer), those bytes take real time to reach the host; the
+ * firmware therefore holds instrument time still (`holdTime`) until the host sends its next byte or `holdGraceMs`
+ * (250 ms) of real time pass, so time cannot jump past the moment the host hears the news. Replies to the host's own
+ * requests need no hold: the host holds time while it waits for them.
  */
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { Clock } from '../../ops/clock.js';
+import { holdTime } from '../../stage/hold-time.js';
 import { Rng } from '../rng.js';
 import { AXES, type StagePhysics, type Vec3 } from '../stage-physics.js';
 
@@ -180,7 +181,8 @@ export abstract class SerialFirmware extends EventEmitter {
 
   private holdClock(): void {
     if (this.clockHold) return;
-    void this.clock.busy(
+    void holdTime(
+      this.clock,
       () =>
         new Promise<void>((resolve) => {
           const t = setTimeout(() => this.releaseHold(), this.holdGraceMs);

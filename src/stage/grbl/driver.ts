@@ -194,7 +194,7 @@ export class GrblStage extends SerialStage {
     const sync = ch.send(SYNC_LINE, { timeoutMs: null });
     const done = Promise.all([ack, sync]);
     done.catch(noop);
-    this.holdUntil(this.receiptProbe(ch));
+    if (this.clock.simulated) this.holdUntil(this.receiptProbe(ch));
     await this.waitForIdle(done, signal);
   }
 
@@ -246,8 +246,9 @@ export class GrblStage extends SerialStage {
   }
 
   /**
-   * A status query right behind a line: bytes arrive in order, so its report proves the line reached the controller.
-   * (Real GRBL ignores `?` while homing; the caller's grace period covers that.)
+   * For the twin's clock only: a status query right behind a line. Bytes arrive in order, so its report proves the line
+   * reached the (simulated) controller before instrument time may move on. (GRBL ignores `?` while homing; the grace
+   * period of the hold covers that.)
    */
   private receiptProbe(ch: GrblChannel): Promise<unknown> {
     const p = ch.status(250, { fresh: true });
@@ -297,7 +298,7 @@ export class GrblStage extends SerialStage {
     const ch = this.channel();
     const home = ch.send('$H', { timeoutMs: null });
     home.catch(noop);
-    this.holdUntil(this.receiptProbe(ch));
+    if (this.clock.simulated) this.holdUntil(this.receiptProbe(ch));
     const timer = new AbortController();
     const limitMs = this.config.homingTimeoutS * 1000;
     // The cycle gets homingTimeoutS of instrument time; its `ok`, like any reply, then gets the reply time-out of real
@@ -311,6 +312,8 @@ export class GrblStage extends SerialStage {
     timeout.catch(noop);
     try {
       await raceAbort(Promise.race([home, timeout]), signal, 'homing');
+      // Answering at once also tells a simulated controller its `ok` arrived (it holds the twin's clock until then).
+      await this.status(signal);
     } catch (err) {
       // GRBL answers no status while homing; a reset is the only way to stop it (ALARM:6 follows).
       if (signal?.aborted || (err as { code?: string }).code === 'TIMEOUT') ch.realtime(RT.SOFT_RESET);
