@@ -4,6 +4,7 @@
  */
 import { obj, oneOf, str, type Schema } from './schema-kit.js';
 import { twinSchema, type TwinConfig } from '../sim/config.js';
+import { mqttSchema } from '../publish/config.js';
 
 export const deviceSchema: Schema = obj('Who this microscope is: used in MQTT topics, records and events.', {
   site: str('Plant or site id.', 'site1', { pattern: '^[A-Za-z0-9_-]+$', minLength: 1, maxLength: 64 }),
@@ -20,6 +21,7 @@ export const sections: Record<string, Schema> = {
   device: deviceSchema,
   logging: loggingSchema,
   twin: twinSchema,
+  mqtt: mqttSchema,
 };
 
 const { default: _rootDefault, ...root } = obj('smartscope configuration file.', sections);
