@@ -18,7 +18,7 @@ export interface StoreHarness {
 export function blob(text: string, kind = 'thumbnails'): NewBlob {
   const bytes = Buffer.from(text.repeat(1 + Math.floor(2000 / text.length)));
   const id = createHash('sha256').update(bytes).digest('hex');
-  return { id, topic: `${kind}/${id}`, bytes };
+  return { topic: `${kind}/${id}`, bytes };
 }
 
 const ev = (n: number, pad = 0): string => JSON.stringify({ n, pad: 'x'.repeat(pad) });
@@ -77,17 +77,17 @@ export function describeOutboxStore(name: string, harness: StoreHarness): void {
     it('stores blobs by content address, once, for as long as a pending record needs them', async () => {
       const s = await make();
       const b = blob('thumb-1');
-      await s.append([{ topic: 'events/defect', payload: ev(1), blobs: [b.id] }], [b]);
+      await s.append([{ topic: 'events/defect', payload: ev(1), blobs: [b.topic] }], [b]);
       const before = s.stats().diskBytes;
-      await s.append([{ topic: 'events/defect', payload: ev(2), blobs: [b.id] }], [b]);
+      await s.append([{ topic: 'events/defect', payload: ev(2), blobs: [b.topic] }], [b]);
       expect(s.stats().diskBytes - before).toBeLessThan(b.bytes.length);
-      const got = await s.getBlob(b.id);
+      const got = await s.getBlob(b.topic);
       expect(got?.topic).toBe(b.topic);
       expect(got?.bytes.equals(b.bytes)).toBe(true);
-      expect((await s.read(0, 10)).map((r) => r.blobs)).toEqual([[b.id], [b.id]]);
+      expect((await s.read(0, 10)).map((r) => r.blobs)).toEqual([[b.topic], [b.topic]]);
       await s.ack(1);
-      expect((await s.getBlob(b.id))?.bytes.equals(b.bytes)).toBe(true);
-      expect(await s.getBlob('0'.repeat(64))).toBeUndefined();
+      expect((await s.getBlob(b.topic))?.bytes.equals(b.bytes)).toBe(true);
+      expect(await s.getBlob(`thumbnails/${'0'.repeat(64)}`)).toBeUndefined();
     });
 
     it('under the disk cap drops blobs first, then the oldest records, and counts both', async () => {
@@ -99,13 +99,13 @@ export function describeOutboxStore(name: string, harness: StoreHarness): void {
       while (s.stats().droppedBlobs === 0) {
         const b = blob(`image-${n}-`);
         blobs.push(b);
-        const r = await s.append([{ topic: 'events/defect', payload: ev(n++, 200), blobs: [b.id] }], [b]);
+        const r = await s.append([{ topic: 'events/defect', payload: ev(n++, 200), blobs: [b.topic] }], [b]);
         expect(r.lostRecords).toBe(0);
         expect(n).toBeLessThan(1000);
       }
       expect(s.stats().lostRecords).toBe(0);
-      expect(await s.getBlob(blobs[0]!.id)).toBeUndefined();
-      expect((await s.getBlob(blobs[blobs.length - 1]!.id))?.bytes.length).toBe(blobs[blobs.length - 1]!.bytes.length);
+      expect(await s.getBlob(blobs[0]!.topic)).toBeUndefined();
+      expect((await s.getBlob(blobs[blobs.length - 1]!.topic))?.bytes.length).toBe(blobs[blobs.length - 1]!.bytes.length);
       // Records only: once no blob is left to drop, the oldest records go, and the append says which.
       let lost = 0;
       let lostSeqs: { first: number; last: number } | undefined;
@@ -135,8 +135,8 @@ export function describeOutboxStore(name: string, harness: StoreHarness): void {
       await expect(async () => s.append([{ topic: 'events/has space', payload: '{}' }])).rejects.toThrow(
         'Expected a relative topic without spaces or wildcards for record topic but received "events/has space"',
       );
-      await expect(async () => s.append([{ topic: 'events/x', payload: '{}', blobs: ['nope'] }])).rejects.toThrow(
-        'Expected a lowercase hex SHA-256 for blob id but received "nope"',
+      await expect(async () => s.append([{ topic: 'events/x', payload: '{}', blobs: ['thumbnails/nope'] }])).rejects.toThrow(
+        'Expected a relative topic ending in a lowercase hex SHA-256 for blob topic but received "thumbnails/nope"',
       );
       expect(s.stats().lastSeq).toBe(0);
     });
@@ -153,14 +153,14 @@ export function describeOutboxStore(name: string, harness: StoreHarness): void {
       it('recovers pending records, blobs, acknowledgements and counters after a restart', async () => {
         const s = await make();
         const b = blob('persisted');
-        for (let i = 1; i <= 10; i++) await s.append([{ topic: 'events/defect', payload: ev(i), blobs: i === 7 ? [b.id] : [] }], i === 7 ? [b] : []);
+        for (let i = 1; i <= 10; i++) await s.append([{ topic: 'events/defect', payload: ev(i), blobs: i === 7 ? [b.topic] : [] }], i === 7 ? [b] : []);
         await s.ack(4);
         await s.close();
         const t = await make(undefined, reopen);
         const back = await t.read(0, 100);
         expect(back.map((r) => r.seq)).toEqual([5, 6, 7, 8, 9, 10]);
-        expect(back[2]!.blobs).toEqual([b.id]);
-        expect((await t.getBlob(b.id))?.bytes.equals(b.bytes)).toBe(true);
+        expect(back[2]!.blobs).toEqual([b.topic]);
+        expect((await t.getBlob(b.topic))?.bytes.equals(b.bytes)).toBe(true);
         expect((await t.append([{ topic: 'events/defect', payload: ev(11) }])).seqs).toEqual([11]);
       });
 

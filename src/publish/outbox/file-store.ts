@@ -3,7 +3,7 @@
  *
  *     <dir>/meta.json            acknowledged seq and the drop/loss totals (tmp + fsync + rename)
  *     <dir>/seg-<firstSeq>.log   append-only segments of records (record-codec.ts), fsync'd per commit
- *     <dir>/blobs/<topic ~ id>   one file per blob, fsync'd and renamed into place before its records are written
+ *     <dir>/blobs/<topic, / → ~> one file per blob, fsync'd and renamed into place before its records are written
  *
  * Appends that arrive while a commit is running are committed together (group commit: one fdatasync for the batch).
  * Acknowledgements update memory at once and reach meta.json within `metaDelayMs`; after a kill -9, records
@@ -65,8 +65,8 @@ export class FileStore implements OutboxStore {
   private readonly cacheRecords: number;
   private segments: Segment[] = [];
   private active: Segment | null = null;
-  /** Stored blobs in the order they were written (oldest first): id → file name and size. */
-  private readonly blobs = new Map<string, { file: string; topic: string; bytes: number }>();
+  /** Stored blobs in the order they were written (oldest first): topic → file name and size. */
+  private readonly blobs = new Map<string, { file: string; bytes: number }>();
   /** Pending records that need blobs, and how many pending records need each blob. */
   private readonly blobRefs = new Map<number, string[]>();
   private readonly blobUse = new Map<string, number>();
@@ -122,13 +122,13 @@ export class FileStore implements OutboxStore {
     const withTime = await Promise.all(files.map(async (f) => ({ f, st: await stat(join(this.blobDir, f)) })));
     withTime.sort((a, b) => a.st.mtimeMs - b.st.mtimeMs);
     for (const { f, st } of withTime) {
-      const id = f.slice(-64);
-      if (f.endsWith('.tmp') || !this.blobUse.has(id)) {
+      const topic = f.replace(/~/g, '/');
+      if (f.endsWith('.tmp') || !this.blobUse.has(topic)) {
         await unlink(join(this.blobDir, f));
         if (!f.endsWith('.tmp')) orphanBlobs++;
         continue;
       }
-      this.blobs.set(id, { file: f, topic: f.replace(/~/g, '/'), bytes: st.size });
+      this.blobs.set(topic, { file: f, bytes: st.size });
     }
     return { pendingRecords: this.pendingRecords(), discardedBytes, corruptRecords, orphanBlobs };
   }
@@ -174,12 +174,12 @@ export class FileStore implements OutboxStore {
     return out;
   }
 
-  async getBlob(id: string): Promise<StoredBlob | undefined> {
+  async getBlob(topic: string): Promise<StoredBlob | undefined> {
     if (this.closed) throw closedError();
-    const b = this.blobs.get(id);
+    const b = this.blobs.get(topic);
     if (!b) return undefined;
     try {
-      return { id, topic: b.topic, bytes: await readFile(join(this.blobDir, b.file)) };
+      return { topic, bytes: await readFile(join(this.blobDir, b.file)) };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
@@ -255,7 +255,7 @@ export class FileStore implements OutboxStore {
 
   private async commit(batch: PendingAppend[]): Promise<AppendResult[]> {
     const fresh = new Map<string, NewBlob>();
-    for (const op of batch) for (const b of op.blobs) if (!this.blobs.has(b.id) && !fresh.has(b.id)) fresh.set(b.id, b);
+    for (const op of batch) for (const b of op.blobs) if (!this.blobs.has(b.topic) && !fresh.has(b.topic)) fresh.set(b.topic, b);
     const seqs = batch.map((op) => op.records.map(() => 0));
     let next = this.lastSeq;
     const lines: Buffer[] = [];
@@ -316,7 +316,7 @@ export class FileStore implements OutboxStore {
           await fh.close();
         }
         await rename(tmp, join(this.blobDir, file));
-        this.blobs.set(b.id, { file, topic: b.topic, bytes: b.bytes.length });
+        this.blobs.set(b.topic, { file, bytes: b.bytes.length });
       }
       await fsyncDir(this.blobDir);
     }

@@ -39,7 +39,7 @@ export class MemoryStore implements OutboxStore {
   async append(records: NewRecord[], blobs: NewBlob[] = []): Promise<AppendResult> {
     if (this.closed) throw closedError();
     checkAppend(records, blobs);
-    const fresh = blobs.filter((b, i) => !this.blobs.has(b.id) && blobs.findIndex((c) => c.id === b.id) === i);
+    const fresh = blobs.filter((b, i) => !this.blobs.has(b.topic) && blobs.findIndex((c) => c.topic === b.topic) === i);
     const incoming = fresh.reduce((n, b) => n + b.bytes.length, 0) + records.reduce((n, r) => n + recordBytes(r), 0);
     if (incoming > this.capBytes) throw tooLargeError(incoming, this.capBytes);
     const needed = new Set(records.flatMap((r) => r.blobs ?? []));
@@ -47,7 +47,7 @@ export class MemoryStore implements OutboxStore {
       {
         capBytes: this.capBytes,
         usedBytes: this.usedBytes(),
-        blobs: [...this.blobs.values()].filter((b) => !needed.has(b.id)).map((b) => ({ id: b.id, bytes: b.bytes.length })),
+        blobs: [...this.blobs.values()].filter((b) => !needed.has(b.topic)).map((b) => ({ id: b.topic, bytes: b.bytes.length })),
         recordUnits: this.records.map((r) => ({ bytes: r.bytes, records: 1, firstSeq: r.seq, lastSeq: r.seq, blobIds: r.blobs })),
       },
       incoming,
@@ -60,7 +60,7 @@ export class MemoryStore implements OutboxStore {
       this.lostRecords += plan.lostRecords;
       this.collectBlobs();
     }
-    for (const b of fresh) this.blobs.set(b.id, { id: b.id, topic: b.topic, bytes: Buffer.from(b.bytes) });
+    for (const b of fresh) this.blobs.set(b.topic, { topic: b.topic, bytes: Buffer.from(b.bytes) });
     const seqs: number[] = [];
     for (const r of records) {
       const seq = ++this.lastSeq;
@@ -82,9 +82,9 @@ export class MemoryStore implements OutboxStore {
     return out;
   }
 
-  async getBlob(id: string): Promise<StoredBlob | undefined> {
+  async getBlob(topic: string): Promise<StoredBlob | undefined> {
     if (this.closed) throw closedError();
-    return this.blobs.get(id);
+    return this.blobs.get(topic);
   }
 
   async ack(upTo: number): Promise<void> {

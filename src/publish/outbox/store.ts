@@ -5,7 +5,8 @@
  * - `append()` resolves only once its blobs and records are on stable storage (for a durable store: written and
  *   fsync'd, directory entries included). Records get consecutive sequence numbers in call order; appends that run at
  *   the same time may be committed together (one fsync) but keep their order.
- * - Blobs (thumbnails, report images) are content-addressed: appending a blob whose id is already stored is a no-op.
+ * - Blobs (thumbnails, report images) are content-addressed: each is known by the topic it is published on, which
+ *   ends in the SHA-256 of its bytes (`thumbnails/<sha256>`); appending a blob that is already stored is a no-op.
  *   A record names the blobs it needs; a blob lives as long as a pending record needs it.
  * - `read(afterSeq, max)` returns pending records with seq > afterSeq in seq order, never more than `max`.
  * - `ack(upTo)` marks every record with seq ≤ upTo as delivered; they are never returned again, also after a
@@ -25,7 +26,7 @@ export interface NewRecord {
   topic: string;
   /** The JSON text. */
   payload: string;
-  /** Ids of blobs that must be published before this record. */
+  /** Topics of the blobs that must be published before this record. */
   blobs?: string[];
 }
 
@@ -34,18 +35,12 @@ export interface StoredRecord extends Required<NewRecord> {
 }
 
 export interface NewBlob {
-  /** Content address (lowercase hex SHA-256 of `bytes`). */
-  id: string;
-  /** Relative topic the bytes are published on, e.g. `thumbnails/<id>`. */
+  /** Relative topic the bytes are published on, ending in their lowercase hex SHA-256: `thumbnails/<sha256>`. */
   topic: string;
   bytes: Buffer;
 }
 
-export interface StoredBlob {
-  id: string;
-  topic: string;
-  bytes: Buffer;
-}
+export type StoredBlob = NewBlob;
 
 export interface AppendResult {
   /** Sequence numbers of the appended records, in order. */
@@ -91,7 +86,7 @@ export interface OutboxStore {
   append(records: NewRecord[], blobs?: NewBlob[]): Promise<AppendResult>;
   read(afterSeq: number, max: number): Promise<StoredRecord[]>;
   /** The blob, or undefined when it was dropped under the disk cap (or never stored). */
-  getBlob(id: string): Promise<StoredBlob | undefined>;
+  getBlob(topic: string): Promise<StoredBlob | undefined>;
   ack(upTo: number): Promise<void>;
   stats(): OutboxStats;
   /** Waits for pending writes, then releases files. Further calls reject with an error whose `closed` is true. */
@@ -109,16 +104,17 @@ export function closedError(): Error & { closed: true } {
 
 /** Validates what callers append, so a bad record fails at the caller and never reaches the disk. */
 export function checkAppend(records: NewRecord[], blobs: NewBlob[]): void {
-  for (const b of blobs) {
-    if (!/^[0-9a-f]{64}$/.test(b.id)) throw new Error(`Expected a lowercase hex SHA-256 for blob id but received ${JSON.stringify(b.id)}`);
-    if (!isTopic(b.topic)) throw new Error(`Expected a relative topic without spaces or wildcards for blob topic but received ${JSON.stringify(b.topic)}`);
-  }
+  for (const b of blobs) checkBlobTopic(b.topic);
   for (const r of records) {
     if (!isTopic(r.topic)) throw new Error(`Expected a relative topic without spaces or wildcards for record topic but received ${JSON.stringify(r.topic)}`);
     if (r.payload.includes('\n')) throw new Error('Expected a single-line JSON payload but received one with a newline');
-    for (const id of r.blobs ?? []) {
-      if (!/^[0-9a-f]{64}$/.test(id)) throw new Error(`Expected a lowercase hex SHA-256 for blob id but received ${JSON.stringify(id)}`);
-    }
+    for (const t of r.blobs ?? []) checkBlobTopic(t);
+  }
+}
+
+function checkBlobTopic(t: string): void {
+  if (!isTopic(t) || !/(^|\/)[0-9a-f]{64}$/.test(t)) {
+    throw new Error(`Expected a relative topic ending in a lowercase hex SHA-256 for blob topic but received ${JSON.stringify(t)}`);
   }
 }
 
