@@ -30,7 +30,7 @@ beforeAll(async () => {
   broker = await startMosquitto();
 });
 afterAll(async () => {
-  await broker.stop();
+  await broker.close();
 });
 
 describe.each([5, 4] as const)('MQTT %i round trip through mosquitto', (protocolVersion) => {

@@ -1,6 +1,7 @@
 /**
  * A real mosquitto broker for tests: a generated config, a free loopback port, started and stopped by the test.
- * `restart()` brings it back on the same port (outage tests); `stop()` is a clean SIGTERM, `kill()` a SIGKILL.
+ * `stop()` is a clean SIGTERM, `kill()` a SIGKILL; `restart()` brings it back on the same port (outage tests);
+ * `close()` stops it for good and removes its files.
  * Needs the Debian package `mosquitto` (scripts/bootstrap --test installs it).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -17,6 +18,8 @@ export interface MosquittoOptions {
   /** mosquitto_passwd file: anonymous clients are refused. */
   passwordFile?: string;
   aclFile?: string;
+  /** Keep sessions and queued messages across a clean restart (mosquitto writes them on SIGTERM). */
+  persistence?: boolean;
   /** Extra config lines. */
   extra?: string[];
 }
@@ -32,6 +35,10 @@ export interface Mosquitto {
   stop(): Promise<void>;
   kill(): Promise<void>;
   restart(): Promise<void>;
+  /** SIGSTOP / SIGCONT: the broker keeps its connections open but answers nothing (a hung broker). */
+  pause(): void;
+  resume(): void;
+  close(): Promise<void>;
 }
 
 export async function freePort(): Promise<number> {
@@ -64,7 +71,7 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
     'per_listener_settings false',
     `listener ${port} 127.0.0.1`,
     `allow_anonymous ${opts.passwordFile ? 'false' : 'true'}`,
-    'persistence false',
+    opts.persistence ? `persistence true\npersistence_location ${dir}/\nautosave_interval 0` : 'persistence false',
     'log_dest stderr',
     'log_type error',
     'log_type warning',
@@ -121,14 +128,22 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
       return child !== null && child.exitCode === null && child.signalCode === null;
     },
     log: () => log,
-    stop: async () => {
-      await end('SIGTERM');
-      rmSync(dir, { recursive: true, force: true });
-    },
+    stop: () => end('SIGTERM'),
     kill: () => end('SIGKILL'),
     restart: async () => {
       await end('SIGTERM');
       await launch();
+    },
+    pause: () => {
+      child?.kill('SIGSTOP');
+    },
+    resume: () => {
+      child?.kill('SIGCONT');
+    },
+    close: async () => {
+      child?.kill('SIGCONT');
+      await end('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
