@@ -115,9 +115,11 @@ export class CommandRouter {
       // A retained command would run again on every reconnect: refuse it (it arrives flagged only on subscription).
       if (packet.retain) return refuse('invalid', 'retained commands are refused: publish commands with retain false');
       if (payload.length > this.opts.maxPayloadBytes) return refuse('too_large', `payload of ${payload.length} bytes exceeds the limit of ${this.opts.maxPayloadBytes} bytes`);
+      // An empty message is also what clears a retained command: it must never run anything.
+      if (payload.length === 0) return refuse('invalid', 'payload is empty: send a JSON object ({} for no arguments)');
       let body: unknown;
       try {
-        body = payload.length === 0 ? {} : JSON.parse(payload.toString('utf8'));
+        body = JSON.parse(payload.toString('utf8'));
       } catch (err) {
         return refuse('bad_json', `payload is not valid JSON: ${(err as Error).message}`);
       }

@@ -54,7 +54,7 @@ export type PayloadName = keyof typeof payloadSchemas;
 
 /** One Ajv instance holding every schema, so `$ref`s between files resolve by `$id`. */
 export function createPayloadAjv(): InstanceType<typeof Ajv> {
-  const ajv = new Ajv({ allErrors: true, strict: true, strictTuples: false });
+  const ajv = new Ajv({ allErrors: true, strict: true, strictTuples: false, strictRequired: false });
   addFormats(ajv);
   ajv.addSchema(common);
   for (const s of Object.values(payloadSchemas)) ajv.addSchema(s);
