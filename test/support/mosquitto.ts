@@ -79,6 +79,8 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
     'log_type information',
     'max_queued_messages 100000',
   ];
+  // Started as root, mosquitto drops to the `mosquitto` user, which cannot read this test's private temp files.
+  if (process.getuid?.() === 0) lines.push('user root');
   if (opts.tls) {
     lines.push(`cafile ${opts.tls.ca}`, `certfile ${opts.tls.cert}`, `keyfile ${opts.tls.key}`);
     if (opts.tls.requireCertificate) lines.push('require_certificate true');
