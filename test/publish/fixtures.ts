@@ -118,6 +118,8 @@ export interface Received {
 /** A plain MQTT client that records everything on `filters`. */
 export async function subscriber(url: string, filters: string[], opts: IClientOptions = {}): Promise<{ client: MqttClient; messages: Received[]; json: (topicEnd: string) => Array<Record<string, unknown>>; close: () => Promise<void> }> {
   const client = await mqtt.connectAsync(url, { protocolVersion: 5, reconnectPeriod: 200, clean: true, ...opts });
+  noDelay(client);
+  client.on('connect', () => noDelay(client));
   const messages: Received[] = [];
   client.on('message', (topic, payload, packet) => messages.push({ topic, payload, packet, at: performance.now() }));
   await client.subscribeAsync(filters, { qos: 1 });
@@ -127,6 +129,11 @@ export async function subscriber(url: string, filters: string[], opts: IClientOp
     json: (topicEnd) => messages.filter((m) => m.topic.endsWith(topicEnd)).map((m) => JSON.parse(m.payload.toString('utf8')) as Record<string, unknown>),
     close: () => client.endAsync(true),
   };
+}
+
+/** Turns off Nagle's algorithm on a connected client (as the sink does), so acknowledgements are not delayed. */
+export function noDelay(client: MqttClient): void {
+  (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
 }
 
 export async function until(cond: () => boolean, timeoutMs = 20_000, what = 'condition'): Promise<void> {

@@ -102,6 +102,9 @@ export class Connection extends EventEmitter {
     let up = false;
     c.on('connect', (connack) => {
       if (this.client !== c) return;
+      // Small QoS 1 messages and their acknowledgements would otherwise wait on Nagle's algorithm and the peer's
+      // delayed ACK (up to 40 ms each way on Linux).
+      (c.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
       up = true;
       this.live = c;
       this.delay = this.opts.reconnectMinMs;
