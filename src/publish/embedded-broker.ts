@@ -1,6 +1,6 @@
 /**
- * An in-process MQTT broker (aedes) for the demo, when no broker URL is configured: loopback only, no persistence,
- * no authentication. Never for production — the plant runs its own broker (docs/mqtt-api.md, "Brokers").
+ * An in-process MQTT 3.1.1 broker (aedes has no MQTT 5) for the demo, when no broker URL is configured: loopback
+ * only, no persistence, no authentication. Never for production — the plant runs its own broker (docs/mqtt-api.md).
  */
 import { createServer, type Server } from 'node:net';
 

@@ -41,14 +41,16 @@ export interface EventSinkDeps {
  * the embedded demo broker, which closes with the sink.
  */
 export async function createEventSink(config: { mqtt: MqttConfig }, deps: EventSinkDeps): Promise<MqttEventSink> {
-  const cfg = config.mqtt;
+  let cfg = config.mqtt;
   const log = deps.logger.child({ module: 'mqtt' });
   let broker: EmbeddedBroker | undefined;
   let url = cfg.url;
   if (!url) {
     broker = await startEmbeddedBroker();
     url = broker.url;
-    log.warn({ url }, 'mqtt.url is not set: started the embedded demo broker (loopback only, not for production)');
+    // aedes speaks MQTT 3.1.1 only.
+    cfg = { ...cfg, protocolVersion: 4 };
+    log.warn({ url }, 'mqtt.url is not set: started the embedded demo broker (MQTT 3.1.1, loopback only, not for production)');
   }
   const softwareVersion = deps.softwareVersion ?? packageVersion();
   const store = deps.store ?? new FileStore({ dir: cfg.outbox.dir, capBytes: Math.floor(cfg.outbox.maxDiskMiB * 1024 * 1024), segmentBytes: cfg.outbox.segmentKiB * 1024 });

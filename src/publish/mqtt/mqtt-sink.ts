@@ -28,9 +28,9 @@ export interface MqttSinkOptions {
   env?: NodeJS.ProcessEnv;
   /** Started and stopped with the sink. */
   sparkplug?: SparkplugNode;
+  /** At most one events-lost alarm per this interval, each with the count since the last (default 10 s). */
+  lossAlarmIntervalMs?: number;
 }
-
-const LOSS_ALARM_INTERVAL_MS = 10_000;
 
 export class MqttEventSink implements EventSink {
   readonly topics: Topics;
@@ -44,14 +44,17 @@ export class MqttEventSink implements EventSink {
   private statsTimer: NodeJS.Timeout | null = null;
   private readonly startedAt = Date.now();
   private closed = false;
+  private closing = false;
   private underPressure = false;
   private lossAlarmAt = 0;
   private lossPending = { records: 0, first: 0, last: 0 };
   private lossTimer: NodeJS.Timeout | null = null;
   private raisingAlarm = false;
+  private readonly lossAlarmIntervalMs: number;
 
   private constructor(private readonly opts: MqttSinkOptions) {
     const cfg = opts.config;
+    this.lossAlarmIntervalMs = opts.lossAlarmIntervalMs ?? 10_000;
     this.log = opts.logger.child({ module: 'mqtt' });
     this.topics = new Topics(cfg.topicPrefix, opts.device);
     this.builder = new EventBuilder(opts.device, opts.clock, this.topics, cfg.thumbnails);
@@ -145,6 +148,11 @@ export class MqttEventSink implements EventSink {
     return { connected: this.connection.connected, pendingEvents: s.pendingRecords, eventsLost: s.lostRecords, thumbnailsDropped: s.droppedBlobs, commandsRejected: this.commands.counters.rejected };
   }
 
+  /** The broker this sink talks to (the embedded demo broker's when no URL was configured). */
+  get url(): string {
+    return this.opts.config.url;
+  }
+
   /** Counters for tests, stats and the health endpoint. */
   counters(): { drain: OutboxDrain['counters']; commands: CommandRouter['counters']; connection: Connection['counters'] } {
     return { drain: this.drain.counters, commands: this.commands.counters, connection: this.connection.counters };
@@ -156,10 +164,13 @@ export class MqttEventSink implements EventSink {
   }
 
   async close(drainTimeoutMs = 2000): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.closed || this.closing) return;
+    this.closing = true;
     if (this.statsTimer) clearInterval(this.statsTimer);
     if (this.lossTimer) clearTimeout(this.lossTimer);
+    // A loss still waiting for its (rate-limited) alarm is reported now, so the outbox keeps it for the next start.
+    await this.raiseLossAlarm().catch((err: Error) => this.log.error({ err: err.message }, 'cannot raise the events-lost alarm'));
+    this.closed = true;
     if (this.connection.connected) await this.drain.idle(drainTimeoutMs);
     await this.opts.sparkplug?.stop();
     await this.connection.stop(async (client) => {
@@ -261,12 +272,12 @@ export class MqttEventSink implements EventSink {
           this.lossPending.first ||= lostSeqs.first;
           this.lossPending.last = lostSeqs.last;
         }
-        if (Date.now() - this.lossAlarmAt >= LOSS_ALARM_INTERVAL_MS) await this.raiseLossAlarm();
+        if (Date.now() - this.lossAlarmAt >= this.lossAlarmIntervalMs) await this.raiseLossAlarm();
         else if (!this.lossTimer) {
           this.lossTimer = setTimeout(() => {
             this.lossTimer = null;
             void this.raiseLossAlarm().catch((err: Error) => this.log.error({ err: err.message }, 'cannot raise the events-lost alarm'));
-          }, LOSS_ALARM_INTERVAL_MS);
+          }, this.lossAlarmIntervalMs);
           this.lossTimer.unref();
         }
       }
