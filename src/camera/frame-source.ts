@@ -67,6 +67,14 @@ export interface GrabOptions {
   timeoutMs?: number;
 }
 
+/** A region of interest on the sensor, in sensor pixels. */
+export interface Roi {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
 export interface FrameSource extends Pick<EventEmitter, 'on' | 'off' | 'once'> {
   readonly state: FrameSourceState;
   open(): Promise<void>;
@@ -74,6 +82,8 @@ export interface FrameSource extends Pick<EventEmitter, 'on' | 'off' | 'once'> {
   grab(opts?: GrabOptions): Promise<Frame>;
   setExposure(us: number): Promise<void>;
   setGain(db: number): Promise<void>;
+  /** Reads out only a region of the sensor (null: the full sensor). Autofocus uses a central ROI. */
+  setRoi?(roi: Roi | null): Promise<void>;
   info(): FrameSourceInfo;
   counters(): FrameSourceCounters;
 }

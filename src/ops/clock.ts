@@ -2,22 +2,23 @@
  * The Clock port: instrument time.
  *
  * Everything that models the physical instrument (stage motion, settle, exposure, objective changes, status-poll
- * intervals) waits on `sleep()`, and measures instrument time with `now()`. Real computation that would also take
- * time on the instrument (inference) runs inside `busy()`. Timeouts that guard I/O (a reply on a serial line, a broker
- * acknowledgement) use real timers, never this clock.
+ * intervals, firmware timing) waits on `sleep()`, and measures instrument time with `now()`. Real computation that
+ * takes time on the instrument too (inference) runs inside `busy()`. Timeouts that guard I/O (a reply on a serial
+ * line, a broker acknowledgement) and periodic housekeeping (stats, watchdog) use real timers, never this clock.
  *
  * - {@link RealClock}: wall time; `busy()` just runs the work.
- * - {@link SimClock}: a discrete-event clock for the digital twin. Instrument time advances only (a) by jumping to the
- *   earliest pending `sleep()` deadline when no `busy()` work is running, or (b) at real speed while at least one
- *   `busy()` block runs. Simulation overhead (rendering the twin, firmware simulators) therefore costs no instrument
- *   time, while overlap is accounted correctly: inference running during a stage move costs max(move, inference).
+ * - {@link SimClock}: a discrete-event clock for the digital twin. Instrument time only moves by jumping to the
+ *   earliest pending `sleep()` deadline, so simulation overhead (rendering the twin, firmware simulators, I/O between
+ *   them) costs no instrument time and the twin runs much faster than real time. `busy(work)` measures the real
+ *   duration d of the work and completes at instrument time start + d: work that overlaps a stage move costs
+ *   max(move, work), as on the instrument, whatever else the host machine was doing meanwhile.
  */
 export interface Clock {
   /** Instrument time in milliseconds since the clock started. Monotonic. */
   now(): number;
   /** Wall-clock time for records and event timestamps (simulated clocks report start time + instrument time). */
   wallTime(): Date;
-  /** Waits `ms` of instrument time. Rejects with an AbortError when `signal` aborts. */
+  /** Waits `ms` of instrument time. Rejects with the signal's reason when `signal` aborts. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
   /** Runs real work whose duration counts as instrument time. */
   busy<T>(work: () => Promise<T>): Promise<T>;
@@ -73,14 +74,9 @@ interface Sleeper {
 
 export class SimClock implements Clock {
   readonly simulated = true;
-  /** Instrument time accumulated up to `realMark` (ms). */
-  private base = 0;
-  /** performance.now() when the current busy stretch began; null while no busy work runs. */
-  private realMark: number | null = null;
-  private busyCount = 0;
+  private t = 0;
   private readonly sleepers: Sleeper[] = [];
   private seq = 0;
-  private timer: NodeJS.Timeout | null = null;
   private scheduled = false;
   private readonly epochMs: number;
 
@@ -90,11 +86,11 @@ export class SimClock implements Clock {
   }
 
   now(): number {
-    return this.realMark === null ? this.base : this.base + (performance.now() - this.realMark);
+    return this.t;
   }
 
   wallTime(): Date {
-    return new Date(this.epochMs + this.now());
+    return new Date(this.epochMs + this.t);
   }
 
   /** Pending sleeps (for tests and diagnostics). */
@@ -106,7 +102,7 @@ export class SimClock implements Clock {
     if (signal?.aborted) return Promise.reject(abortError(signal));
     return new Promise((resolve, reject) => {
       const sleeper: Sleeper = {
-        deadline: this.now() + Math.max(0, ms),
+        deadline: this.t + Math.max(0, ms),
         seq: this.seq++,
         resolve: () => {
           signal?.removeEventListener('abort', onAbort);
@@ -125,33 +121,17 @@ export class SimClock implements Clock {
   }
 
   async busy<T>(work: () => Promise<T>): Promise<T> {
-    if (this.busyCount++ === 0) {
-      this.realMark = performance.now();
-      this.cancelJump();
-    }
-    try {
-      return await work();
-    } finally {
-      if (--this.busyCount === 0) {
-        this.base += performance.now() - (this.realMark ?? performance.now());
-        this.realMark = null;
-      }
-      this.schedule();
-    }
-  }
-
-  private cancelJump(): void {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
-    // Deadlines now pass in real time while busy work runs.
-    this.schedule();
+    const start = this.t;
+    const r0 = performance.now();
+    const result = await work();
+    const end = start + (performance.now() - r0);
+    if (end > this.t) await this.sleep(end - this.t);
+    return result;
   }
 
   /**
-   * Decides when the next sleeper wakes. Runs after pending I/O callbacks (setImmediate twice) so that work which
-   * was just unblocked gets the chance to start `busy()` sections or new sleeps before time jumps.
+   * Wakes the earliest sleeper(s). Runs after pending I/O callbacks (two setImmediate turns) so that work which was
+   * just unblocked gets the chance to register its own sleeps before time jumps past them.
    */
   private schedule(): void {
     if (this.scheduled) return;
@@ -165,35 +145,11 @@ export class SimClock implements Clock {
   }
 
   private step(): void {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
     if (this.sleepers.length === 0) return;
     this.sleepers.sort((a, b) => a.deadline - b.deadline || a.seq - b.seq);
     const first = this.sleepers[0]!;
-    const now = this.now();
-    if (first.deadline <= now) {
-      this.wakeUntil(now);
-      return;
-    }
-    if (this.busyCount > 0) {
-      // Real work is running: time flows at real speed until the deadline (or until the work ends).
-      this.timer = setTimeout(() => {
-        this.timer = null;
-        this.step();
-      }, first.deadline - now);
-      return;
-    }
-    // Nothing runs: jump.
-    this.base = first.deadline;
-    this.wakeUntil(this.base);
-  }
-
-  private wakeUntil(t: number): void {
-    while (this.sleepers.length > 0 && this.sleepers[0]!.deadline <= t) {
-      this.sleepers.shift()!.resolve();
-    }
+    if (first.deadline > this.t) this.t = first.deadline;
+    while (this.sleepers.length > 0 && this.sleepers[0]!.deadline <= this.t) this.sleepers.shift()!.resolve();
     this.schedule();
   }
 }

@@ -43,7 +43,7 @@ export const twinSampleSchema: Schema = obj('The simulated sample.', {
     particle: num('Weight of particles and inclusions.', 1, 0, 100),
     crack: num('Weight of cracks.', 1, 0, 100),
   }),
-  minSpacingUm: num('Minimum clear gap between two defects (synthetic).', 10, 0, 1000, 'µm'),
+  minSpacingUm: num('Minimum clear gap between two defects (synthetic).', 4, 0, 1000, 'µm'),
   dataset: str('Folder of a labelled dataset (kind image): one of the formats `dataset export` writes or reads.'),
   format: oneOf(
     'Dataset format (kind image): mask-tiff (image + class-value mask), color-mask (colour-painted mask), labelme (polygons), twin (this product’s export). Detected when left out.',

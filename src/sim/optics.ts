@@ -153,10 +153,14 @@ export function renderFrame(
     rotationRad: req.rotationRad,
     flipX: req.flipX,
   };
-  const refl = scratch.refl && scratch.refl.length >= W * H ? scratch.refl : new Float32Array(W * H);
-  const bigMask = maskOut ? (scratch.mask && scratch.mask.length >= W * H ? scratch.mask : new Uint8Array(W * H)) : undefined;
+  // Scratch buffers are kept for the next frame of the same size (a 2048² frame's float buffers are 17 MB each).
+  if (!scratch.refl || scratch.refl.length < W * H) scratch.refl = new Float32Array(W * H);
+  if (maskOut && (!scratch.mask || scratch.mask.length < W * H)) scratch.mask = new Uint8Array(W * H);
+  const refl = scratch.refl;
+  const bigMask = maskOut ? scratch.mask : undefined;
   req.sample.renderReflectance(view, refl, bigMask);
-  const tmp = scratch.tmp && scratch.tmp.length >= W * H ? scratch.tmp : new Float32Array(W * H);
+  if (!scratch.tmp || scratch.tmp.length < W * H) scratch.tmp = new Float32Array(W * H);
+  const tmp = scratch.tmp;
   gaussianBlur(refl, W, H, sigma, tmp);
   if (req.motionUm && motionPx >= 1) {
     // Motion in sample axes → image axes (inverse rotation / mirror); blur along the dominant image axis.

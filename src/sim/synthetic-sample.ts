@@ -42,7 +42,7 @@ export const SYNTHETIC_LIMITS = {
   maxDensity: 0.05,
 } as const;
 
-const OCC_CELL_UM = 8;
+const OCC_CELL_UM = 4;
 
 export class SyntheticSample implements Sample {
   readonly id: string;
@@ -74,16 +74,7 @@ export class SyntheticSample implements Sample {
     this.heightUm = cfg.heightUm;
     this.texture = cfg.texture ?? 'grains';
     this.grainSizeUm = cfg.grainSizeUm ?? (this.texture === 'die' ? 160 : 35);
-    const rng = new Rng(this.seed, 1);
-    const sign = (): number => (rng.next() < 0.5 ? -1 : 1);
-    this.surface = {
-      z0Um: cfg.surface?.z0Um ?? 0,
-      tiltXUmPerMm: cfg.surface?.tiltXUmPerMm ?? sign() * rng.uniform(0.5, 3),
-      tiltYUmPerMm: cfg.surface?.tiltYUmPerMm ?? sign() * rng.uniform(0.5, 3),
-      bowUm: cfg.surface?.bowUm ?? sign() * rng.uniform(1, 6),
-      waveUm: cfg.surface?.waveUm ?? rng.uniform(0.2, 0.8),
-      wavePeriodUm: cfg.surface?.wavePeriodUm ?? rng.uniform(2000, 5000),
-    };
+    this.surface = surfaceFromSeed(this.seed, cfg.surface);
     const { list, area } = placeDefects(cfg, this.seed);
     this.list = list;
     this.achievedDensity = area / (this.widthUm * this.heightUm);
@@ -266,6 +257,20 @@ export class SyntheticSample implements Sample {
   }
 }
 
+/** The surface shape: given fields where present, the rest drawn from the seed. */
+export function surfaceFromSeed(seed: number, given: Partial<SurfaceShape> = {}): SurfaceShape {
+  const rng = new Rng(seed, 1);
+  const sign = (): number => (rng.next() < 0.5 ? -1 : 1);
+  return {
+    z0Um: given.z0Um ?? 0,
+    tiltXUmPerMm: given.tiltXUmPerMm ?? sign() * rng.uniform(0.5, 3),
+    tiltYUmPerMm: given.tiltYUmPerMm ?? sign() * rng.uniform(0.5, 3),
+    bowUm: given.bowUm ?? sign() * rng.uniform(1, 6),
+    waveUm: given.waveUm ?? rng.uniform(0.2, 0.8),
+    wavePeriodUm: given.wavePeriodUm ?? rng.uniform(2000, 5000),
+  };
+}
+
 /** Bilinear value noise on a lattice precomputed over the view's bounds. */
 class LatticeNoise {
   readonly weight: number;
@@ -317,41 +322,93 @@ function placeDefects(cfg: SyntheticSampleConfig, seed: number): { list: ShapedD
   const W = cfg.widthUm;
   const H = cfg.heightUm;
   const target = cfg.defectDensity * W * H;
-  const spacing = cfg.minSpacingUm ?? 10;
+  const spacing = cfg.minSpacingUm ?? 4;
   const weights = TWIN_CLASSES.map((c) => Math.max(0, cfg.classWeights?.[c] ?? 1));
   const wsum = weights.reduce((a, b) => a + b, 0);
   if (wsum <= 0 && target > 0) throw new RangeError('sample classWeights must give at least one class a weight > 0');
-  const occ = new Occupancy(W, H, OCC_CELL_UM);
-  const list: ShapedDefect[] = [];
-  let area = 0;
-  let attempts = 0;
   const margin = 20;
-  while (area < target && attempts < 200_000) {
-    attempts++;
+  const occ = new Occupancy(W, H, OCC_CELL_UM);
+  const draw = (): ShapedDefect | null => {
     let u = rng.next() * wsum;
     let ci = 0;
     while (u >= weights[ci]! && ci < weights.length - 1) u -= weights[ci++]!;
-    const cls = TWIN_CLASSES[ci]!;
-    const d = makeDefect(cls, ci + 1, rng, W, H, margin);
-    if (!d) continue;
+    return makeDefect(TWIN_CLASSES[ci]!, ci + 1, rng, W, H, margin);
+  };
+  const list: ShapedDefect[] = [];
+  let area = 0;
+  const tryPlace = (d: ShapedDefect): boolean => {
     const [x0, y0, x1, y1] = d.bboxUm;
-    if (x0 < margin || y0 < margin || x1 > W - margin || y1 > H - margin) continue;
+    if (x0 < margin || y0 < margin || x1 > W - margin || y1 > H - margin) return false;
     const cells = occ.footprint(d, spacing);
-    if (!occ.free(cells)) continue;
+    if (!occ.free(cells)) return false;
     occ.mark(cells);
-    d.id = list.length + 1;
     list.push(d);
     area += d.areaUm2;
+    return true;
+  };
+  // Draw the class mix until it covers the target area, then place the largest first (random sequential placement
+  // jams early when long scratches come last; largest-first reaches 5 % coverage with the defects kept apart).
+  const candidates: ShapedDefect[] = [];
+  let drawn = 0;
+  while (drawn < target) {
+    const d = draw();
+    if (!d) continue;
+    candidates.push(d);
+    drawn += d.areaUm2;
   }
+  const footprintArea = (d: ShapedDefect): number => (d.bboxUm[2] - d.bboxUm[0]) * (d.bboxUm[3] - d.bboxUm[1]);
+  candidates.sort((a, b) => footprintArea(b) - footprintArea(a));
+  // A crowded sample has no room left for a long scratch or crack: retry it shorter (as scratches on a heavily
+  // damaged surface are cut by one another), down to the class's shortest.
+  const place = (cand: ShapedDefect): void => {
+    let d: ShapedDefect | null = cand;
+    for (let k = 0; d && k < 24; k++) {
+      if (tryPlace(d)) return;
+      if (k % 6 === 5 && d.shape.kind === 'polyline') {
+        d = makeDefect(d.className as TwinClass, d.classId, rng, W, H, margin, d.sizeUm / 2);
+        continue;
+      }
+      const [x0, y0, x1, y1] = d.bboxUm;
+      translateDefect(d, rng.uniform(margin, W - margin - (x1 - x0)) - x0, rng.uniform(margin, H - margin - (y1 - y0)) - y0);
+    }
+  };
+  for (const cand of candidates) {
+    if (area >= target) break;
+    place(cand);
+  }
+  // Top up with fresh draws where gaps remain.
+  for (let attempts = 0; area < target && attempts < 3 * candidates.length; attempts++) {
+    const d = draw();
+    if (d) place(d);
+  }
+  list.forEach((d, i) => (d.id = i + 1));
   return { list, area };
 }
 
-function makeDefect(cls: TwinClass, classId: number, rng: Rng, W: number, H: number, margin: number): ShapedDefect | null {
+function translateDefect(d: ShapedDefect, dx: number, dy: number): void {
+  d.xUm += dx;
+  d.yUm += dy;
+  d.bboxUm = [d.bboxUm[0] + dx, d.bboxUm[1] + dy, d.bboxUm[2] + dx, d.bboxUm[3] + dy];
+  const s = d.shape;
+  if (s.kind === 'blob') {
+    s.cx += dx;
+    s.cy += dy;
+    return;
+  }
+  for (const v of s.branches) {
+    for (let i = 0; i < v.length; i += 2) {
+      v[i]! += dx;
+      v[i + 1]! += dy;
+    }
+  }
+}
+
+function makeDefect(cls: TwinClass, classId: number, rng: Rng, W: number, H: number, margin: number, maxLenUm = Infinity): ShapedDefect | null {
   const cx = rng.uniform(margin, W - margin);
   const cy = rng.uniform(margin, H - margin);
   switch (cls) {
     case 'scratch': {
-      const len = rng.logUniform(40, 1500);
+      const len = rng.logUniform(40, Math.max(40, Math.min(1500, maxLenUm)));
       const width = rng.uniform(0.6, 3);
       const th = rng.uniform(0, Math.PI);
       const sag = rng.uniform(-0.02, 0.02) * len;
@@ -369,7 +426,7 @@ function makeDefect(cls: TwinClass, classId: number, rng: Rng, W: number, H: num
       return polylineDefect(cls, classId, [v], width, contrast);
     }
     case 'crack': {
-      const len = rng.logUniform(20, 400);
+      const len = rng.logUniform(20, Math.max(20, Math.min(400, maxLenUm)));
       const width = rng.uniform(0.4, 2);
       const th = rng.uniform(0, Math.PI);
       const main = randomWalk(rng, cx, cy, th, len);
@@ -577,6 +634,7 @@ class Occupancy {
     };
     const s = d.shape;
     if (s.kind === 'polyline') {
+      // Per segment and per row of cells, the x-range of the capsule (segment widened by r) within that row.
       const r = s.widthUm / 2 + spacing;
       for (const v of s.branches) {
         for (let i = 0; i + 3 < v.length; i += 2) {
@@ -584,11 +642,23 @@ class Occupancy {
           const ay = v[i + 1]!;
           const bx = v[i + 2]!;
           const by = v[i + 3]!;
-          const steps = Math.max(1, Math.ceil(Math.hypot(bx - ax, by - ay) / (c / 2)));
-          for (let k = 0; k <= steps; k++) {
-            const x = ax + ((bx - ax) * k) / steps;
-            const y = ay + ((by - ay) * k) / steps;
-            add(x - r, y - r, x + r, y + r);
+          const j0 = Math.floor((Math.min(ay, by) - r) / c);
+          const j1 = Math.floor((Math.max(ay, by) + r) / c);
+          for (let j = j0; j <= j1; j++) {
+            const yLo = j * c - r;
+            const yHi = (j + 1) * c + r;
+            let t0 = 0;
+            let t1 = 1;
+            if (by !== ay) {
+              const ta = (yLo - ay) / (by - ay);
+              const tb = (yHi - ay) / (by - ay);
+              t0 = Math.max(0, Math.min(ta, tb));
+              t1 = Math.min(1, Math.max(ta, tb));
+              if (t0 > t1) continue;
+            }
+            const xa = ax + t0 * (bx - ax);
+            const xb = ax + t1 * (bx - ax);
+            add(Math.min(xa, xb) - r, j * c, Math.max(xa, xb) + r, j * c + c * 0.5);
           }
         }
       }

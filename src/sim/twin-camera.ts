@@ -14,6 +14,7 @@ import {
   type FrameSourceState,
   type GrabOptions,
   type PixelFormat,
+  type Roi,
 } from '../camera/frame-source.js';
 import { hash4 } from './rng.js';
 import type { TwinWorld } from './world.js';
@@ -65,6 +66,7 @@ export class TwinCamera extends EventEmitter implements FrameSource {
   private exposureUs: number;
   private gainDb: number;
   private sequence = 0;
+  private roi: Roi | null = null;
   private readonly pool: FramePool;
   private readonly readoutMs: number;
   private readonly cnt: FrameSourceCounters = { delivered: 0, dropped: 0, timeouts: 0, incomplete: 0, errors: 0, leaked: 0 };
@@ -107,8 +109,8 @@ export class TwinCamera extends EventEmitter implements FrameSource {
     return {
       id: this.id,
       kind: 'twin',
-      width: s.widthPx,
-      height: s.heightPx,
+      width: this.roi?.width ?? s.widthPx,
+      height: this.roi?.height ?? s.heightPx,
       pixelFormat: formatOf(s.bitDepth),
       exposureUs: this.exposureUs,
       gainDb: this.gainDb,
@@ -129,6 +131,17 @@ export class TwinCamera extends EventEmitter implements FrameSource {
     this.gainDb = db;
   }
 
+  async setRoi(roi: Roi | null): Promise<void> {
+    const s = this.world.spec.sensor;
+    if (roi) {
+      const ok = [roi.x, roi.y, roi.width, roi.height].every(Number.isInteger) && roi.x >= 0 && roi.y >= 0 && roi.width >= 1 && roi.height >= 1;
+      if (!ok || roi.x + roi.width > s.widthPx || roi.y + roi.height > s.heightPx) {
+        throw new RangeError(`Expected a region of interest inside the ${s.widthPx} × ${s.heightPx} sensor but received ${JSON.stringify(roi)}`);
+      }
+    }
+    this.roi = roi ? { ...roi } : null;
+  }
+
   async grab(opts: GrabOptions = {}): Promise<Frame> {
     if (this.st !== 'open') throw cameraError(`camera ${this.id} is ${this.st}`, { disconnected: this.st === 'disconnected' });
     const signal = opts.signal ? AbortSignal.any([opts.signal, this.closing.signal]) : this.closing.signal;
@@ -146,13 +159,17 @@ export class TwinCamera extends EventEmitter implements FrameSource {
       const t1 = this.clock.now();
       const seq = ++this.sequence;
       const s = this.world.spec.sensor;
-      const data = slot.data.subarray(0, s.widthPx * s.heightPx) as Uint8Array | Uint16Array;
+      const roi = this.roi;
+      const width = roi?.width ?? s.widthPx;
+      const height = roi?.height ?? s.heightPx;
+      const data = slot.data.subarray(0, width * height) as Uint8Array | Uint16Array;
       this.world.render(data, {
         t0,
         t1,
         exposureMs,
         gainDb: this.gainDb,
         noiseSeed: hash4(seq, 0x5eed),
+        ...(roi ? { roi } : {}),
       });
       await this.clock.sleep(this.readoutMs, signal);
       if (signal.aborted) throw abortError(signal);
@@ -161,8 +178,8 @@ export class TwinCamera extends EventEmitter implements FrameSource {
       const token = {};
       const frame: Frame = {
         data,
-        width: s.widthPx,
-        height: s.heightPx,
+        width,
+        height,
         pixelFormat: formatOf(s.bitDepth),
         bitDepth: s.bitDepth,
         sequence: seq,

@@ -102,7 +102,15 @@ export class TwinWorld {
    */
   render(
     out: Uint8Array | Uint16Array,
-    opts: { t0: number; t1: number; exposureMs: number; gainDb: number; noiseSeed: number; maskOut?: Uint8Array },
+    opts: {
+      t0: number;
+      t1: number;
+      exposureMs: number;
+      gainDb: number;
+      noiseSeed: number;
+      maskOut?: Uint8Array;
+      roi?: { x: number; y: number; width: number; height: number };
+    },
   ): RenderInfo & { stage: Vec3; sampleXY: [number, number] } {
     const ob = this.currentObjective();
     const p0 = this.physics.physicalAt(opts.t0);
@@ -127,6 +135,7 @@ export class TwinWorld {
         gainDb: opts.gainDb,
         noiseSeed: opts.noiseSeed,
         motionUm: [b[0] - a[0], b[1] - a[1]],
+        ...(opts.roi ? { roi: opts.roi } : {}),
       },
       out,
       opts.maskOut,

@@ -1,0 +1,312 @@
+/**
+ * Zoom: visit each candidate at the zoom objective in an order that minimises travel, refine focus locally, capture
+ * (a mosaic of fields when the candidate is larger than one field), run the zoom model, and confirm or reject the
+ * candidate with the defects measured in µm. The model runs on one field while the stage moves to the next.
+ */
+import { createHash } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
+import type { Frame } from '../camera/frame-source.js';
+import { pixelToStage } from '../geometry/affine.js';
+import { centre, expand, gap, iou, mergeBoxes, type Rect } from '../geometry/rect.js';
+import { planRoute, type Point } from '../geometry/route.js';
+import { autofocus } from './focus.js';
+import type { ConfirmedDefect, PixelDetection, ThumbnailSource } from './ports.js';
+import type { ScanRun } from './run.js';
+import { detectionRect, type Candidate } from './survey.js';
+
+export interface Target extends Candidate {
+  index: number;
+}
+
+export interface TargetOutcome {
+  index: number;
+  outcome: 'confirmed' | 'rejected' | 'skipped';
+  reason?: string;
+  defects: ConfirmedDefect[];
+  fields: number;
+  /** Where the zoom objective's axis was for each field (stage µm, reference frame). */
+  fieldCentres?: Array<[number, number]>;
+}
+
+/** A zoom detection in stage µm, with what is needed to report it. */
+interface Found {
+  rect: Rect;
+  score: number;
+  d: PixelDetection;
+  umPerPx: number;
+  contourUm: Array<[number, number]>;
+  touchesEdge: boolean;
+  pose: { x: number; y: number; z: number };
+  focusScore: number;
+  capturedAt: string;
+  detectedAt: string;
+  thumbnail: ThumbnailSource | null;
+}
+
+export function orderTargets(candidates: Candidate[], maxTargets: number, start: Point): Target[] {
+  const chosen = [...candidates].sort((a, b) => b.score - a.score).slice(0, maxTargets);
+  const order = planRoute(start, chosen.map((c) => centre(c.rect)));
+  return order.map((i, k) => ({ ...chosen[i]!, index: k }));
+}
+
+/** Field centres covering a target: one field, or a grid when it is larger than a field (mosaic). */
+export function fieldsFor(run: ScanRun, t: Target): Point[] {
+  const z = run.recipe.zoom;
+  const [fw, fh] = run.objectiveCal(z.objective).fieldUm;
+  const r = expand(t.rect, 5);
+  const w = r[2] - r[0];
+  const h = r[3] - r[1];
+  const usable = 0.9;
+  if (!z.mosaic || (w <= fw * usable && h <= fh * usable)) return [centre(t.rect)];
+  let nx = Math.ceil(w / (fw * usable));
+  let ny = Math.ceil(h / (fh * usable));
+  while (nx * ny > z.maxFieldsPerTarget) {
+    if (nx >= ny) nx--;
+    else ny--;
+  }
+  const out: Point[] = [];
+  for (let j = 0; j < ny; j++) {
+    for (let k = 0; k < nx; k++) {
+      const i = j % 2 === 0 ? k : nx - 1 - k;
+      out.push([r[0] + (w * (i + 0.5)) / nx, r[1] + (h * (j + 0.5)) / ny]);
+    }
+  }
+  return out;
+}
+
+/** Event ids derived from the scan, target and defect: a target redone after a crash reproduces the same ids. */
+export function eventId(scanId: string, startedAtMs: number, target: number, defect: number): string {
+  const random = createHash('sha256').update(`${scanId}/${target}/${defect}`).digest().subarray(0, 16);
+  return uuidv7({ msecs: startedAtMs + target, random: Uint8Array.from(random) });
+}
+
+export async function zoom(run: ScanRun, targets: Target[], alreadyConfirmed: ConfirmedDefect[], done: Set<number>, startedAtMs: number): Promise<TargetOutcome[]> {
+  const r = run.recipe;
+  const ob = r.zoom.objective;
+  const outcomes: TargetOutcome[] = [];
+  if (targets.every((t) => done.has(t.index))) return outcomes;
+  await run.account.track('travel', () => run.deps.nosepiece.select(ob, run.control.signal));
+  await run.deps.camera.setExposure(r.zoom.exposureUs);
+  await run.deps.camera.setGain(r.zoom.gainDb);
+  const confirmed = [...alreadyConfirmed];
+  let inflight: Promise<void> | null = null;
+  type Pending = { t: Target; found: Found[]; fields: number; results: Array<Promise<void>>; centres: Array<[number, number]> };
+  const pendingFinal: Pending[] = [];
+
+  const finalize = async (p: Pending): Promise<void> => {
+    await Promise.all(p.results);
+    const o = await confirmTarget(run, p.t, p.found, p.fields, confirmed, startedAtMs, p.centres);
+    outcomes.push(o);
+  };
+
+  for (const t of targets) {
+    if (done.has(t.index)) continue;
+    await run.control.checkpoint();
+    const entry = { t, found: [] as Found[], fields: 0, results: [] as Array<Promise<void>>, centres: [] as Array<[number, number]> };
+    pendingFinal.push(entry);
+    for (const [fx, fy] of fieldsFor(run, t)) {
+      await run.control.checkpoint();
+      let pose;
+      const z0 = run.focusZ(ob, fx, fy, r.survey.focus.startZUm);
+      try {
+        pose = await run.account.track('travel', () => run.moveTo(ob, fx, fy, z0));
+      } catch (err) {
+        if (!(err instanceof RangeError)) throw err;
+        // Out of travel: the recipe says what to do.
+        if (r.unreachable === 'fail') throw new Error(`target ${t.index} at (${fx.toFixed(1)}, ${fy.toFixed(1)}) µm cannot be reached: ${err.message}`);
+        if (r.unreachable === 'pause') {
+          run.control.fault(`target ${t.index} cannot be reached: ${err.message}`);
+          await run.control.checkpoint();
+        }
+        entry.found.length = 0;
+        entry.fields = -1;
+        run.log.warn({ target: t.index, reason: err.message }, 'zoom target skipped: cannot be reached');
+        break;
+      }
+      let focusScore = 0;
+      if (r.zoom.focus.strategy === 'sweep') {
+        const af = await run.account.track('focus', () =>
+          autofocus(run.deps.stage, run.deps.camera, run.deps.clock, {
+            centreZUm: z0,
+            rangeUm: r.zoom.focus.rangeUm,
+            steps: r.zoom.focus.steps,
+            refinements: r.zoom.focus.refinements,
+            roi: run.centralRoi(r.zoom.focus.roiPx),
+            zLimits: run.deps.stage.limits.z,
+            signal: run.control.signal,
+          }),
+        );
+        focusScore = af.score;
+        if (af.found) run.addZoomCorrection(fx, fy, af.zUm - run.objectiveCal(ob).zOffsetUm);
+        pose = { ...pose, z: af.zUm };
+      }
+      const settledAt = run.deps.clock.now();
+      const { frame } = await run.account.track('capture', () => run.grabStill(settledAt));
+      entry.fields++;
+      entry.centres.push([fx, fy]);
+      const capturedAt = run.deps.clock.wallTime().toISOString();
+      if (inflight) await run.account.track('inference', () => inflight!);
+      const fieldPose = { x: pose.x, y: pose.y, z: pose.z };
+      inflight = inferField(run, frame, fieldPose, focusScore, capturedAt, entry.found);
+      entry.results.push(inflight);
+      run.deps.heartbeat?.();
+    }
+    // Finish targets whose fields have all been inferred, in order (the current one's last field may still run).
+    while (pendingFinal.length > 1) await finalize(pendingFinal.shift()!);
+    run.progress('zoom', outcomes.length + done.size, targets.length);
+  }
+  if (inflight) await run.account.track('inference', () => inflight!);
+  while (pendingFinal.length > 0) await finalize(pendingFinal.shift()!);
+  run.progress('zoom', targets.length, targets.length);
+  return outcomes;
+}
+
+async function inferField(run: ScanRun, frame: Frame, pose: { x: number; y: number; z: number }, focusScore: number, capturedAt: string, sink: Found[]): Promise<void> {
+  const ob = run.recipe.zoom.objective;
+  const cal = run.objectiveCal(ob);
+  try {
+    const out = await run.account.infer(() => run.deps.zoomDetector.detect(frame, run.control.signal));
+    const detectedAt = run.deps.clock.wallTime().toISOString();
+    const umPerPx = run.umPerPx(ob);
+    const size: [number, number] = [frame.width, frame.height];
+    for (const d of out.detections) {
+      if (d.confidence < run.recipe.zoom.confirmThreshold) continue;
+      const rect = detectionRect(run, ob, pose, d, size);
+      const axis: [number, number] = [pose.x + cal.offsetUm[0], pose.y + cal.offsetUm[1]];
+      const contourUm = (d.contourPx ?? []).map((p) => pixelToStage(cal, axis, p, size));
+      const [bx, by, bw, bh] = d.bboxPx;
+      const touchesEdge = bx <= 1 || by <= 1 || bx + bw >= frame.width - 1 || by + bh >= frame.height - 1;
+      sink.push({ rect, score: d.confidence, d, umPerPx, contourUm, touchesEdge, pose, focusScore, capturedAt, detectedAt, thumbnail: thumbnailOf(frame, d, out.probability) });
+    }
+  } finally {
+    frame.release();
+  }
+}
+
+/** A crop around the detection (twice its size, 64–512 px) with the model's probability over the same crop. */
+function thumbnailOf(frame: Frame, d: PixelDetection, prob?: { data: Float32Array; width: number; height: number }): ThumbnailSource {
+  const [bx, by, bw, bh] = d.bboxPx;
+  const side = Math.min(512, Math.max(64, 2 * Math.max(bw, bh)));
+  const x0 = Math.max(0, Math.min(frame.width - side, Math.round(bx + bw / 2 - side / 2)));
+  const y0 = Math.max(0, Math.min(frame.height - side, Math.round(by + bh / 2 - side / 2)));
+  const w = Math.min(side, frame.width);
+  const h = Math.min(side, frame.height);
+  const pixels = frame.bitDepth === 8 ? new Uint8Array(w * h) : new Uint16Array(w * h);
+  for (let y = 0; y < h; y++) pixels.set(frame.data.subarray((y0 + y) * frame.width + x0, (y0 + y) * frame.width + x0 + w), y * w);
+  let probability: Float32Array | undefined;
+  if (prob) {
+    probability = new Float32Array(w * h);
+    const sx = prob.width / frame.width;
+    const sy = prob.height / frame.height;
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const px = Math.min(prob.width - 1, Math.floor((x0 + x) * sx));
+        const py = Math.min(prob.height - 1, Math.floor((y0 + y) * sy));
+        probability[y * w + x] = prob.data[py * prob.width + px]!;
+      }
+    }
+  }
+  const t: ThumbnailSource = { pixels, width: w, height: h, bitDepth: frame.bitDepth, bboxPx: [bx - x0, by - y0, bw, bh] };
+  if (d.contourPx) t.contourPx = d.contourPx.map(([x, y]) => [x - x0, y - y0] as [number, number]);
+  if (probability) t.probability = probability;
+  return t;
+}
+
+async function confirmTarget(
+  run: ScanRun,
+  t: Target,
+  found: Found[],
+  fields: number,
+  confirmed: ConfirmedDefect[],
+  startedAtMs: number,
+  fieldCentres: Array<[number, number]>,
+): Promise<TargetOutcome> {
+  const r = run.recipe;
+  if (fields < 0) {
+    const o: TargetOutcome = { index: t.index, outcome: 'skipped', reason: 'cannot be reached', defects: [], fields: 0 };
+    run.journal.append({ t: 'target', index: t.index, outcome: 'skipped', reason: o.reason!, defects: [], fields: 0 });
+    return o;
+  }
+  // Parts of one defect seen in neighbouring fields of a mosaic become one defect.
+  const merged = mergeBoxes(
+    found.map((f) => ({ ...f, parts: [f] })),
+    1,
+    (a, b, rect) => ({ ...(a.score >= b.score ? a : b), rect, score: Math.max(a.score, b.score), parts: [...a.parts, ...b.parts] }),
+  );
+  const near = (rect: Rect): boolean => gap(rect, t.rect) <= r.zoom.matchUm;
+  const fresh = merged.filter((m) => {
+    if (confirmed.some((c) => iou(c.bboxUm, m.rect) > 0.2 || gap(c.bboxUm, m.rect) === 0)) return false;
+    // Defects away from this candidate count only when whole in a field (a cut one is measured at its own target).
+    return near(m.rect) || m.parts.every((p) => !p.touchesEdge);
+  });
+  const defects: ConfirmedDefect[] = [];
+  for (const m of fresh) {
+    const k = defects.length;
+    const id = eventId(run.context.scanId, startedAtMs, t.index, k);
+    const best = m.parts.reduce((a, b) => (b.d.areaPx > a.d.areaPx ? b : a));
+    const um = best.umPerPx;
+    const allContour = m.parts.flatMap((p) => p.contourUm);
+    let sizeUm = Math.max(...m.parts.map((p) => (p.d.majorAxisPx ?? Math.max(p.d.bboxPx[2], p.d.bboxPx[3])) * p.umPerPx));
+    if (m.parts.length > 1) sizeUm = Math.max(sizeUm, allContour.length > 1 ? feret(allContour) : Math.hypot(m.rect[2] - m.rect[0], m.rect[3] - m.rect[1]));
+    const [cx, cy] = centre(m.rect);
+    const rot = Math.atan2(run.objectiveCal(r.zoom.objective).pixelToStage[2], run.objectiveCal(r.zoom.objective).pixelToStage[0]);
+    const def: ConfirmedDefect = {
+      eventId: id,
+      scanId: run.context.scanId,
+      defectIndex: confirmed.length + k,
+      className: best.d.className,
+      confidence: m.score,
+      sizeUm,
+      widthUm: (best.d.minorAxisPx ?? Math.min(best.d.bboxPx[2], best.d.bboxPx[3])) * um,
+      areaUm2: m.parts.reduce((a, p) => a + p.d.areaPx * p.umPerPx * p.umPerPx, 0),
+      orientationDeg: ((((best.d.orientationDeg ?? 0) + (rot * 180) / Math.PI) % 180) + 180) % 180,
+      stageXUm: cx,
+      stageYUm: cy,
+      sampleXUm: cx - r.outline.xUm,
+      sampleYUm: cy - r.outline.yUm,
+      bboxUm: m.rect,
+      provenance: {
+        surveyTile: near(m.rect) ? t.tile : -1,
+        candidateScore: near(m.rect) ? t.score : 0,
+        stagePose: best.pose,
+        objective: r.zoom.objective,
+        focusScore: best.focusScore,
+        calibrationVersion: run.context.calibrationVersion,
+        surveyModel: run.context.surveyModel,
+        zoomModel: run.context.zoomModel,
+        fields,
+        capturedAt: best.capturedAt,
+        detectedAt: best.detectedAt,
+      },
+    };
+    defects.push(def);
+  }
+  const published = new Set(run.journal.replayed.filter((x) => x.t === 'published').map((x) => (x as { eventId: string }).eventId));
+  for (const [k, def] of defects.entries()) {
+    if (published.has(def.eventId)) continue;
+    const part = fresh[k]!.parts.reduce((a, b) => (b.d.areaPx > a.d.areaPx ? b : a));
+    await run.deps.sink.defect(def, run.context, part.thumbnail);
+    run.journal.append({ t: 'published', eventId: def.eventId });
+  }
+  confirmed.push(...defects);
+  const outcome = defects.some((d) => d.provenance.surveyTile >= 0) ? 'confirmed' : 'rejected';
+  run.journal.append({ t: 'target', index: t.index, outcome, defects, fields, fieldCentres });
+  return { index: t.index, outcome, defects, fields, fieldCentres };
+}
+
+function feret(pts: Array<[number, number]>): number {
+  let best = 0;
+  for (let k = 0; k < 36; k++) {
+    const c = Math.cos((Math.PI * k) / 36);
+    const s = Math.sin((Math.PI * k) / 36);
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const [x, y] of pts) {
+      const v = x * c + y * s;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    best = Math.max(best, hi - lo);
+  }
+  return best;
+}
