@@ -20,6 +20,7 @@ export type * from './payloads.js';
 export { SCHEMA_VERSION } from './payloads.js';
 export { MqttEventSink } from './mqtt/mqtt-sink.js';
 export { MemoryEventSink } from './memory-sink.js';
+export { scanSinkFor } from './scan-sink.js';
 export { startEmbeddedBroker, type EmbeddedBroker } from './embedded-broker.js';
 export { renderThumbnail, type ThumbnailSource } from './thumbnails.js';
 export { mqttSchema, type MqttConfig } from './config.js';

@@ -75,7 +75,7 @@ export interface BoxUm {
 
 export interface ObjectiveRef {
   name: string;
-  magnification: number;
+  magnification?: number;
 }
 
 export interface ModelRefs {
@@ -125,12 +125,12 @@ export interface DefectEvent extends EventEnvelope {
 }
 
 export interface AcceptanceReason {
-  /** Which criterion failed, e.g. `maxDefects`, `maxDensityPerCm2`, `maxSizeUm`. */
+  /** Which criterion failed: `maxDefectsPerCm2`, `maxDefectSizeUm`, or `acceptance` for any other. */
   criterion: string;
-  /** The class the criterion applies to; absent for all classes. */
+  /** The class the criterion applies to (`total` for all classes). */
   class?: string;
-  limit: number;
-  actual: number;
+  limit?: number;
+  actual?: number;
   message: string;
 }
 
@@ -142,6 +142,9 @@ export interface InstrumentTimeMs {
   captureMs: number;
   inferenceMs: number;
   totalMs: number;
+  /** Zoom phase, and what fits none of the activities. */
+  zoomMs?: number;
+  otherMs?: number;
 }
 
 export interface ScanSummary {
@@ -152,6 +155,12 @@ export interface ScanSummary {
   acceptance: { result: 'pass' | 'fail'; reasons: AcceptanceReason[] };
   instrumentTime: InstrumentTimeMs;
   reportImage?: ImageRef;
+  surveyFields?: number;
+  candidates?: number;
+  targetsVisited?: number;
+  targetsSkipped?: number;
+  rejected?: number;
+  largestUmByClass?: Record<string, number>;
 }
 
 interface ScanEventBase extends EventEnvelope {
@@ -165,20 +174,25 @@ export interface ScanStartedEvent extends ScanEventBase {
   phase: 'started';
   models: ModelRefs;
   calibrationVersion: string;
-  plannedTiles: number;
   /** Area the recipe asks to inspect. */
   plannedAreaCm2: number;
+  plannedTiles?: number;
+  outlineStage?: BoxUm;
 }
 
 export interface ScanProgressEvent extends ScanEventBase {
   phase: 'progress';
-  tilesDone: number;
-  tilesTotal: number;
-  candidates: number;
-  defectsConfirmed: number;
-  /** 0..1. */
+  /** The part of the scan that progressed: `survey` or `zoom`. */
+  stage: string;
+  done: number;
+  total: number;
+  /** done / total, 0..1. */
   fraction: number;
-  elapsedMs: number;
+  /** Scan state: running, paused, faulted, aborting. */
+  state?: string;
+  candidates?: number;
+  defectsConfirmed?: number;
+  elapsedMs?: number;
 }
 
 export interface ScanFinishedEvent extends ScanEventBase {
@@ -186,7 +200,8 @@ export interface ScanFinishedEvent extends ScanEventBase {
   outcome: 'completed' | 'aborted' | 'failed';
   /** Why the scan was aborted or failed. */
   reason?: string;
-  startedTs: string;
+  startedTs?: string;
+  /** Instrument time of the whole scan. */
   durationMs: number;
   summary: ScanSummary;
 }

@@ -66,11 +66,13 @@ export const scanProgress: ScanEventInput = {
   scanId: 'scan-0001',
   sampleId: 'S-42',
   recipe: { id: 'polished-steel', version: '3' },
-  tilesDone: 32,
-  tilesTotal: 64,
+  stage: 'survey',
+  done: 32,
+  total: 64,
+  fraction: 0.5,
+  state: 'running',
   candidates: 9,
   defectsConfirmed: 4,
-  fraction: 0.5,
   elapsedMs: 41_000,
 };
 
