@@ -1,8 +1,8 @@
 /**
  * bench:mqtt — the MQTT event path against a real mosquitto on a loopback port (Debian package `mosquitto`).
  *
- * 1. Baseline: raw mqtt.js QoS 1 publishes of the same defect JSON in batches of 64 (no outbox, no fsync, no
- *    thumbnail).
+ * 1. Baseline: raw mqtt.js QoS 1 publishes of the same defect JSON, 64 unacknowledged at most, like the sink's
+ *    window (no outbox, no fsync, no thumbnail).
  * 2. Sustained: defect events with sharp thumbnails rendered from a 12-bit 512² frame, through the durable outbox.
  * 3. Latency: 40 events/s for 10 s; capture (the call into the sink, thumbnail rendering included) → the subscriber
  *    has the event, p50/p99.
@@ -36,10 +36,12 @@ const log = (msg: string): void => {
 };
 
 async function main(): Promise<void> {
-  const broker = await startMosquitto();
+  // Persistence and a persistent subscriber session: what the sink replays right after the broker restarts must
+  // wait for the subscriber instead of racing its re-subscription.
+  const broker = await startMosquitto({ persistence: true });
   const base = `smartscope/${device.site}/${device.line}/${device.id}`;
   const dir = tempDir('bench-mqtt-');
-  const sub = await subscriber(broker.url, [`${base}/events/defect`, `${base}/thumbnails/+`]);
+  const sub = await subscriber(broker.url, [`${base}/events/defect`, `${base}/thumbnails/+`], { clean: false, clientId: 'bench-mes' });
   const arrived = new Map<string, number>();
   sub.client.on('message', (topic, payload) => {
     if (!topic.endsWith('/events/defect')) return;
@@ -54,9 +56,21 @@ async function main(): Promise<void> {
   noDelay(raw);
   const body = JSON.stringify({ ...defectInput(1), eventId: '0', ts: new Date().toISOString() });
   let t = performance.now();
-  for (let i = 0; i < SUSTAINED; i += WINDOW) {
-    await Promise.all(Array.from({ length: Math.min(WINDOW, SUSTAINED - i) }, () => raw.publishAsync(`${base}/raw`, body, { qos: 1 })));
-  }
+  await new Promise<void>((resolve, reject) => {
+    let sent = 0;
+    let acked = 0;
+    const pump = (): void => {
+      while (sent < SUSTAINED && sent - acked < WINDOW) {
+        sent++;
+        raw.publish(`${base}/raw`, body, { qos: 1 }, (err) => {
+          if (err) return reject(err);
+          if (++acked === SUSTAINED) resolve();
+          else pump();
+        });
+      }
+    };
+    pump();
+  });
   const rawPerSec = SUSTAINED / ((performance.now() - t) / 1000);
   await raw.endAsync();
   log(`raw publish ${r1(rawPerSec)}/s`);
@@ -107,6 +121,7 @@ async function main(): Promise<void> {
 
   // 3. Latency at a steady rate.
   const started = new Map<string, number>();
+  const durableAt = new Map<string, number>();
   const total = LATENCY_RATE * LATENCY_SECONDS;
   const t0 = performance.now();
   const pending: Array<Promise<void>> = [];
@@ -119,12 +134,15 @@ async function main(): Promise<void> {
       sink.defect(defectInput(i), src).then((e) => {
         produced.add(e.eventId);
         started.set(e.eventId, capture);
+        durableAt.set(e.eventId, performance.now());
       }),
     );
   }
   await Promise.all(pending);
   await until(() => [...started.keys()].every((id) => arrived.has(id)), 60_000, 'latency events');
   const latencies = [...started].map(([id, c]) => arrived.get(id)! - c);
+  const toDurable = [...started].map(([id, c]) => durableAt.get(id)! - c);
+  const durableToReceived = [...started].map(([id]) => Math.max(0, arrived.get(id)! - durableAt.get(id)!));
   log(`latency p50 ${r1(pct(latencies, 50))} ms, p99 ${r1(pct(latencies, 99))} ms`);
 
   // 4. Replay after an outage.
@@ -166,6 +184,10 @@ async function main(): Promise<void> {
     ratioWithoutThumbnailToRawPublish: Math.round((plainPerSec / rawPerSec) * 1000) / 1000,
     thumbnailRenderPerSec: r1(renderPerSec),
     latencyRatePerSec: LATENCY_RATE,
+    latencyMsP50CallToDurable: r1(pct(toDurable, 50)),
+    latencyMsP99CallToDurable: r1(pct(toDurable, 99)),
+    latencyMsP50DurableToReceived: r1(pct(durableToReceived, 50)),
+    latencyMsP99DurableToReceived: r1(pct(durableToReceived, 99)),
     replayBacklogEvents: backlog,
     eventsLostByOutbox: health.eventsLost,
     events: produced.size,
