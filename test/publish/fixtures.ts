@@ -119,7 +119,9 @@ export interface Received {
 
 /** A plain MQTT client that records everything on `filters`. */
 export async function subscriber(url: string, filters: string[], opts: IClientOptions = {}): Promise<{ client: MqttClient; messages: Received[]; json: (topicEnd: string) => Array<Record<string, unknown>>; close: () => Promise<void> }> {
-  const client = await mqtt.connectAsync(url, { protocolVersion: 5, reconnectPeriod: 200, clean: true, ...opts });
+  // A persistent session in MQTT 5 also needs a session expiry: with the default of 0 it ends with the connection.
+  const persistent = opts.clean === false && (opts.protocolVersion ?? 5) === 5 ? { properties: { sessionExpiryInterval: 3600, ...opts.properties } } : {};
+  const client = await mqtt.connectAsync(url, { protocolVersion: 5, reconnectPeriod: 200, clean: true, ...opts, ...persistent });
   noDelay(client);
   client.on('connect', () => noDelay(client));
   const messages: Received[] = [];

@@ -296,7 +296,8 @@ export class MqttEventSink implements EventSink {
       severity: 'critical',
       active: true,
       message: `The outbox reached its disk cap with no thumbnails left to drop: ${p.records} queued events were lost (oldest first).`,
-      details: { lost: p.records, lostTotal: this.opts.store.stats().lostRecords, outboxSeqFirst: p.first, outboxSeqLast: p.last },
+      // The totals travel with every loss alarm: an earlier alarm may itself have been among the oldest events dropped.
+      details: { lost: p.records, lostTotal: this.opts.store.stats().lostRecords, thumbnailsDroppedTotal: this.opts.store.stats().droppedBlobs, outboxSeqFirst: p.first, outboxSeqLast: p.last },
     });
   }
 

@@ -10,8 +10,9 @@
  * acknowledged in that window are replayed (at-least-once, the same event ids). Fully acknowledged segments and
  * blobs no pending record needs are deleted only after meta.json says so.
  */
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { BlobDir, fsyncDir } from './blob-dir.js';
 import { planCap } from './cap-plan.js';
 import { decodeRecord, encodeRecord } from './record-codec.js';
 import { Segment, SEGMENT_RE, segmentName } from './segment.js';
@@ -54,19 +55,15 @@ interface PendingAppend {
   reject: (e: Error) => void;
 }
 
-const blobFile = (topic: string): string => topic.replace(/\//g, '~');
-
 export class FileStore implements OutboxStore {
   private readonly dir: string;
-  private readonly blobDir: string;
   private readonly capBytes: number;
   private readonly segmentBytes: number;
   private readonly metaDelayMs: number;
   private readonly cacheRecords: number;
   private segments: Segment[] = [];
   private active: Segment | null = null;
-  /** Stored blobs in the order they were written (oldest first): topic → file name and size. */
-  private readonly blobs = new Map<string, { file: string; bytes: number }>();
+  private readonly blobs: BlobDir;
   /** Pending records that need blobs, and how many pending records need each blob. */
   private readonly blobRefs = new Map<number, string[]>();
   private readonly blobUse = new Map<string, number>();
@@ -84,7 +81,7 @@ export class FileStore implements OutboxStore {
 
   constructor(opts: FileStoreOptions) {
     this.dir = opts.dir;
-    this.blobDir = join(opts.dir, 'blobs');
+    this.blobs = new BlobDir(join(opts.dir, 'blobs'));
     this.capBytes = opts.capBytes;
     this.segmentBytes = Math.max(4096, Math.min(opts.segmentBytes ?? 4 << 20, Math.floor(opts.capBytes / 8)));
     this.metaDelayMs = opts.metaDelayMs ?? 200;
@@ -94,7 +91,7 @@ export class FileStore implements OutboxStore {
   async open(): Promise<RecoveryReport> {
     if (this.opened) throw new Error('outbox store is already open');
     this.opened = true;
-    await mkdir(this.blobDir, { recursive: true });
+    await mkdir(this.dir, { recursive: true });
     this.meta = await this.readMeta();
     const names = (await readdir(this.dir)).filter((n) => SEGMENT_RE.test(n)).sort();
     let discardedBytes = 0;
@@ -117,19 +114,7 @@ export class FileStore implements OutboxStore {
       this.meta.lostRecords += corruptRecords;
       await this.writeMeta();
     }
-    let orphanBlobs = 0;
-    const files = await readdir(this.blobDir);
-    const withTime = await Promise.all(files.map(async (f) => ({ f, st: await stat(join(this.blobDir, f)) })));
-    withTime.sort((a, b) => a.st.mtimeMs - b.st.mtimeMs);
-    for (const { f, st } of withTime) {
-      const topic = f.replace(/~/g, '/');
-      if (f.endsWith('.tmp') || !this.blobUse.has(topic)) {
-        await unlink(join(this.blobDir, f));
-        if (!f.endsWith('.tmp')) orphanBlobs++;
-        continue;
-      }
-      this.blobs.set(topic, { file: f, bytes: st.size });
-    }
+    const orphanBlobs = await this.blobs.recover((topic) => this.blobUse.has(topic));
     return { pendingRecords: this.pendingRecords(), discardedBytes, corruptRecords, orphanBlobs };
   }
 
@@ -176,14 +161,8 @@ export class FileStore implements OutboxStore {
 
   async getBlob(topic: string): Promise<StoredBlob | undefined> {
     if (this.closed) throw closedError();
-    const b = this.blobs.get(topic);
-    if (!b) return undefined;
-    try {
-      return { topic, bytes: await readFile(join(this.blobDir, b.file)) };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
+    const bytes = await this.blobs.read(topic);
+    return bytes ? { topic, bytes } : undefined;
   }
 
   async ack(upTo: number): Promise<void> {
@@ -208,7 +187,7 @@ export class FileStore implements OutboxStore {
       const i = seg.indexAfter(this.meta.ackedSeq);
       if (i < seg.seqs.length) pendingBytes += seg.bytes - seg.offsets[i]!;
     }
-    for (const id of this.blobUse.keys()) pendingBytes += this.blobs.get(id)?.bytes ?? 0;
+    for (const topic of this.blobUse.keys()) pendingBytes += this.blobs.bytesOf(topic);
     return {
       pendingRecords: this.pendingRecords(),
       pendingBytes,
@@ -278,12 +257,12 @@ export class FileStore implements OutboxStore {
       {
         capBytes: this.capBytes,
         usedBytes: this.usedBytes(),
-        blobs: [...this.blobs].filter(([id]) => !needed.has(id)).map(([id, b]) => ({ id, bytes: b.bytes })),
+        blobs: this.blobs.list().filter((b) => !needed.has(b.id)),
         recordUnits: this.segments.map((s) => ({ bytes: s.bytes, records: s.pendingCount(this.meta.ackedSeq), firstSeq: s.firstSeq, lastSeq: s.lastSeq, blobIds: [] })),
       },
       incoming,
     );
-    for (const id of plan.dropBlobs) await this.dropBlob(id);
+    for (const topic of plan.dropBlobs) await this.blobs.remove(topic);
     this.meta.droppedBlobs += plan.dropBlobs.length;
     if (plan.dropUnits > 0) {
       const gone = this.segments.splice(0, plan.dropUnits);
@@ -304,22 +283,7 @@ export class FileStore implements OutboxStore {
     if (plan.dropBlobs.length > 0 && plan.dropUnits === 0) this.metaDirty = true;
 
     // Blobs first: a record on disk must never name a blob that is not.
-    if (fresh.size > 0) {
-      for (const b of fresh.values()) {
-        const file = blobFile(b.topic);
-        const tmp = join(this.blobDir, `${file}.tmp`);
-        const fh = await open(tmp, 'w');
-        try {
-          await fh.writeFile(b.bytes);
-          await fh.datasync();
-        } finally {
-          await fh.close();
-        }
-        await rename(tmp, join(this.blobDir, file));
-        this.blobs.set(b.topic, { file, bytes: b.bytes.length });
-      }
-      await fsyncDir(this.blobDir);
-    }
+    await this.blobs.writeAll(fresh.values());
 
     if (lines.length > 0) {
       let created = false;
@@ -394,18 +358,7 @@ export class FileStore implements OutboxStore {
   }
 
   private async removeUnusedBlobs(): Promise<void> {
-    for (const [id, b] of this.blobs) {
-      if (this.blobUse.has(id)) continue;
-      this.blobs.delete(id);
-      await rm(join(this.blobDir, b.file), { force: true });
-    }
-  }
-
-  private async dropBlob(id: string): Promise<void> {
-    const b = this.blobs.get(id);
-    if (!b) return;
-    this.blobs.delete(id);
-    await rm(join(this.blobDir, b.file), { force: true });
+    for (const topic of this.blobs.topics()) if (!this.blobUse.has(topic)) await this.blobs.remove(topic);
   }
 
   private pendingRecords(): number {
@@ -417,8 +370,7 @@ export class FileStore implements OutboxStore {
   private usedBytes(): number {
     let n = 0;
     for (const seg of this.segments) n += seg.bytes;
-    for (const b of this.blobs.values()) n += b.bytes;
-    return n;
+    return n + this.blobs.totalBytes();
   }
 
   private async readMeta(): Promise<Meta> {
@@ -444,14 +396,5 @@ export class FileStore implements OutboxStore {
     }
     await rename(tmp, join(this.dir, 'meta.json'));
     await fsyncDir(this.dir);
-  }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
   }
 }
