@@ -4,6 +4,9 @@
  */
 import { obj, oneOf, str, type Schema } from './schema-kit.js';
 import { twinSchema, type TwinConfig } from '../sim/config.js';
+import { applianceSchema, healthSchema, type ApplianceConfig, type HealthConfig } from '../ops/config.js';
+import { modelsSchema, type ModelsConfig } from '../bundles/config.js';
+import { recordsSchema, type RecordsConfig } from '../records/config.js';
 import { mqttSchema } from '../publish/config.js';
 
 export const deviceSchema: Schema = obj('Who this microscope is: used in MQTT topics, records and events.', {
@@ -21,6 +24,10 @@ export const sections: Record<string, Schema> = {
   device: deviceSchema,
   logging: loggingSchema,
   twin: twinSchema,
+  appliance: applianceSchema,
+  health: healthSchema,
+  models: modelsSchema,
+  records: recordsSchema,
   mqtt: mqttSchema,
 };
 
@@ -42,5 +49,9 @@ export interface Config {
   device: DeviceConfig;
   logging: { level: string };
   twin: TwinConfig;
+  appliance: ApplianceConfig;
+  health: HealthConfig;
+  models: ModelsConfig;
+  records: RecordsConfig;
   [section: string]: unknown;
 }

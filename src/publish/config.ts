@@ -3,6 +3,7 @@
  * commands and the Sparkplug B edge node. docs/mqtt-api.md explains each choice.
  */
 import { bool, int, num, obj, secretRef, str, type Schema } from '../config/schema-kit.js';
+import type { Secret } from '../config/secret.js';
 
 const file = (description: string): Schema => str(description, undefined, { minLength: 1 });
 
@@ -61,8 +62,6 @@ export const mqttSchema: Schema = obj('MQTT to the plant: events, thumbnails, st
   }),
 });
 
-export type SecretRef = { file: string } | { env: string };
-
 export interface MqttConfig {
   url?: string;
   protocolVersion: 4 | 5;
@@ -73,7 +72,8 @@ export interface MqttConfig {
   reconnectMinMs: number;
   reconnectMaxMs: number;
   username?: string;
-  password?: SecretRef;
+  /** Resolved by the config loader from `{ file }` or `{ env }`. */
+  password?: Secret;
   tls: { ca?: string; cert?: string; key?: string; rejectUnauthorized: boolean; servername?: string };
   outbox: { dir: string; maxDiskMiB: number; segmentKiB: number; inflight: number };
   statsIntervalS: number;

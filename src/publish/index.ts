@@ -33,7 +33,6 @@ export interface EventSinkDeps {
   softwareVersion?: string;
   /** Default: the file store in `mqtt.outbox.dir`. */
   store?: OutboxStore;
-  env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -61,7 +60,7 @@ export async function createEventSink(config: { mqtt: MqttConfig }, deps: EventS
     const edgeNodeId = sp.edgeNodeId ?? `${deps.device.line}-${deps.device.id}`;
     const opts: ConstructorParameters<typeof SparkplugNode>[0] = {
       url,
-      base: baseClientOptions(cfg, deps.env),
+      base: baseClientOptions(cfg),
       clientId: `${cfg.clientId ?? `smartscope-${deps.device.site}-${deps.device.line}-${deps.device.id}`}-spb`,
       groupId: sp.groupId,
       edgeNodeId,
@@ -84,7 +83,6 @@ export async function createEventSink(config: { mqtt: MqttConfig }, deps: EventS
     store,
     softwareVersion,
   };
-  if (deps.env) sinkOpts.env = deps.env;
   if (sparkplug) sinkOpts.sparkplug = sparkplug;
   const sink = await MqttEventSink.open(sinkOpts);
   if (broker) {

@@ -20,20 +20,34 @@ export interface Candidate {
   className: string;
 }
 
-/** Converts a detection's box to a stage rectangle (the box's four corners through the pixel → stage map). */
-export function detectionRect(run: ScanRun, objective: string, pose: { x: number; y: number }, d: PixelDetection, size: [number, number]): Rect {
+/**
+ * Where a frame sits on the sensor: the full sensor size, and the offset of the frame's first pixel when it was read
+ * out from a region of interest.
+ */
+export interface FrameGeometry {
+  sensor: [number, number];
+  roiOffset: [number, number];
+}
+
+/** Stage position (reference frame) of a pixel of a frame taken with the stage at `pose`. */
+export function framePixelToStage(run: ScanRun, objective: string, pose: { x: number; y: number }, g: FrameGeometry, px: [number, number]): [number, number] {
   const cal = run.objectiveCal(objective);
+  return pixelToStage(cal, [pose.x + cal.offsetUm[0], pose.y + cal.offsetUm[1]], [px[0] + g.roiOffset[0], px[1] + g.roiOffset[1]], g.sensor);
+}
+
+/** Converts a detection's box to a stage rectangle (the box's four corners through the pixel → stage map). */
+export function detectionRect(run: ScanRun, objective: string, pose: { x: number; y: number }, d: PixelDetection, g: FrameGeometry): Rect {
   const [bx, by, bw, bh] = d.bboxPx;
   const xs: number[] = [];
   const ys: number[] = [];
   // Pixel centres run from bx to bx + bw − 1; the box's edges are half a pixel further out.
-  for (const [px, py] of [
+  for (const p of [
     [bx - 0.5, by - 0.5],
     [bx + bw - 0.5, by - 0.5],
     [bx - 0.5, by + bh - 0.5],
     [bx + bw - 0.5, by + bh - 0.5],
-  ] as const) {
-    const [sx, sy] = pixelToStage(cal, [pose.x + cal.offsetUm[0], pose.y + cal.offsetUm[1]], [px, py], size);
+  ] as Array<[number, number]>) {
+    const [sx, sy] = framePixelToStage(run, objective, pose, g, p);
     xs.push(sx);
     ys.push(sy);
   }
@@ -122,7 +136,7 @@ async function inferSurvey(run: ScanRun, index: number, frame: Frame, pose: { x:
       if (d.confidence < r.survey.threshold) continue;
       const areaUm2 = d.areaPx * um2PerPx;
       if (areaUm2 < r.survey.minAreaUm2) continue;
-      candidates.push({ rect: detectionRect(run, ob, pose, d, [frame.width, frame.height]), score: d.confidence, areaUm2, tile: index, className: d.className });
+      candidates.push({ rect: detectionRect(run, ob, pose, d, { sensor: [frame.width, frame.height], roiOffset: [0, 0] }), score: d.confidence, areaUm2, tile: index, className: d.className });
     }
     run.recordTile(index, pose, candidates, discarded);
   } finally {

@@ -26,13 +26,12 @@ beforeAll(async () => {
   for (const [u, p] of [['mes', 'mes-pw'], ['viewer', 'viewer-pw'], [device.id, 'scope-pw'], ['scope9', 'other-pw']]) execFileSync('mosquitto_passwd', ['-b', pw, u!, p!]);
   broker = await startMosquitto({ passwordFile: pw, aclFile: resolve(import.meta.dirname, '../../docs/mqtt-acl.conf') });
   sink = await MqttEventSink.open({
-    config: mqttConfig({ url: broker.url, username: device.id, password: { env: 'PW' } }),
+    config: mqttConfig({ url: broker.url, username: device.id, password: { env: 'PW' } }, { PW: 'scope-pw' }),
     device,
     clock: new RealClock(),
     logger: silentLogger(),
     store: new MemoryStore(),
     softwareVersion: '0.1.0',
-    env: { PW: 'scope-pw' },
   });
   sink.onCommand('start-scan', () => ({ scanId: 'scan-9' }));
   await until(() => sink.health().connected, 10_000, 'microscope connected');

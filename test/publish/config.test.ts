@@ -9,7 +9,7 @@ import { defectInput, device, subscriber, tempDir, until } from './fixtures.js';
 
 describe('config section mqtt', () => {
   it('fills defaults', () => {
-    const c = parseConfig({}).mqtt as Record<string, unknown>;
+    const c = parseConfig({}).mqtt as unknown as Record<string, unknown>;
     expect(c).toMatchObject({
       protocolVersion: 5,
       topicPrefix: 'smartscope',

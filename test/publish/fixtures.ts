@@ -18,8 +18,8 @@ export function tempDir(prefix: string): string {
 }
 
 /** The `mqtt` section with defaults, as the config loader produces it. */
-export function mqttConfig(overrides: Record<string, unknown>): MqttConfig & { url: string } {
-  return parseConfig({ device, mqtt: { reconnectMinMs: 100, reconnectMaxMs: 400, statsIntervalS: 0, ...overrides } }).mqtt as MqttConfig & { url: string };
+export function mqttConfig(overrides: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): MqttConfig & { url: string } {
+  return parseConfig({ device, mqtt: { reconnectMinMs: 100, reconnectMaxMs: 400, statsIntervalS: 0, ...overrides } }, 'config', { env }).mqtt as MqttConfig & { url: string };
 }
 
 export function defectInput(n: number, scanId = 'scan-0001'): DefectEventInput {

@@ -44,13 +44,12 @@ function capture(): { logger: ReturnType<typeof createLogger>; text: () => strin
 
 async function open(tls: Record<string, unknown>, env: NodeJS.ProcessEnv, logger: ReturnType<typeof createLogger>): Promise<MqttEventSink> {
   return MqttEventSink.open({
-    config: mqttConfig({ url: broker.url, username: 'scope3', password: { env: 'SCOPE_MQTT_PASSWORD' }, tls }),
+    config: mqttConfig({ url: broker.url, username: 'scope3', password: { env: 'SCOPE_MQTT_PASSWORD' }, tls }, env),
     device,
     clock: new RealClock(),
     logger,
     store: new MemoryStore(),
     softwareVersion: '0.1.0',
-    env,
   });
 }
 
@@ -99,19 +98,22 @@ describe('TLS and credentials', () => {
   });
 
   it('names the field when a secret or a certificate cannot be read', () => {
-    const cfg = mqttConfig({ url: broker.url, password: { env: 'NOT_SET_ANYWHERE' } });
-    expect(() => baseClientOptions(cfg, {})).toThrow('config: 1 problem\n  - mqtt.password: {"env":"NOT_SET_ANYWHERE"} — expected the environment variable NOT_SET_ANYWHERE to be set (it is not)');
+    expect(() => mqttConfig({ url: broker.url, password: { env: 'NOT_SET_ANYWHERE' } }, {})).toThrow(
+      'config: 1 problem\n  - mqtt.password: {"env":"NOT_SET_ANYWHERE"} — expected environment variable NOT_SET_ANYWHERE to be set to the secret (it is not set)',
+    );
     const pwFile = join(dir, 'empty-password');
     writeFileSync(pwFile, '\n');
-    expect(() => baseClientOptions(mqttConfig({ url: broker.url, password: { file: pwFile } }), {})).toThrow(
-      `  - mqtt.password: {"file":"${pwFile}"} — expected a file whose first line holds the secret (it is empty)`,
-    );
-    expect(() => baseClientOptions(mqttConfig({ url: broker.url, tls: { ca: '/nonexistent/ca.pem' } }), {})).toThrow(
+    expect(() => mqttConfig({ url: broker.url, password: { file: pwFile } }, {})).toThrow(`  - mqtt.password: {"file":"${pwFile}"} — expected a secret on the first line of ${pwFile} (the line is empty)`);
+    expect(() => baseClientOptions(mqttConfig({ url: broker.url, tls: { ca: '/nonexistent/ca.pem' } }))).toThrow(
       '  - mqtt.tls.ca: "/nonexistent/ca.pem" — expected a readable PEM file (ENOENT)',
     );
-    expect(() => baseClientOptions(mqttConfig({ url: broker.url, tls: { cert: pki.clientCert } }), {})).toThrow('  - mqtt.tls.key: missing — expected a value: a client certificate needs both cert and key');
+    expect(() => baseClientOptions(mqttConfig({ url: broker.url, tls: { cert: pki.clientCert } }))).toThrow('  - mqtt.tls.key: missing — expected a value: a client certificate needs both cert and key');
     writeFileSync(pwFile, `${PASSWORD}\nsecond line ignored\n`);
-    expect(baseClientOptions(mqttConfig({ url: broker.url, password: { file: pwFile } }), {}).password).toBe(PASSWORD);
+    const cfg = mqttConfig({ url: broker.url, password: { file: pwFile } }, {});
+    expect(baseClientOptions(cfg).password).toBe(PASSWORD);
+    // The resolved config can be logged or printed whole without the password.
+    expect(JSON.stringify(cfg)).not.toContain(PASSWORD);
+    expect(() => baseClientOptions({ ...cfg, password: { env: 'X' } as never })).toThrow('  - mqtt.password: "[not shown]" — expected a secret resolved by the config loader (parseConfig / loadConfigFile)');
   });
 
   it('rejects an inline password in the config file', () => {

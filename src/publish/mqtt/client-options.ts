@@ -1,32 +1,14 @@
 /**
- * Connection options from the `mqtt` config: TLS files, credentials by reference, protocol version. Files and
- * secrets are read once, at start, so a bad path fails the start with the field named — never a reconnect loop that
- * fails forever. Secrets never appear in errors or log lines.
+ * Connection options from the `mqtt` config: TLS files, credentials, protocol version. The password arrives as a
+ * Secret (the config loader resolved its `{ file }` / `{ env }` reference and names the field when it cannot); TLS
+ * files are read here, once, at start, so a bad path fails the start with the field named — never a reconnect loop
+ * that fails forever. Secrets never appear in errors or log lines.
  */
 import { readFileSync } from 'node:fs';
 import type { IClientOptions } from 'mqtt';
 import { ConfigError } from '../../config/validate.js';
-import type { MqttConfig, SecretRef } from '../config.js';
-
-/** Reads a secret given as `{ file }` (first line) or `{ env }`. */
-export function resolveSecret(ref: SecretRef, path: string, env: NodeJS.ProcessEnv = process.env): string {
-  if ('file' in ref) {
-    let text: string;
-    try {
-      text = readFileSync(ref.file, 'utf8');
-    } catch (err) {
-      throw new ConfigError('config', [{ path, value: ref, expected: `a readable file holding the secret (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})` }]);
-    }
-    const line = text.split(/\r?\n/, 1)[0] ?? '';
-    if (line.length === 0) throw new ConfigError('config', [{ path, value: ref, expected: 'a file whose first line holds the secret (it is empty)' }]);
-    return line;
-  }
-  const v = env[ref.env];
-  if (v === undefined || v === '') {
-    throw new ConfigError('config', [{ path, value: ref, expected: `the environment variable ${ref.env} to be set (it is not)` }]);
-  }
-  return v;
-}
+import { Secret } from '../../config/secret.js';
+import type { MqttConfig } from '../config.js';
 
 function readPem(file: string | undefined, path: string): Buffer | undefined {
   if (file === undefined) return undefined;
@@ -41,7 +23,7 @@ function readPem(file: string | undefined, path: string): Buffer | undefined {
  * The options every connection of this device shares (the will, client id and reconnect policy are added per
  * connection). `reconnectPeriod: 0`: the Connection class reconnects itself, with a fresh will each time.
  */
-export function baseClientOptions(cfg: MqttConfig, env: NodeJS.ProcessEnv = process.env): IClientOptions {
+export function baseClientOptions(cfg: MqttConfig): IClientOptions {
   const opts: IClientOptions = {
     protocolVersion: cfg.protocolVersion,
     keepalive: cfg.keepaliveS,
@@ -53,7 +35,12 @@ export function baseClientOptions(cfg: MqttConfig, env: NodeJS.ProcessEnv = proc
     resubscribe: false,
   };
   if (cfg.username !== undefined) opts.username = cfg.username;
-  if (cfg.password !== undefined) opts.password = resolveSecret(cfg.password, 'mqtt.password', env);
+  if (cfg.password !== undefined) {
+    if (!(cfg.password instanceof Secret)) {
+      throw new ConfigError('config', [{ path: 'mqtt.password', value: '[not shown]', expected: 'a secret resolved by the config loader (parseConfig / loadConfigFile)' }]);
+    }
+    opts.password = cfg.password.reveal();
+  }
   const tls = cfg.tls;
   const ca = readPem(tls.ca, 'mqtt.tls.ca');
   const cert = readPem(tls.cert, 'mqtt.tls.cert');

@@ -25,7 +25,6 @@ export interface MqttSinkOptions {
   logger: Logger;
   store: OutboxStore;
   softwareVersion: string;
-  env?: NodeJS.ProcessEnv;
   /** Started and stopped with the sink. */
   sparkplug?: SparkplugNode;
   /** At most one events-lost alarm per this interval, each with the count since the last (default 10 s). */
@@ -74,7 +73,7 @@ export class MqttEventSink implements EventSink {
       },
     });
     this.commands.on('request-status', () => ({ status: this.status('online'), outbox: opts.store.stats(), connection: this.connection.counters }));
-    const base = baseClientOptions(cfg, opts.env);
+    const base = baseClientOptions(cfg);
     this.connection = new Connection({
       url: cfg.url,
       base,
