@@ -25,10 +25,10 @@ describe('config section mqtt', () => {
 
   it('names the field, the value and what was expected', () => {
     expect(() => parseConfig({ mqtt: { protocolVersion: 3 } })).toThrow('  - mqtt.protocolVersion: 3 — expected one of 4, 5 (MQTT protocol version: 5, or 4 for MQTT 3')
-    expect(() => parseConfig({ mqtt: { url: 'http://broker' } })).toThrow('  - mqtt.url: "http://broker" — expected must match pattern');
+    expect(() => parseConfig({ mqtt: { url: 'http://broker' } })).toThrow('  - mqtt.url: "http://broker" — expected a string matching ^(mqtt|mqtts|tcp|tls|ssl)://[^\\s]+$ (Broker URL');
     expect(() => parseConfig({ mqtt: { outbox: { maxDiskMiB: 0 } } })).toThrow('  - mqtt.outbox.maxDiskMiB: 0 — expected a number >= 1 MiB');
     expect(() => parseConfig({ mqtt: { tls: { ca: '/x', pem: 1 } } })).toThrow('  - mqtt.tls.pem: 1 — expected no such setting here (unknown key "pem"; allowed: ca, cert, key, rejectUnauthorized, servername)');
-    expect(() => parseConfig({ mqtt: { topicPrefix: 'a/#' } })).toThrow('  - mqtt.topicPrefix: "a/#" — expected must match pattern');
+    expect(() => parseConfig({ mqtt: { topicPrefix: 'a/#' } })).toThrow('  - mqtt.topicPrefix: "a/#" — expected a string matching ^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$');
   });
 });
 
