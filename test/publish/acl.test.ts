@@ -34,7 +34,7 @@ beforeAll(async () => {
     softwareVersion: '0.1.0',
   });
   sink.onCommand('start-scan', () => ({ scanId: 'scan-9' }));
-  await until(() => sink.health().connected, 10_000, 'microscope connected');
+  await until(() => sink.health().connected, 20_000, 'microscope connected');
 });
 afterAll(async () => {
   await sink.close();
@@ -46,9 +46,9 @@ describe('docs/mqtt-acl.conf', () => {
   it('lets the MES read events and send commands, with replies coming back', async () => {
     const mes = await subscriber(broker.url, [`${base}/events/defect`, 'mes/replies/#'], { username: 'mes', password: 'mes-pw' });
     const e = await sink.defect(defectInput(1));
-    await until(() => mes.json('/events/defect').some((x) => x.eventId === e.eventId), 5000, 'event at the MES');
+    await until(() => mes.json('/events/defect').some((x) => x.eventId === e.eventId), 15_000, 'event at the MES');
     await mes.client.publishAsync(`${base}/cmd/start-scan`, '{}', { qos: 1, properties: { responseTopic: 'mes/replies/scope3', correlationData: Buffer.from('a') } });
-    await until(() => mes.messages.some((m) => m.topic === 'mes/replies/scope3'), 5000, 'reply at the MES');
+    await until(() => mes.messages.some((m) => m.topic === 'mes/replies/scope3'), 15_000, 'reply at the MES');
     expect(JSON.parse(mes.messages.find((m) => m.topic === 'mes/replies/scope3')!.payload.toString())).toMatchObject({ status: 'ok', data: { scanId: 'scan-9' } });
     await mes.close();
   });

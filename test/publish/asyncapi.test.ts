@@ -66,7 +66,9 @@ describe('docs/asyncapi.yaml', () => {
     try {
       sink.onCommand('start-scan', () => ({ scanId: 'scan-0002' }));
       await mes.publishAsync('spBv1.0/STATE/scada', JSON.stringify({ online: true, timestamp: Date.now() }), { qos: 1, retain: true });
-      await until(() => sink.health().connected, 10_000, 'connected');
+      await until(() => sink.health().connected, 20_000, 'connected');
+      // The Sparkplug session is separate: let it be born before anything changes, so changes go out as DDATA.
+      await until(() => spy.messages.some((m) => m.topic.includes('/DBIRTH/')), 20_000, 'Sparkplug births');
       await sink.state({ state: 'scanning', scanId: 'scan-0001', sampleId: 'S-42' });
       await sink.scan(scanStarted);
       await sink.defect(defectInput(1), thumbnailSource());
@@ -77,8 +79,8 @@ describe('docs/asyncapi.yaml', () => {
       const names = ['start-scan', 'pause-scan', 'resume-scan', 'abort-scan', 'enqueue-sample', 'reload-model', 'request-status'];
       for (const n of names) await mes.publishAsync(`${base}/cmd/${n}`, JSON.stringify(n === 'enqueue-sample' ? { sampleId: 'S-1', recipe: { id: 'r' } } : {}), { qos: 1 });
       await mes.publishAsync(`${base}/cmd/start-scan`, '{}', { qos: 1, properties: { responseTopic: 'mes/replies/asyncapi', correlationData: Buffer.from('1') } });
-      await until(() => spy.messages.filter((m) => m.topic.includes('/reply/')).length === names.length && spy.messages.some((m) => m.topic === 'mes/replies/asyncapi'), 10_000, 'replies');
-      await until(() => spy.messages.some((m) => m.topic.endsWith('/stats')) && spy.messages.some((m) => m.topic.includes('/DDATA/')), 10_000, 'stats and DDATA');
+      await until(() => spy.messages.filter((m) => m.topic.includes('/reply/')).length === names.length && spy.messages.some((m) => m.topic === 'mes/replies/asyncapi'), 20_000, 'replies');
+      await until(() => spy.messages.some((m) => m.topic.endsWith('/stats')) && spy.messages.some((m) => m.topic.includes('/DDATA/')), 20_000, 'stats and DDATA');
       await sink.close();
     } finally {
       await sink.close();

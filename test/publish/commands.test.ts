@@ -40,7 +40,7 @@ beforeAll(async () => {
     throw new Error('no scan is running');
   });
   sink.onCommand('pause-scan', () => new Promise(() => undefined));
-  await until(() => sink.health().connected, 10_000, 'sink connected');
+  await until(() => sink.health().connected, 20_000, 'sink connected');
 });
 afterAll(async () => {
   await sink.close();
@@ -68,10 +68,10 @@ describe('commands over MQTT 5', () => {
       qos: 1,
       properties: { responseTopic: 'mes/replies/scope3', correlationData: Buffer.from('req-1'), userProperties: { actor: 'mes-line-a' } },
     });
-    await until(() => replies.length === 1, 5000, 'reply');
+    await until(() => replies.length === 1, 15_000, 'reply');
     expect(replies[0]).toMatchObject({ topic: 'mes/replies/scope3', correlation: 'req-1', body: { status: 'ok', command: 'start-scan', data: { scanId: 'scan-for-S-7' } } });
     expect(replyValid(replies[0]!.body)).toBe(true);
-    await until(() => audits.messages.length === 1, 5000, 'audit event');
+    await until(() => audits.messages.length === 1, 15_000, 'audit event');
     expect(audits.json('/events/audit')[0]).toMatchObject({ action: 'command.start-scan', actor: { kind: 'mqtt', id: 'mes-line-a' }, outcome: 'ok', details: { request: { sampleId: 'S-7' } } });
     await audits.close();
     await client.endAsync();
@@ -82,7 +82,7 @@ describe('commands over MQTT 5', () => {
     const ask = async (name: string, payload: string | Buffer, retain = false): Promise<Record<string, unknown>> => {
       const n = replies.length;
       await client.publishAsync(`${base}/cmd/${name}`, payload, { qos: 1, retain, properties: { responseTopic: 'mes/replies/x', correlationData: Buffer.from(`c${n}`) } });
-      await until(() => replies.length > n, 5000, `reply to ${name}`);
+      await until(() => replies.length > n, 15_000, `reply to ${name}`);
       const r = replies[n]!;
       expect(r.correlation).toBe(`c${n}`);
       expect(replyValid(r.body)).toBe(true);
@@ -117,14 +117,14 @@ describe('commands over MQTT 5', () => {
     const refused = before.rejected;
     await client.publishAsync(`${base}/cmd/start-scan`, JSON.stringify({ sampleId: 'retained' }), { qos: 1, retain: true });
     // Live delivery of a retained publish runs normally; the danger is the copy the broker keeps for later.
-    await until(() => replies.length === 1, 5000, 'reply to the live delivery');
+    await until(() => replies.length === 1, 15_000, 'reply to the live delivery');
     // The sink sees the retained flag when it subscribes again: reconnect it.
     (sink as unknown as { connection: { current: { stream: { destroy(): void } } } }).connection.current.stream.destroy();
-    await until(() => replies.length === 2, 10_000, 'retained command refused');
+    await until(() => replies.length === 2, 20_000, 'retained command refused');
     expect(replies[1]!.body).toMatchObject({ status: 'error', error: { code: 'invalid', message: 'retained commands are refused: publish commands with retain false' } });
     // Clearing it delivers an empty message, which must not run the command either.
     await client.publishAsync(`${base}/cmd/start-scan`, '', { qos: 1, retain: true });
-    await until(() => replies.length === 3, 5000, 'reply to the empty message');
+    await until(() => replies.length === 3, 15_000, 'reply to the empty message');
     expect(replies[2]!.body).toMatchObject({ status: 'error', error: { code: 'invalid' } });
     expect(sink.counters().commands.rejected - refused).toBe(2);
     await client.endAsync();
@@ -136,7 +136,7 @@ describe('commands over MQTT 3.1.1', () => {
     const { client, replies } = await requester(4);
     await client.publishAsync(`${base}/cmd/enqueue-sample`, JSON.stringify({ transaction: 'tx-42', sampleId: 'S-9', recipe: { id: 'polished-steel', version: '3' } }), { qos: 1 });
     await client.publishAsync(`${base}/cmd/nonsense`, 'garbage', { qos: 1 });
-    await until(() => replies.length === 2, 5000, 'two replies');
+    await until(() => replies.length === 2, 15_000, 'two replies');
     // Replies come when each command is done, not necessarily in request order.
     replies.sort((a, b) => a.topic.localeCompare(b.topic));
     expect(replies[0]).toMatchObject({ topic: `${base}/reply/enqueue-sample`, body: { status: 'ok', transaction: 'tx-42', data: { position: 1, sampleId: 'S-9' } } });
@@ -195,8 +195,8 @@ describe('10,000 fuzzed commands', () => {
     // Still alive and publishing.
     const events = await subscriber(broker.url, [`${base}/events/defect`]);
     const e = await sink.defect(defectInput(1));
-    await until(() => events.json('/events/defect').some((x) => x.eventId === e.eventId), 10_000, 'event after the fuzz');
+    await until(() => events.json('/events/defect').some((x) => x.eventId === e.eventId), 20_000, 'event after the fuzz');
     await events.close();
     await client.endAsync();
-  });
+  }, 180_000);
 });

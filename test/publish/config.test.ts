@@ -39,9 +39,9 @@ describe('createEventSink without a broker URL', () => {
     const sink = await createEventSink({ mqtt: cfg }, { clock: new SimClock(), logger: silentLogger(), device, store: new MemoryStore(), softwareVersion: '0.1.0' });
     expect(sink.url).toMatch(/^mqtt:\/\/127\.0\.0\.1:\d+$/);
     const sub = await subscriber(sink.url, ['smartscope/#'], { reconnectPeriod: 0, protocolVersion: 4 });
-    await until(() => sink.health().connected, 5000, 'connected to the embedded broker');
+    await until(() => sink.health().connected, 15_000, 'connected to the embedded broker');
     const e = await sink.defect(defectInput(1));
-    await until(() => sub.json('/events/defect').some((x) => x.eventId === e.eventId), 5000, 'event through aedes');
+    await until(() => sub.json('/events/defect').some((x) => x.eventId === e.eventId), 15_000, 'event through aedes');
     await sub.close();
     await sink.close();
     await expect(subscriber(sink.url, ['#'], { reconnectPeriod: 0, connectTimeout: 1000, protocolVersion: 4 })).rejects.toThrow(/ECONNREFUSED/);

@@ -27,9 +27,9 @@ describe('outbox disk cap', () => {
     const store = new FileStore({ dir, capBytes: 256 * 1024, segmentBytes: 16 * 1024 });
     const sink = await MqttEventSink.open({ config: mqttConfig({ url: broker.url, outbox: { dir } }), device, clock: new RealClock(), logger: silentLogger(), store, softwareVersion: '0.1.0', lossAlarmIntervalMs: 1000 });
     try {
-      await until(() => sink.health().connected, 10_000, 'connected');
+      await until(() => sink.health().connected, 20_000, 'connected');
       await broker.stop();
-      await until(() => !sink.health().connected, 10_000, 'outage');
+      await until(() => !sink.health().connected, 20_000, 'outage');
       const jpeg = Buffer.concat([Buffer.from([0xff, 0xd8]), Buffer.alloc(6000, 7), Buffer.from([0xff, 0xd9])]);
       const ids: string[] = [];
       for (let n = 0; sink.health().eventsLost === 0; n++) {

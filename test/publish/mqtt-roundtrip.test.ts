@@ -93,22 +93,22 @@ describe.each([5, 4] as const)('MQTT %i round trip through mosquitto', (protocol
       const statuses = sub.json('/status');
       expect(statuses[statuses.length - 1]).toMatchObject({ availability: 'online', state: 'scanning', scanId: 'scan-0001', softwareVersion: '0.1.0' });
       const retained = await subscriber(broker.url, [`${base}/status`], { protocolVersion });
-      await until(() => retained.messages.length > 0, 5000, 'retained status');
+      await until(() => retained.messages.length > 0, 15_000, 'retained status');
       expect(retained.messages[0]!.packet.retain).toBe(true);
       expect(JSON.parse(retained.messages[0]!.payload.toString())).toMatchObject({ availability: 'online', state: 'scanning' });
 
       // A dropped connection: the broker publishes the will (offline), the sink reconnects (online again).
       const n = sub.json('/status').length;
       (sink as unknown as { connection: { current: { stream: { destroy(): void } } } }).connection.current.stream.destroy();
-      await until(() => sub.json('/status').slice(n).some((s) => s.availability === 'offline'), 10_000, 'last will');
-      await until(() => sub.json('/status').slice(n).some((s) => s.availability === 'online'), 10_000, 'back online');
+      await until(() => sub.json('/status').slice(n).some((s) => s.availability === 'offline'), 20_000, 'last will');
+      await until(() => sub.json('/status').slice(n).some((s) => s.availability === 'online'), 20_000, 'back online');
       const will = sub.json('/status').slice(n).find((s) => s.availability === 'offline')!;
       expect(payloadValidator('status')(will)).toBe(true);
       expect(will.state).toBe('unknown');
       await retained.close();
     } finally {
       await sink.close();
-      await until(() => sub.json('/status').some((s) => s.availability === 'stopped'), 5000, 'stopped status');
+      await until(() => sub.json('/status').some((s) => s.availability === 'stopped'), 15_000, 'stopped status');
       await sub.close();
       rmSync(dir, { recursive: true, force: true });
     }

@@ -46,7 +46,7 @@ describe('broker outage mid-stream', () => {
     try {
       await until(() => sink.health().connected && produced.length >= 40, 20_000, '40 events online');
       await broker.stop();
-      await until(() => !sink.health().connected, 10_000, 'the sink to notice the outage');
+      await until(() => !sink.health().connected, 20_000, 'the sink to notice the outage');
       atStop = produced.length;
       await new Promise((r) => setTimeout(r, 3000));
       const duringOutage = produced.length - atStop;

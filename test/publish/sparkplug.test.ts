@@ -69,7 +69,7 @@ describe('Sparkplug B edge node', () => {
       await new Promise((r) => setTimeout(r, 500));
       expect(of('NBIRTH')).toEqual([]);
       await hostState(true, 2);
-      await until(() => of('DBIRTH').length === 1, 10_000, 'NBIRTH and DBIRTH');
+      await until(() => of('DBIRTH').length === 1, 20_000, 'NBIRTH and DBIRTH');
       const nbirth = of('NBIRTH')[0]!;
       expect(nbirth.topic).toBe('spBv1.0/G1/NBIRTH/lineA-scope3');
       expect(nbirth.seq).toBe(0);
@@ -83,32 +83,32 @@ describe('Sparkplug B edge node', () => {
 
       // Data: state and scan in DDATA by alias; a new defect class brings a DBIRTH declaring it.
       await sink.state({ state: 'scanning', scanId: 'scan-0001', sampleId: 'S-42' });
-      await until(() => of('DDATA').length === 1, 5000, 'DDATA');
+      await until(() => of('DDATA').length === 1, 15_000, 'DDATA');
       expect(of('DDATA')[0]!.seq).toBe(2);
       expect(of('DDATA')[0]!.metrics.every((m) => m.name === undefined && typeof m.alias === 'number')).toBe(true);
       await sink.scan(scanStarted);
       await sink.defect(defectInput(0)); // scratch: new class
-      await until(() => of('DBIRTH').length === 2, 5000, 'DBIRTH for the new class');
+      await until(() => of('DBIRTH').length === 2, 15_000, 'DBIRTH for the new class');
       const db2 = of('DBIRTH')[1]!;
       expect(metric(db2, 'Defects/By Class/scratch')).toBe(1);
       expect(metric(db2, 'Defects/Total')).toBe(1);
       expect(metric(db2, 'Model/Zoom')).toBe('zoom-unet-1.1.0');
       await sink.defect(defectInput(4)); // scratch again: plain DDATA
-      await until(() => of('DDATA').some((m) => m.metrics.some((x) => x.alias === 21 && x.value === 2)), 5000, 'DDATA with 2 defects');
+      await until(() => of('DDATA').some((m) => m.metrics.some((x) => x.alias === 21 && x.value === 2)), 15_000, 'DDATA with 2 defects');
       // seq runs on without gaps from the NBIRTH.
       const since = msgs.slice(msgs.indexOf(nbirth));
       expect(since.map((m) => m.seq)).toEqual(since.map((_, i) => i));
 
       // Rebirth on request: NBIRTH seq 0 with the same bdSeq, then DBIRTH.
       await host.publishAsync('spBv1.0/G1/NCMD/lineA-scope3', Buffer.from(codec.encodePayload({ timestamp: Date.now(), metrics: [{ name: 'Node Control/Rebirth', type: 'Boolean', value: true }] })), { qos: 1 });
-      await until(() => of('NBIRTH').length === 2 && of('DBIRTH').length === 3, 5000, 'rebirth');
+      await until(() => of('NBIRTH').length === 2 && of('DBIRTH').length === 3, 15_000, 'rebirth');
       expect(of('NBIRTH')[1]!.seq).toBe(0);
       expect(metric(of('NBIRTH')[1]!, 'bdSeq')).toBe(bdSeq);
       expect(of('DBIRTH')[2]!.seq).toBe(1);
 
       // Primary host offline (newer timestamp): NDEATH with the session's bdSeq, then a new session that waits.
       await hostState(false, 3);
-      await until(() => of('NDEATH').length === 1, 5000, 'NDEATH');
+      await until(() => of('NDEATH').length === 1, 15_000, 'NDEATH');
       expect(metric(of('NDEATH')[0]!, 'bdSeq')).toBe(bdSeq);
       await new Promise((r) => setTimeout(r, 800));
       expect(of('NBIRTH').length).toBe(2);
@@ -117,27 +117,27 @@ describe('Sparkplug B edge node', () => {
       await new Promise((r) => setTimeout(r, 500));
       expect(of('NBIRTH').length).toBe(2);
       await hostState(true, 4);
-      await until(() => of('NBIRTH').length === 3, 10_000, 'birth after the host is back');
+      await until(() => of('NBIRTH').length === 3, 20_000, 'birth after the host is back');
       const bdSeq2 = metric(of('NBIRTH')[2]!, 'bdSeq') as number;
       expect(bdSeq2).toBe((bdSeq + 1) % 256);
 
       // A lost connection: the broker publishes the will, an NDEATH with the same bdSeq as that session's NBIRTH.
       const spConn = (sink as unknown as { opts: { sparkplug: { connection: { current: { stream: { destroy(): void } } } } } }).opts.sparkplug.connection;
       spConn.current.stream.destroy();
-      await until(() => of('NDEATH').length === 2, 10_000, 'NDEATH will');
+      await until(() => of('NDEATH').length === 2, 20_000, 'NDEATH will');
       expect(metric(of('NDEATH')[1]!, 'bdSeq')).toBe(bdSeq2);
-      await until(() => of('NBIRTH').length === 4, 10_000, 'birth after reconnecting');
+      await until(() => of('NBIRTH').length === 4, 20_000, 'birth after reconnecting');
       const bdSeq3 = metric(of('NBIRTH')[3]!, 'bdSeq') as number;
       expect(bdSeq3).toBe((bdSeq2 + 1) % 256);
 
       // Clean stop: DDEATH, then NDEATH.
       await sink.close();
-      await until(() => of('NDEATH').length === 3 && of('DDEATH').length === 1, 5000, 'DDEATH and NDEATH on stop');
+      await until(() => of('NDEATH').length === 3 && of('DDEATH').length === 1, 15_000, 'DDEATH and NDEATH on stop');
       expect(metric(of('NDEATH')[2]!, 'bdSeq')).toBe(bdSeq3);
 
       // bdSeq continues across a restart of the process.
       sink = await openSink(dir);
-      await until(() => of('NBIRTH').length === 5, 10_000, 'birth after restart');
+      await until(() => of('NBIRTH').length === 5, 20_000, 'birth after restart');
       expect(metric(of('NBIRTH')[4]!, 'bdSeq')).toBe((bdSeq3 + 1) % 256);
     } finally {
       await sink.close();

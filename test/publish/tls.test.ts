@@ -61,7 +61,7 @@ describe('TLS and credentials', () => {
     const sink = await open({ ca: pki.ca, cert: pki.clientCert, key: pki.clientKey }, { SCOPE_MQTT_PASSWORD: PASSWORD }, logger);
     try {
       const e = await sink.defect(defectInput(1));
-      await until(() => sub.json('/events/defect').some((x) => x.eventId === e.eventId), 10_000, 'event over TLS');
+      await until(() => sub.json('/events/defect').some((x) => x.eventId === e.eventId), 20_000, 'event over TLS');
       expect(text()).toContain('connected to broker');
       expect(text()).not.toContain(PASSWORD);
     } finally {
@@ -75,7 +75,7 @@ describe('TLS and credentials', () => {
     const sink = await open({ ca: pki.otherCa, cert: pki.clientCert, key: pki.clientKey }, { SCOPE_MQTT_PASSWORD: PASSWORD }, logger);
     try {
       await sink.defect(defectInput(1));
-      await until(() => text().includes('broker connection error'), 10_000, 'a TLS error');
+      await until(() => text().includes('broker connection error'), 20_000, 'a TLS error');
       expect(text()).toMatch(/"err":"(self[- ]signed certificate|unable to verify|certificate)/i);
       expect(sink.health()).toMatchObject({ connected: false, pendingEvents: 1 });
       expect(text()).not.toContain(PASSWORD);
@@ -88,7 +88,7 @@ describe('TLS and credentials', () => {
     const { logger, text } = capture();
     const sink = await open({ ca: pki.ca, cert: pki.clientCert, key: pki.clientKey }, { SCOPE_MQTT_PASSWORD: 'wrong-password-123' }, logger);
     try {
-      await until(() => text().includes('broker connection error'), 10_000, 'an authentication error');
+      await until(() => text().includes('broker connection error'), 20_000, 'an authentication error');
       expect(text()).toMatch(/"err":"Connection refused: (Not authorized|Bad User Name or Password)/);
       expect(sink.health().connected).toBe(false);
       expect(text()).not.toContain('wrong-password-123');
