@@ -124,5 +124,5 @@ describe('docs/asyncapi.yaml', () => {
       }
     }
     expect([...seen].sort()).toEqual(channels.map((c) => c.key).sort());
-  });
+  }, 120_000);
 });

@@ -77,5 +77,5 @@ describe('outbox disk cap', () => {
       await sub.close();
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 120_000);
 });

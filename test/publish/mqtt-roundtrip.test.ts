@@ -114,7 +114,7 @@ describe.each([5, 4] as const)('MQTT %i round trip through mosquitto', (protocol
     }
     const statuses = sub.json('/status');
     expect(statuses[statuses.length - 1]!.availability).toBe('stopped');
-  });
+  }, 120_000);
 });
 
 describe('events that do not match their schema', () => {
@@ -139,5 +139,5 @@ describe('events that do not match their schema', () => {
       await sink.close(0);
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 120_000);
 });

@@ -96,5 +96,5 @@ describe('broker outage mid-stream', () => {
       await sub.close();
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 120_000);
 });

@@ -98,5 +98,5 @@ describe('kill -9 of the producer', () => {
       await sub.close();
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 120_000);
 });

@@ -144,5 +144,5 @@ describe('Sparkplug B edge node', () => {
       await host.publishAsync('spBv1.0/STATE/scada', '', { qos: 1, retain: true });
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 120_000);
 });
