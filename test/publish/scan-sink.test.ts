@@ -94,7 +94,7 @@ describe('scanSinkFor', () => {
       time: { totalMs: 90_000, surveyMs: 30_000, zoomMs: 50_000, travelMs: 25_000, focusMs: 10_000, captureMs: 8_000, inferenceMs: 12_000, otherMs: 5_000 } as ScanSummary['time'],
       reportImage: report,
     };
-    await ss.scan({ kind: 'started', context: ctx, at: '2026-11-25T10:00:00.000Z', outlineUm: [0, 0, 20_000, 5_000] });
+    await ss.scan({ kind: 'started', context: ctx, at: '2026-11-25T10:00:00.000Z', outlineUm: [0, 0, 10_000, 5_000] });
     await ss.scan({ kind: 'progress', context: ctx, at: '2026-11-25T10:00:30.000Z', phase: 'survey', done: 10, total: 20, state: 'running' });
     await ss.scan({ kind: 'state', context: ctx, at: '2026-11-25T10:00:31.000Z', state: 'faulted', reason: 'stage not responding' });
     await ss.scan({ kind: 'finished', context: ctx, at: '2026-11-25T10:01:30.000Z', summary });
