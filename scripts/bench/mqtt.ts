@@ -197,5 +197,6 @@ async function main(): Promise<void> {
 
 main().catch((err: Error) => {
   process.stderr.write(`bench:mqtt failed: ${err.stack ?? err.message}\n`);
+  // The broker started by the benchmark is killed by its exit hook (test/support/mosquitto.ts).
   process.exit(1);
 });

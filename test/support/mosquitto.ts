@@ -120,6 +120,11 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
     child = null;
   };
 
+  // Never outlive the process that started it (a failed benchmark or a crashed test file).
+  const reap = (): void => {
+    child?.kill('SIGKILL');
+  };
+  process.once('exit', reap);
   await launch();
   const host = opts.tls ? 'localhost' : '127.0.0.1';
   return {
@@ -143,6 +148,7 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
       child?.kill('SIGCONT');
     },
     close: async () => {
+      process.removeListener('exit', reap);
       child?.kill('SIGCONT');
       await end('SIGTERM');
       rmSync(dir, { recursive: true, force: true });
