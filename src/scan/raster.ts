@@ -9,6 +9,7 @@
  */
 import { serpentine } from '../geometry/route.js';
 import { autofocus } from './focus.js';
+import { buildFocusMap } from './survey.js';
 import type { ScanRun } from './run.js';
 
 export interface RasterResult {
@@ -27,6 +28,7 @@ export async function rasterScan(run: ScanRun, opts: { maxFields?: number } = {}
   const cal = run.objectiveCal(ob);
   const o = r.outline;
   const cam = run.deps.camera;
+  await buildFocusMap(run);
   await run.account.track('travel', () => run.deps.nosepiece.select(ob, run.control.signal));
   await cam.setExposure(r.zoom.exposureUs);
   await cam.setGain(r.zoom.gainDb);
