@@ -8,6 +8,7 @@ import { applianceSchema, healthSchema, type ApplianceConfig, type HealthConfig 
 import { modelsSchema, type ModelsConfig } from '../bundles/config.js';
 import { recordsSchema, type RecordsConfig } from '../records/config.js';
 import { mqttSchema } from '../publish/config.js';
+import { stageSchema } from '../stage/config.js';
 
 export const deviceSchema: Schema = obj('Who this microscope is: used in MQTT topics, records and events.', {
   site: str('Plant or site id.', 'site1', { pattern: '^[A-Za-z0-9_-]+$', minLength: 1, maxLength: 64 }),
@@ -29,6 +30,7 @@ export const sections: Record<string, Schema> = {
   models: modelsSchema,
   records: recordsSchema,
   mqtt: mqttSchema,
+  stage: stageSchema,
 };
 
 const { default: _rootDefault, ...root } = obj('smartscope configuration file.', sections);
