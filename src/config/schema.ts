@@ -7,6 +7,8 @@ import { twinSchema, type TwinConfig } from '../sim/config.js';
 import { applianceSchema, healthSchema, type ApplianceConfig, type HealthConfig } from '../ops/config.js';
 import { modelsSchema, type ModelsConfig } from '../bundles/config.js';
 import { recordsSchema, type RecordsConfig } from '../records/config.js';
+import { mqttSchema } from '../publish/config.js';
+import { stageSchema } from '../stage/config.js';
 import { cameraSchema, type CameraConfig } from '../camera/config.js';
 
 export const deviceSchema: Schema = obj('Who this microscope is: used in MQTT topics, records and events.', {
@@ -28,6 +30,8 @@ export const sections: Record<string, Schema> = {
   health: healthSchema,
   models: modelsSchema,
   records: recordsSchema,
+  mqtt: mqttSchema,
+  stage: stageSchema,
   camera: cameraSchema,
 };
 

@@ -54,17 +54,20 @@ export function detectionRect(run: ScanRun, objective: string, pose: { x: number
   return [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)];
 }
 
-export async function survey(run: ScanRun): Promise<Candidate[]> {
+/**
+ * Focus map on a grid of points inside the outline, measured at the survey objective (points already in the journal
+ * are kept). z is stored for the reference objective; each objective adds its own offset.
+ */
+export async function buildFocusMap(run: ScanRun): Promise<void> {
   const r = run.recipe;
   const ob = r.survey.objective;
   const cal = run.objectiveCal(ob);
   const o = r.outline;
+  if (r.survey.focus.strategy !== 'map' || run.focusPoints().length > 0) return;
   await run.account.track('travel', () => run.deps.nosepiece.select(ob, run.control.signal));
   await run.deps.camera.setExposure(r.survey.exposureUs);
   await run.deps.camera.setGain(r.survey.gainDb);
-
-  // Focus map on a grid of points inside the outline (resumed points are kept).
-  if (r.survey.focus.strategy === 'map' && run.focusPoints().length === 0) {
+  {
     const g = r.survey.focus.gridPoints;
     const inset = (k: number, n: number, lo: number, span: number, fov: number): number =>
       n === 1 ? lo + span / 2 : lo + Math.min(fov / 2, span / 2) + (k * Math.max(0, span - fov)) / (n - 1);
@@ -93,6 +96,18 @@ export async function survey(run: ScanRun): Promise<Candidate[]> {
       }
     }
   }
+}
+
+export async function survey(run: ScanRun): Promise<Candidate[]> {
+  const r = run.recipe;
+  const ob = r.survey.objective;
+  const cal = run.objectiveCal(ob);
+  const o = r.outline;
+  await run.account.track('travel', () => run.deps.nosepiece.select(ob, run.control.signal));
+  await run.deps.camera.setExposure(r.survey.exposureUs);
+  await run.deps.camera.setGain(r.survey.gainDb);
+
+  await buildFocusMap(run);
 
   const fields = serpentine(o.xUm, o.yUm, o.xUm + o.widthUm, o.yUm + o.heightUm, cal.fieldUm[0], cal.fieldUm[1], r.survey.overlap);
   run.surveyFieldCount = fields.length;
