@@ -9,6 +9,7 @@ import { modelsSchema, type ModelsConfig } from '../bundles/config.js';
 import { recordsSchema, type RecordsConfig } from '../records/config.js';
 import { mqttSchema } from '../publish/config.js';
 import { stageSchema } from '../stage/config.js';
+import { cameraSchema, type CameraConfig } from '../camera/config.js';
 
 export const deviceSchema: Schema = obj('Who this microscope is: used in MQTT topics, records and events.', {
   site: str('Plant or site id.', 'site1', { pattern: '^[A-Za-z0-9_-]+$', minLength: 1, maxLength: 64 }),
@@ -31,6 +32,7 @@ export const sections: Record<string, Schema> = {
   records: recordsSchema,
   mqtt: mqttSchema,
   stage: stageSchema,
+  camera: cameraSchema,
 };
 
 const { default: _rootDefault, ...root } = obj('smartscope configuration file.', sections);
@@ -55,5 +57,6 @@ export interface Config {
   health: HealthConfig;
   models: ModelsConfig;
   records: RecordsConfig;
+  camera: CameraConfig;
   [section: string]: unknown;
 }
