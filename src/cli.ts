@@ -1,16 +1,23 @@
 #!/usr/bin/env node
 /**
  * `smartscope` command line. Each command lives in src/commands/<name>.ts and registers itself on the program; this
- * file only assembles them and maps failures to exit codes:
- *   0 success · 1 the work ran and found a failure (e.g. config check found problems, a sample failed acceptance)
- *   2 usage error (unknown command or option) · 3 runtime error (device, file, broker)
+ * file only assembles them and maps failures to exit codes (src/exit-codes.ts, docs/cli.md).
  */
 import { Command, CommanderError } from 'commander';
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { registerConfigCommands } from './commands/config.js';
+import { registerModelCommands } from './commands/model.js';
+import { registerRunCommand } from './commands/run.js';
+import { registerDoctorCommand } from './commands/doctor.js';
+import { registerBenchCommand } from './commands/bench.js';
+import { registerRecordsCommands } from './commands/records.js';
+import { ConfigError } from './config/validate.js';
+import { EXIT } from './exit-codes.js';
 import { registerDatasetCommands } from './commands/dataset.js';
 import { registerEvalCommand } from './commands/eval.js';
 
-export const EXIT = { ok: 0, failed: 1, usage: 2, error: 3 } as const;
+export { EXIT };
 
 export function buildProgram(): Command {
   const program = new Command('smartscope')
@@ -19,6 +26,11 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerConfigCommands(program);
+  registerModelCommands(program);
+  registerRunCommand(program);
+  registerDoctorCommand(program);
+  registerBenchCommand(program);
+  registerRecordsCommands(program);
   registerDatasetCommands(program);
   registerEvalCommand(program);
   return program;
@@ -33,6 +45,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof CommanderError) {
       return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
+    if (err instanceof ConfigError) {
+      process.stderr.write(`smartscope: invalid configuration: ${err.message}\n`);
+      return EXIT.config;
+    }
     const e = err as Error;
     process.stderr.write(`smartscope: ${e.message}\n`);
     if (process.env.SMARTSCOPE_DEBUG) process.stderr.write(`${e.stack}\n`);
@@ -40,9 +56,18 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const invokedDirectly = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+// Compared by real path: the program is usually reached through a link (npm's bin link, /opt/smartscope -> release).
+const invokedDirectly = !!process.argv[1] && realpathOr(process.argv[1]) === realpathOr(fileURLToPath(import.meta.url));
 if (invokedDirectly) {
   main(process.argv).then((code) => {
     process.exitCode = code;
   });
+}
+
+function realpathOr(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
 }

@@ -1,6 +1,7 @@
 /**
  * Small builders for config schemas, so every field states its description, default and range in one line.
- * All objects reject unknown keys. `x-unit` names the unit shown in errors and in the generated reference.
+ * All objects reject unknown keys. `x-unit` names the unit shown in errors and in the generated reference; `x-expect`
+ * says in words what a pattern or format expects (used in errors instead of the raw regular expression).
  */
 export type Schema = Record<string, unknown>;
 
@@ -26,6 +27,11 @@ export function oneOf<T extends string>(description: string, values: readonly T[
 
 export function arr(description: string, items: Schema, extra: Schema = {}): Schema {
   return clean({ type: 'array', description, items, ...extra });
+}
+
+/** An absolute filesystem path. */
+export function absPath(description: string, dflt?: string): Schema {
+  return clean({ type: 'string', description, default: dflt, pattern: '^/', minLength: 2, 'x-expect': 'an absolute path (starting with /)' });
 }
 
 /** A fixed-length numeric tuple such as [x, y]. */
@@ -56,15 +62,23 @@ export function obj(description: string, properties: Record<string, Schema>, opt
   });
 }
 
-/** A secret given by reference only: `{ file: PATH }` or `{ env: NAME }`, never inline. */
+/**
+ * A secret given by reference only: `{ file: PATH }` (first line of the file; relative paths are relative to the config
+ * file) or `{ env: NAME }`, never inline. At load time the reference is replaced by a {@link Secret} (src/config/secret.ts)
+ * whose value only `reveal()` returns: it prints, logs and serialises as "[secret]".
+ */
 export function secretRef(description: string): Schema {
   return {
+    type: 'object',
     description: `${description} Given by reference: { file: PATH } (first line of the file) or { env: NAME }.`,
     'x-secret': true,
-    oneOf: [
-      { type: 'object', properties: { file: { type: 'string', minLength: 1, description: 'Path of a file holding the secret.' } }, required: ['file'], additionalProperties: false },
-      { type: 'object', properties: { env: { type: 'string', minLength: 1, description: 'Name of an environment variable holding the secret.' } }, required: ['env'], additionalProperties: false },
-    ],
+    properties: {
+      file: { type: 'string', minLength: 1, description: 'Path of a file holding the secret (relative to the config file).' },
+      env: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$', description: 'Name of an environment variable holding the secret.' },
+    },
+    additionalProperties: false,
+    minProperties: 1,
+    maxProperties: 1,
   };
 }
 

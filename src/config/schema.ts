@@ -4,6 +4,12 @@
  */
 import { obj, oneOf, str, type Schema } from './schema-kit.js';
 import { twinSchema, type TwinConfig } from '../sim/config.js';
+import { applianceSchema, healthSchema, type ApplianceConfig, type HealthConfig } from '../ops/config.js';
+import { modelsSchema, type ModelsConfig } from '../bundles/config.js';
+import { recordsSchema, type RecordsConfig } from '../records/config.js';
+import { mqttSchema } from '../publish/config.js';
+import { stageSchema } from '../stage/config.js';
+import { cameraSchema, type CameraConfig } from '../camera/config.js';
 import { inferenceSchema } from '../inference/config.js';
 
 export const deviceSchema: Schema = obj('Who this microscope is: used in MQTT topics, records and events.', {
@@ -21,6 +27,13 @@ export const sections: Record<string, Schema> = {
   device: deviceSchema,
   logging: loggingSchema,
   twin: twinSchema,
+  appliance: applianceSchema,
+  health: healthSchema,
+  models: modelsSchema,
+  records: recordsSchema,
+  mqtt: mqttSchema,
+  stage: stageSchema,
+  camera: cameraSchema,
   inference: inferenceSchema,
 };
 
@@ -42,5 +55,10 @@ export interface Config {
   device: DeviceConfig;
   logging: { level: string };
   twin: TwinConfig;
+  appliance: ApplianceConfig;
+  health: HealthConfig;
+  models: ModelsConfig;
+  records: RecordsConfig;
+  camera: CameraConfig;
   [section: string]: unknown;
 }

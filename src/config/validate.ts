@@ -29,16 +29,27 @@ export function formatIssue(i: ConfigIssue): string {
   return `  - ${i.path || '(top level)'}: ${describeValue(i.value)} — expected ${i.expected}`;
 }
 
+/** Stands in for a value that must not be printed (an inline secret). */
+export const HIDDEN = Symbol.for('smartscope.config.hidden');
+
+/** Issues as plain JSON (for `--json` output): hidden values become "[not shown]". */
+export function issuesToJson(issues: ConfigIssue[]): ConfigIssue[] {
+  return issues.map((i) => (i.value === HIDDEN ? { ...i, value: '[not shown]' } : i));
+}
+
 function describeValue(v: unknown): string {
   if (v === undefined) return 'missing';
+  if (v === HIDDEN) return 'an inline value (not shown)';
   const s = JSON.stringify(v);
   return s === undefined ? String(v) : s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
 
-const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: true, strictTuples: false, allowUnionTypes: true });
+// optimize: false halves compile time (every CLI start compiles the schema once); validation speed does not matter here.
+const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: true, strictTuples: false, allowUnionTypes: true, code: { optimize: false } });
 addFormats(ajv);
 ajv.addKeyword({ keyword: 'x-secret', schemaType: 'boolean' });
 ajv.addKeyword({ keyword: 'x-unit', schemaType: 'string' });
+ajv.addKeyword({ keyword: 'x-expect', schemaType: 'string' });
 
 const compiled = new WeakMap<object, ValidateFunction>();
 
@@ -90,12 +101,43 @@ function schemaAt(schema: object, schemaPath: string): Record<string, unknown> |
   return cur && typeof cur === 'object' ? (cur as Record<string, unknown>) : undefined;
 }
 
+/** The instance path of the secret reference an error falls in, or null when it is not inside one. */
+function secretPathOf(schema: object, e: ErrorObject): string | null {
+  const parts = e.schemaPath.replace(/^#\/?/, '').split('/');
+  let cur: unknown = schema;
+  let depth = 0;
+  for (const p of parts) {
+    if (cur && typeof cur === 'object' && (cur as Record<string, unknown>)['x-secret'] === true) {
+      // Each "properties/<key>" step below the root of the secret adds one instance path segment.
+      const below = parts.slice(depth).filter((_q, i, a) => a[i - 1] === 'properties').length;
+      const segs = e.instancePath.split('/');
+      return segs.slice(0, segs.length - below).join('/');
+    }
+    if (cur === null || typeof cur !== 'object') return null;
+    cur = (cur as Record<string, unknown>)[p.replace(/~1/g, '/').replace(/~0/g, '~')];
+    depth++;
+  }
+  return cur && typeof cur === 'object' && (cur as Record<string, unknown>)['x-secret'] === true ? e.instancePath : null;
+}
+
+export const SECRET_EXPECTATION = 'a reference { file: PATH } or { env: NAME } (secrets are never written into the config file)';
+
 function toIssues(errors: ErrorObject[], data: unknown, schema: object): ConfigIssue[] {
   const out: ConfigIssue[] = [];
   const seen = new Set<string>();
   // With anyOf/oneOf, ajv reports each branch; keep the most specific messages and drop the summary ones when a branch
   // already explained the problem at the same path.
   for (const e of errors) {
+    const secretAt = secretPathOf(schema, e);
+    if (secretAt !== null) {
+      // One message per secret reference, and never the value itself when someone wrote the secret inline.
+      const v = get(data, secretAt);
+      const key = `${secretAt}|secret`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push({ path: dotted(secretAt), value: v !== null && typeof v === 'object' ? v : v === undefined ? undefined : HIDDEN, expected: SECRET_EXPECTATION });
+      continue;
+    }
     let path = e.instancePath;
     let value: unknown = get(data, path);
     let expected: string;
@@ -131,6 +173,18 @@ function toIssues(errors: ErrorObject[], data: unknown, schema: object): ConfigI
         break;
       case 'type':
         expected = `${(e.params as { type: string }).type}${unit ? ` (${unit.trim()})` : ''}`;
+        break;
+      case 'pattern':
+      case 'format':
+        expected = typeof s?.['x-expect'] === 'string' ? s['x-expect'] : e.keyword === 'pattern' ? `a string matching ${(e.params as { pattern: string }).pattern}` : `a ${(e.params as { format: string }).format} string`;
+        break;
+      case 'minLength':
+      case 'maxLength':
+        expected = typeof s?.['x-expect'] === 'string' ? s['x-expect'] : `a string of ${e.keyword === 'minLength' ? 'at least' : 'at most'} ${(e.params as { limit: number }).limit} characters`;
+        break;
+      case 'minItems':
+      case 'maxItems':
+        expected = `a list of ${e.keyword === 'minItems' ? 'at least' : 'at most'} ${(e.params as { limit: number }).limit} items`;
         break;
       default:
         expected = e.message ?? e.keyword;

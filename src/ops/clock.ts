@@ -24,6 +24,11 @@ export interface Clock {
   busy<T>(work: () => Promise<T>): Promise<T>;
   /** True for the twin's clock. */
   readonly simulated: boolean;
+  /**
+   * Keeps instrument time from jumping while `work` runs — for I/O that stands for something instantaneous on the
+   * instrument (bytes on a serial line to a simulated controller). Sleeps that are already due still wake.
+   */
+  hold?<T>(work: () => Promise<T>): Promise<T>;
 }
 
 export function abortError(signal?: AbortSignal): Error {
@@ -77,6 +82,7 @@ export class SimClock implements Clock {
   private t = 0;
   private readonly sleepers: Sleeper[] = [];
   private seq = 0;
+  private holds = 0;
   private scheduled = false;
   private readonly epochMs: number;
 
@@ -129,6 +135,16 @@ export class SimClock implements Clock {
     return result;
   }
 
+  async hold<T>(work: () => Promise<T>): Promise<T> {
+    this.holds++;
+    try {
+      return await work();
+    } finally {
+      this.holds--;
+      this.schedule();
+    }
+  }
+
   /**
    * Wakes the earliest sleeper(s). Runs after pending I/O callbacks (two setImmediate turns) so that work which was
    * just unblocked gets the chance to register its own sleeps before time jumps past them.
@@ -148,7 +164,11 @@ export class SimClock implements Clock {
     if (this.sleepers.length === 0) return;
     this.sleepers.sort((a, b) => a.deadline - b.deadline || a.seq - b.seq);
     const first = this.sleepers[0]!;
-    if (first.deadline > this.t) this.t = first.deadline;
+    if (first.deadline > this.t) {
+      // Held: time stands still until the held work ends (its end schedules the next step).
+      if (this.holds > 0) return;
+      this.t = first.deadline;
+    }
     while (this.sleepers.length > 0 && this.sleepers[0]!.deadline <= this.t) this.sleepers.shift()!.resolve();
     this.schedule();
   }

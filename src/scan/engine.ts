@@ -12,7 +12,7 @@ import { writeReportImage } from './report.js';
 import { ScanRun, type ScanDeps } from './run.js';
 import { judge, type ScanSummary } from './summary.js';
 import { survey, type Candidate } from './survey.js';
-import { orderTargets, zoom, type Target, type TargetOutcome } from './zoom.js';
+import { clusterCandidates, orderTargets, zoom, type Target, type TargetOutcome } from './zoom.js';
 
 export interface ScanJob {
   /** Stable id: pass the same one to resume after a crash. */
@@ -124,7 +124,8 @@ async function scanWithJournal(deps: ScanDeps, job: ScanJob, control: ScanContro
       candidates = await run.account.phase('survey', () => withFaults(() => survey(run)));
       const first = job.recipe.outline;
       const start: [number, number] = run.overview.length > 0 ? [run.overview.at(-1)!.pose.x, run.overview.at(-1)!.pose.y] : [first.xUm, first.yUm];
-      targets = orderTargets(candidates, job.recipe.zoom.maxTargets, start);
+      const clustered = clusterCandidates(candidates, run.objectiveCal(job.recipe.zoom.objective).fieldUm);
+      targets = orderTargets(clustered, job.recipe.zoom.maxTargets, start);
       journal.append({ t: 'targets', targets });
     } else {
       candidates = targets;

@@ -65,6 +65,7 @@ export const recipeSchema: Schema = {
           roiPx: int('Side of the central region read out during the sweep.', 512, 64, 8192, 'px'),
         }),
         confirmThreshold: num('Zoom detections below this confidence do not confirm a candidate.', 0.5, 0, 1),
+        roiMarginUm: num('Margin read out around a candidate (at least a quarter of its size).', 15, 0, 1000, 'µm'),
         matchUm: num('A zoom detection confirms a candidate when it lies within this distance of it.', 10, 0, 1000, 'µm'),
         mosaic: bool('Image candidates larger than one zoom field as a mosaic of fields.', true),
         maxFieldsPerTarget: int('Most fields of one mosaic.', 16, 1, 400),
@@ -107,6 +108,7 @@ export interface Recipe {
     gainDb: number;
     focus: { strategy: 'sweep' | 'map'; rangeUm: number; steps: number; refinements: number; roiPx: number };
     confirmThreshold: number;
+    roiMarginUm: number;
     matchUm: number;
     mosaic: boolean;
     maxFieldsPerTarget: number;

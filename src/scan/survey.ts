@@ -20,37 +20,54 @@ export interface Candidate {
   className: string;
 }
 
-/** Converts a detection's box to a stage rectangle (the box's four corners through the pixel → stage map). */
-export function detectionRect(run: ScanRun, objective: string, pose: { x: number; y: number }, d: PixelDetection, size: [number, number]): Rect {
+/**
+ * Where a frame sits on the sensor: the full sensor size, and the offset of the frame's first pixel when it was read
+ * out from a region of interest.
+ */
+export interface FrameGeometry {
+  sensor: [number, number];
+  roiOffset: [number, number];
+}
+
+/** Stage position (reference frame) of a pixel of a frame taken with the stage at `pose`. */
+export function framePixelToStage(run: ScanRun, objective: string, pose: { x: number; y: number }, g: FrameGeometry, px: [number, number]): [number, number] {
   const cal = run.objectiveCal(objective);
+  return pixelToStage(cal, [pose.x + cal.offsetUm[0], pose.y + cal.offsetUm[1]], [px[0] + g.roiOffset[0], px[1] + g.roiOffset[1]], g.sensor);
+}
+
+/** Converts a detection's box to a stage rectangle (the box's four corners through the pixel → stage map). */
+export function detectionRect(run: ScanRun, objective: string, pose: { x: number; y: number }, d: PixelDetection, g: FrameGeometry): Rect {
   const [bx, by, bw, bh] = d.bboxPx;
   const xs: number[] = [];
   const ys: number[] = [];
   // Pixel centres run from bx to bx + bw − 1; the box's edges are half a pixel further out.
-  for (const [px, py] of [
+  for (const p of [
     [bx - 0.5, by - 0.5],
     [bx + bw - 0.5, by - 0.5],
     [bx - 0.5, by + bh - 0.5],
     [bx + bw - 0.5, by + bh - 0.5],
-  ] as const) {
-    const [sx, sy] = pixelToStage(cal, [pose.x + cal.offsetUm[0], pose.y + cal.offsetUm[1]], [px, py], size);
+  ] as Array<[number, number]>) {
+    const [sx, sy] = framePixelToStage(run, objective, pose, g, p);
     xs.push(sx);
     ys.push(sy);
   }
   return [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)];
 }
 
-export async function survey(run: ScanRun): Promise<Candidate[]> {
+/**
+ * Focus map on a grid of points inside the outline, measured at the survey objective (points already in the journal
+ * are kept). z is stored for the reference objective; each objective adds its own offset.
+ */
+export async function buildFocusMap(run: ScanRun): Promise<void> {
   const r = run.recipe;
   const ob = r.survey.objective;
   const cal = run.objectiveCal(ob);
   const o = r.outline;
+  if (r.survey.focus.strategy !== 'map' || run.focusPoints().length > 0) return;
   await run.account.track('travel', () => run.deps.nosepiece.select(ob, run.control.signal));
   await run.deps.camera.setExposure(r.survey.exposureUs);
   await run.deps.camera.setGain(r.survey.gainDb);
-
-  // Focus map on a grid of points inside the outline (resumed points are kept).
-  if (r.survey.focus.strategy === 'map' && run.focusPoints().length === 0) {
+  {
     const g = r.survey.focus.gridPoints;
     const inset = (k: number, n: number, lo: number, span: number, fov: number): number =>
       n === 1 ? lo + span / 2 : lo + Math.min(fov / 2, span / 2) + (k * Math.max(0, span - fov)) / (n - 1);
@@ -79,6 +96,18 @@ export async function survey(run: ScanRun): Promise<Candidate[]> {
       }
     }
   }
+}
+
+export async function survey(run: ScanRun): Promise<Candidate[]> {
+  const r = run.recipe;
+  const ob = r.survey.objective;
+  const cal = run.objectiveCal(ob);
+  const o = r.outline;
+  await run.account.track('travel', () => run.deps.nosepiece.select(ob, run.control.signal));
+  await run.deps.camera.setExposure(r.survey.exposureUs);
+  await run.deps.camera.setGain(r.survey.gainDb);
+
+  await buildFocusMap(run);
 
   const fields = serpentine(o.xUm, o.yUm, o.xUm + o.widthUm, o.yUm + o.heightUm, cal.fieldUm[0], cal.fieldUm[1], r.survey.overlap);
   run.surveyFieldCount = fields.length;
@@ -122,7 +151,7 @@ async function inferSurvey(run: ScanRun, index: number, frame: Frame, pose: { x:
       if (d.confidence < r.survey.threshold) continue;
       const areaUm2 = d.areaPx * um2PerPx;
       if (areaUm2 < r.survey.minAreaUm2) continue;
-      candidates.push({ rect: detectionRect(run, ob, pose, d, [frame.width, frame.height]), score: d.confidence, areaUm2, tile: index, className: d.className });
+      candidates.push({ rect: detectionRect(run, ob, pose, d, { sensor: [frame.width, frame.height], roiOffset: [0, 0] }), score: d.confidence, areaUm2, tile: index, className: d.className });
     }
     run.recordTile(index, pose, candidates, discarded);
   } finally {

@@ -6,13 +6,13 @@
 import { createHash } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import type { Frame } from '../camera/frame-source.js';
-import { pixelToStage } from '../geometry/affine.js';
+import { stageToPixel } from '../geometry/affine.js';
 import { centre, expand, gap, iou, mergeBoxes, type Rect } from '../geometry/rect.js';
 import { planRoute, type Point } from '../geometry/route.js';
 import { autofocus } from './focus.js';
 import type { ConfirmedDefect, PixelDetection, ThumbnailSource } from './ports.js';
 import type { ScanRun } from './run.js';
-import { detectionRect, type Candidate } from './survey.js';
+import { detectionRect, framePixelToStage, type Candidate, type FrameGeometry } from './survey.js';
 
 export interface Target extends Candidate {
   index: number;
@@ -41,6 +41,29 @@ interface Found {
   capturedAt: string;
   detectedAt: string;
   thumbnail: ThumbnailSource | null;
+}
+
+/**
+ * Groups candidates that fit together in one zoom field (their union within `fill` of the field), best scores first,
+ * so neighbouring candidates cost one visit.
+ */
+export function clusterCandidates(candidates: Candidate[], fieldUm: [number, number], fill = 0.8): Candidate[] {
+  const maxW = fieldUm[0] * fill;
+  const maxH = fieldUm[1] * fill;
+  const clusters: Candidate[] = [];
+  for (const c of [...candidates].sort((a, b) => b.score - a.score)) {
+    const into = clusters.find((k) => {
+      const u: Rect = [Math.min(k.rect[0], c.rect[0]), Math.min(k.rect[1], c.rect[1]), Math.max(k.rect[2], c.rect[2]), Math.max(k.rect[3], c.rect[3])];
+      return u[2] - u[0] <= maxW && u[3] - u[1] <= maxH;
+    });
+    if (!into) {
+      clusters.push({ ...c });
+      continue;
+    }
+    into.rect = [Math.min(into.rect[0], c.rect[0]), Math.min(into.rect[1], c.rect[1]), Math.max(into.rect[2], c.rect[2]), Math.max(into.rect[3], c.rect[3])];
+    into.areaUm2 += c.areaUm2;
+  }
+  return clusters;
 }
 
 export function orderTargets(candidates: Candidate[], maxTargets: number, start: Point): Target[] {
@@ -140,6 +163,9 @@ export async function zoom(run: ScanRun, targets: Target[], alreadyConfirmed: Co
         if (af.found) run.addZoomCorrection(fx, fy, af.zUm - run.objectiveCal(ob).zOffsetUm);
         pose = { ...pose, z: af.zUm };
       }
+      // Read out only the part of the field the candidate (and a margin) covers: the zoom model then looks where
+      // the survey pointed, which is what keeps its cost per target small.
+      const geometry = await captureRoi(run, t, pose);
       const settledAt = run.deps.clock.now();
       const { frame } = await run.account.track('capture', () => run.grabStill(settledAt));
       entry.fields++;
@@ -147,7 +173,7 @@ export async function zoom(run: ScanRun, targets: Target[], alreadyConfirmed: Co
       const capturedAt = run.deps.clock.wallTime().toISOString();
       if (inflight) await run.account.track('inference', () => inflight!);
       const fieldPose = { x: pose.x, y: pose.y, z: pose.z };
-      inflight = inferField(run, frame, fieldPose, focusScore, capturedAt, entry.found);
+      inflight = inferField(run, frame, fieldPose, geometry, focusScore, capturedAt, entry.found);
       entry.results.push(inflight);
       run.deps.heartbeat?.();
     }
@@ -161,21 +187,67 @@ export async function zoom(run: ScanRun, targets: Target[], alreadyConfirmed: Co
   return outcomes;
 }
 
-async function inferField(run: ScanRun, frame: Frame, pose: { x: number; y: number; z: number }, focusScore: number, capturedAt: string, sink: Found[]): Promise<void> {
+/** Sets the camera's region of interest to the target's box (with a margin) inside this field. */
+async function captureRoi(run: ScanRun, t: Target, pose: { x: number; y: number }): Promise<FrameGeometry> {
+  const cam = run.deps.camera;
+  if (!cam.setRoi) {
+    const info = cam.info();
+    return { sensor: [info.width, info.height], roiOffset: [0, 0] };
+  }
+  await cam.setRoi(null);
+  const full = cam.info();
+  const sensor: [number, number] = [full.width, full.height];
   const ob = run.recipe.zoom.objective;
   const cal = run.objectiveCal(ob);
+  const size = Math.max(t.rect[2] - t.rect[0], t.rect[3] - t.rect[1]);
+  const r = expand(t.rect, Math.max(run.recipe.zoom.roiMarginUm, 0.25 * size));
+  const axis: [number, number] = [pose.x + cal.offsetUm[0], pose.y + cal.offsetUm[1]];
+  const cs: number[] = [];
+  const rs: number[] = [];
+  for (const [x, y] of [
+    [r[0], r[1]],
+    [r[2], r[1]],
+    [r[0], r[3]],
+    [r[2], r[3]],
+  ] as const) {
+    const [c, w] = stageToPixel(cal, axis, [x, y], sensor);
+    cs.push(c);
+    rs.push(w);
+  }
+  // Multiples of 32 px keep tiles whole for the model.
+  const align = (v: number): number => Math.floor(v / 32) * 32;
+  const x0 = Math.max(0, align(Math.min(...cs)));
+  const y0 = Math.max(0, align(Math.min(...rs)));
+  const x1 = Math.min(sensor[0], align(Math.max(...cs)) + 32);
+  const y1 = Math.min(sensor[1], align(Math.max(...rs)) + 32);
+  if (x1 - x0 < 64 || y1 - y0 < 64 || (x0 === 0 && y0 === 0 && x1 === sensor[0] && y1 === sensor[1])) return { sensor, roiOffset: [0, 0] };
+  await cam.setRoi({ x: x0, y: y0, width: x1 - x0, height: y1 - y0 });
+  return { sensor, roiOffset: [x0, y0] };
+}
+
+async function inferField(
+  run: ScanRun,
+  frame: Frame,
+  pose: { x: number; y: number; z: number },
+  geometry: FrameGeometry,
+  focusScore: number,
+  capturedAt: string,
+  sink: Found[],
+): Promise<void> {
+  const ob = run.recipe.zoom.objective;
   try {
     const out = await run.account.infer(() => run.deps.zoomDetector.detect(frame, run.control.signal));
     const detectedAt = run.deps.clock.wallTime().toISOString();
     const umPerPx = run.umPerPx(ob);
-    const size: [number, number] = [frame.width, frame.height];
+    const [ox, oy] = geometry.roiOffset;
+    const [sw, sh] = geometry.sensor;
     for (const d of out.detections) {
       if (d.confidence < run.recipe.zoom.confirmThreshold) continue;
-      const rect = detectionRect(run, ob, pose, d, size);
-      const axis: [number, number] = [pose.x + cal.offsetUm[0], pose.y + cal.offsetUm[1]];
-      const contourUm = (d.contourPx ?? []).map((p) => pixelToStage(cal, axis, p, size));
+      const rect = detectionRect(run, ob, pose, d, geometry);
+      const contourUm = (d.contourPx ?? []).map((p) => framePixelToStage(run, ob, pose, geometry, p));
       const [bx, by, bw, bh] = d.bboxPx;
-      const touchesEdge = bx <= 1 || by <= 1 || bx + bw >= frame.width - 1 || by + bh >= frame.height - 1;
+      // Cut by the edge of the field (not merely of the region read out).
+      const touchesEdge = ox + bx <= 1 || oy + by <= 1 || ox + bx + bw >= sw - 1 || oy + by + bh >= sh - 1;
       sink.push({ rect, score: d.confidence, d, umPerPx, contourUm, touchesEdge, pose, focusScore, capturedAt, detectedAt, thumbnail: thumbnailOf(frame, d, out.probability) });
     }
   } finally {

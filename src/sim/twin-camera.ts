@@ -74,7 +74,7 @@ export class TwinCamera extends EventEmitter implements FrameSource {
     this.cnt.leaked++;
     release();
   });
-  private readonly closing = new AbortController();
+  private closing = new AbortController();
   readonly id: string;
 
   constructor(
@@ -96,6 +96,7 @@ export class TwinCamera extends EventEmitter implements FrameSource {
   }
 
   async open(): Promise<void> {
+    if (this.st !== 'open') this.closing = new AbortController(); // a closed camera can be opened again
     this.st = 'open';
   }
 
@@ -142,6 +143,39 @@ export class TwinCamera extends EventEmitter implements FrameSource {
     this.roi = roi ? { ...roi } : null;
   }
 
+  /**
+   * Exposes one frame starting now into `target` and reads it out: what grab() does after taking a buffer. The push
+   * source calls this to render straight into the addon's pool buffers (src/camera/twin-frame-source.ts).
+   */
+  async expose(
+    target: Uint8Array | Uint16Array,
+    signal: AbortSignal,
+  ): Promise<{ width: number; height: number; sequence: number; exposureStartMs: number; exposureEndMs: number; exposureUs: number; gainDb: number }> {
+    const exposureUs = this.exposureUs;
+    const gainDb = this.gainDb;
+    const exposureMs = exposureUs / 1000;
+    const t0 = this.clock.now();
+    await this.clock.sleep(exposureMs, signal);
+    const t1 = this.clock.now();
+    const seq = ++this.sequence;
+    const s = this.world.spec.sensor;
+    const roi = this.roi;
+    const width = roi?.width ?? s.widthPx;
+    const height = roi?.height ?? s.heightPx;
+    const data = target.subarray(0, width * height) as Uint8Array | Uint16Array;
+    this.world.render(data, {
+      t0,
+      t1,
+      exposureMs,
+      gainDb,
+      noiseSeed: hash4(seq, 0x5eed),
+      ...(roi ? { roi } : {}),
+    });
+    await this.clock.sleep(this.readoutMs, signal);
+    if (signal.aborted) throw abortError(signal);
+    return { width, height, sequence: seq, exposureStartMs: t0, exposureEndMs: t1, exposureUs, gainDb };
+  }
+
   async grab(opts: GrabOptions = {}): Promise<Frame> {
     if (this.st !== 'open') throw cameraError(`camera ${this.id} is ${this.st}`, { disconnected: this.st === 'disconnected' });
     const signal = opts.signal ? AbortSignal.any([opts.signal, this.closing.signal]) : this.closing.signal;
@@ -153,40 +187,23 @@ export class TwinCamera extends EventEmitter implements FrameSource {
       });
     }
     try {
-      const exposureMs = this.exposureUs / 1000;
-      const t0 = this.clock.now();
-      await this.clock.sleep(exposureMs, signal);
-      const t1 = this.clock.now();
-      const seq = ++this.sequence;
+      const e = await this.expose(slot.data, signal);
+      const data = slot.data.subarray(0, e.width * e.height) as Uint8Array | Uint16Array;
       const s = this.world.spec.sensor;
-      const roi = this.roi;
-      const width = roi?.width ?? s.widthPx;
-      const height = roi?.height ?? s.heightPx;
-      const data = slot.data.subarray(0, width * height) as Uint8Array | Uint16Array;
-      this.world.render(data, {
-        t0,
-        t1,
-        exposureMs,
-        gainDb: this.gainDb,
-        noiseSeed: hash4(seq, 0x5eed),
-        ...(roi ? { roi } : {}),
-      });
-      await this.clock.sleep(this.readoutMs, signal);
-      if (signal.aborted) throw abortError(signal);
       this.cnt.delivered++;
       let released = false;
       const token = {};
       const frame: Frame = {
         data,
-        width,
-        height,
+        width: e.width,
+        height: e.height,
         pixelFormat: formatOf(s.bitDepth),
         bitDepth: s.bitDepth,
-        sequence: seq,
-        exposureStartMs: t0,
-        exposureEndMs: t1,
-        exposureUs: this.exposureUs,
-        gainDb: this.gainDb,
+        sequence: e.sequence,
+        exposureStartMs: e.exposureStartMs,
+        exposureEndMs: e.exposureEndMs,
+        exposureUs: e.exposureUs,
+        gainDb: e.gainDb,
         release: () => {
           if (released) return;
           released = true;

@@ -36,7 +36,7 @@ describe('config', () => {
       'twin.objectives[0].magnification: undefined — a value (this setting is required) (One objective on the turret)',
       'twin.objectives[0].numericalAperture: undefined — a value (this setting is required) (One objective on the turret)',
     ]);
-    expect(problems({ device: { id: 'has space' } })[0]).toContain('device.id: "has space" — must match pattern');
+    expect(problems({ device: { id: 'has space' } })[0]).toContain('device.id: "has space" — a string matching ^[A-Za-z0-9_-]+$');
   });
 
   it('reports unreadable files and bad YAML with the file named', () => {

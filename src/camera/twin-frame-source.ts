@@ -1,0 +1,40 @@
+/**
+ * The twin's camera as the composition root should build it: rendering straight into the addon's frame pool through
+ * the push source, so frames reach pixel work and inference exactly as a GenICam camera's would (same pool, queue,
+ * Frame objects and counters). Where the addon is not built, the twin's own JS buffer ring is the fallback.
+ */
+import type { Clock } from '../ops/clock.js';
+import { hasNativeAddon } from '../native/binding.js';
+import { TwinCamera, type TwinCameraOptions } from '../sim/twin-camera.js';
+import type { TwinWorld } from '../sim/world.js';
+import type { FrameSource } from './frame-source.js';
+import { PushFrameSource } from './push-source.js';
+
+export interface TwinFrameSourceOptions extends Omit<TwinCameraOptions, 'pool'> {
+  /** Use the native pool when the addon is built (default true). */
+  native?: boolean;
+  queueDepth?: number;
+  /** Real-time grab limit when GrabOptions.timeoutMs is not given (ms). */
+  defaultTimeoutMs?: number;
+}
+
+export function createTwinFrameSource(world: TwinWorld, clock: Clock, opts: TwinFrameSourceOptions = {}): FrameSource {
+  const { native = true, queueDepth, defaultTimeoutMs, ...cameraOpts } = opts;
+  const twin = new TwinCamera(world, clock, cameraOpts);
+  if (!native || !hasNativeAddon()) return twin;
+  const s = world.spec.sensor;
+  return new PushFrameSource({
+    id: twin.id,
+    kind: 'twin',
+    width: s.widthPx,
+    height: s.heightPx,
+    pixelFormat: s.bitDepth === 8 ? 'Mono8' : s.bitDepth === 12 ? 'Mono12' : 'Mono16',
+    poolSize: opts.poolSize ?? 4,
+    ...(queueDepth !== undefined ? { queueDepth } : {}),
+    ...(defaultTimeoutMs !== undefined ? { defaultTimeoutMs } : {}),
+    exposureUs: twin.info().exposureUs,
+    gainDb: twin.info().gainDb,
+    producer: twin,
+    clock,
+  });
+}

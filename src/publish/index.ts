@@ -1,0 +1,109 @@
+/**
+ * Factories for the composition root: the MQTT event sink (with the embedded demo broker when no URL is
+ * configured) and the in-memory sink for tests and dry runs.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DeviceConfig } from '../config/schema.js';
+import type { Clock } from '../ops/clock.js';
+import type { Logger } from '../ops/logger.js';
+import type { MqttConfig } from './config.js';
+import { startEmbeddedBroker, type EmbeddedBroker } from './embedded-broker.js';
+import { baseClientOptions } from './mqtt/client-options.js';
+import { MqttEventSink } from './mqtt/mqtt-sink.js';
+import { FileStore } from './outbox/file-store.js';
+import type { OutboxStore } from './outbox/store.js';
+import { SparkplugNode } from './sparkplug/edge-node.js';
+
+export type { EventSink, SinkHealth, DefectEventInput, ScanEventInput, AlarmInput, AuditInput, ThumbnailInput, EncodedImage, CommandHandler, CommandContext } from './event-sink.js';
+export type * from './payloads.js';
+export { SCHEMA_VERSION } from './payloads.js';
+export { MqttEventSink } from './mqtt/mqtt-sink.js';
+export { MemoryEventSink } from './memory-sink.js';
+export { scanSinkFor } from './scan-sink.js';
+export { startEmbeddedBroker, type EmbeddedBroker } from './embedded-broker.js';
+export { renderThumbnail, type ThumbnailSource } from './thumbnails.js';
+export { mqttSchema, type MqttConfig } from './config.js';
+
+export interface EventSinkDeps {
+  clock: Clock;
+  logger: Logger;
+  device: DeviceConfig;
+  /** Default: the version in package.json. */
+  softwareVersion?: string;
+  /** Default: the file store in `mqtt.outbox.dir`. */
+  store?: OutboxStore;
+}
+
+/**
+ * Builds and starts the MQTT event sink: opens (recovers) the outbox, starts connecting (the sink works, durably,
+ * while the broker is away), and starts the Sparkplug edge node when configured. Without `mqtt.url` it first starts
+ * the embedded demo broker, which closes with the sink.
+ */
+export async function createEventSink(config: { mqtt: MqttConfig }, deps: EventSinkDeps): Promise<MqttEventSink> {
+  let cfg = config.mqtt;
+  const log = deps.logger.child({ module: 'mqtt' });
+  let broker: EmbeddedBroker | undefined;
+  let url = cfg.url;
+  if (!url) {
+    broker = await startEmbeddedBroker();
+    url = broker.url;
+    // aedes speaks MQTT 3.1.1 only.
+    cfg = { ...cfg, protocolVersion: 4 };
+    log.warn({ url }, 'mqtt.url is not set: started the embedded demo broker (MQTT 3.1.1, loopback only, not for production)');
+  }
+  const softwareVersion = deps.softwareVersion ?? packageVersion();
+  const store = deps.store ?? new FileStore({ dir: cfg.outbox.dir, capBytes: Math.floor(cfg.outbox.maxDiskMiB * 1024 * 1024), segmentBytes: cfg.outbox.segmentKiB * 1024 });
+  let sparkplug: SparkplugNode | undefined;
+  if (cfg.sparkplug.enabled) {
+    const sp = cfg.sparkplug;
+    const edgeNodeId = sp.edgeNodeId ?? `${deps.device.line}-${deps.device.id}`;
+    const opts: ConstructorParameters<typeof SparkplugNode>[0] = {
+      url,
+      base: baseClientOptions(cfg),
+      clientId: `${cfg.clientId ?? `smartscope-${deps.device.site}-${deps.device.line}-${deps.device.id}`}-spb`,
+      groupId: sp.groupId,
+      edgeNodeId,
+      deviceId: sp.deviceId,
+      bdSeqFile: join(cfg.outbox.dir, 'sparkplug-bdseq'),
+      softwareVersion,
+      now: () => deps.clock.wallTime().getTime(),
+      logger: deps.logger,
+      reconnectMinMs: cfg.reconnectMinMs,
+      reconnectMaxMs: cfg.reconnectMaxMs,
+    };
+    if (sp.primaryHostId) opts.primaryHostId = sp.primaryHostId;
+    sparkplug = new SparkplugNode(opts);
+  }
+  const sinkOpts: Parameters<typeof MqttEventSink.open>[0] = {
+    config: { ...cfg, url },
+    device: deps.device,
+    clock: deps.clock,
+    logger: deps.logger,
+    store,
+    softwareVersion,
+  };
+  if (sparkplug) sinkOpts.sparkplug = sparkplug;
+  const sink = await MqttEventSink.open(sinkOpts);
+  if (broker) {
+    const close = sink.close.bind(sink);
+    sink.close = async (...args: Parameters<typeof close>) => {
+      await close(...args);
+      await broker!.close();
+    };
+  }
+  return sink;
+}
+
+/** The version in the package.json above this file (src/ or dist/src/). */
+export function packageVersion(): string {
+  for (const up of ['../..', '../../..']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(`${up}/package.json`, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'smartscope' && pkg.version) return pkg.version;
+    } catch {
+      // try the next level
+    }
+  }
+  return '0.0.0';
+}
