@@ -7,6 +7,8 @@
  * value 0 is background. Labels are 1-based in raster order of each component's first pixel.
  */
 
+import { orientationDeg } from './region-geometry.js';
+
 export interface ComponentsOptions {
   connectivity?: 4 | 8;
   /** Per-pixel values (e.g. a probability) whose mean and maximum are reported per region. */
@@ -22,10 +24,8 @@ export interface Region {
   bbox: [number, number, number, number];
   /** Centroid (column, row) of pixel centres. */
   centroid: [number, number];
-  /** Central second moments (px²) of pixel centres, normalised by area. */
-  mu20: number;
-  mu02: number;
-  mu11: number;
+  /** Angle of the major axis of the equivalent ellipse from +x towards +y (degrees, [0, 180)). */
+  orientationDeg: number;
   meanValue: number;
   maxValue: number;
   /** Boundary pixel centres, flat [x0, y0, …], traced clockwise (image coordinates) from the first pixel. */
@@ -157,9 +157,7 @@ export function connectedComponentsJs(mask: Uint8Array, width: number, height: n
       area: a,
       bbox: [bx0[l]!, by0[l]!, bx1[l]! + 1, by1[l]! + 1],
       centroid: [cx, cy],
-      mu20: sxx[l]! / a - cx * cx,
-      mu02: syy[l]! / a - cy * cy,
-      mu11: sxy[l]! / a - cx * cy,
+      orientationDeg: orientationDeg(sxx[l]! / a - cx * cx, syy[l]! / a - cy * cy, sxy[l]! / a - cx * cy),
       meanValue: values ? vs[l]! / a : 0,
       maxValue: values ? vm[l]! : 0,
       contour: traceContour(labels, width, height, first[l]!, l),

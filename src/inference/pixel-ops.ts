@@ -1,12 +1,13 @@
 /**
- * The pixel work of pre- and post-processing behind one small boundary, so the JS implementations here and the
- * native addon's (src/native/pixel.ts: preprocessTiles, connectedComponents) are swapped in this one place. Both
- * operations are asynchronous, as the native ones are (they run on the addon's threads).
- *
- * Still JS: binning, tiling + normalisation of a frame into an NCHW float32 batch, and connected components with
- * region properties and contours.
+ * The pixel work of pre- and post-processing behind one small boundary: the native addon's (src/native/pixel.ts:
+ * preprocessTiles writes binned, tiled, normalised tiles straight into the NCHW batch the ORT tensors wrap;
+ * connectedComponents labels and measures regions on the addon's threads) where the addon is built, the JS
+ * implementations here otherwise (or with SMARTSCOPE_PIXEL_OPS=js). Both produce the same tiles and regions; the JS
+ * ones are the readable reference and are tested against the native ones.
  */
-import { connectedComponentsJs, type ComponentsOptions, type ComponentsResult } from './components.js';
+import { hasNativeAddon } from '../native/binding.js';
+import { connectedComponents as nativeComponents, planTiles, preprocessTiles } from '../native/pixel.js';
+import { connectedComponentsJs, type ComponentsOptions, type ComponentsResult, type Region } from './components.js';
 import { binFrame } from './resample.js';
 import { normaliseTile, tileGrid, type TileGrid } from './tiling.js';
 
@@ -34,8 +35,9 @@ export interface TiledFrame {
 
 export interface PixelOps {
   readonly kind: 'js' | 'native';
-  /** Tiles and normalises a whole frame; writes into `reuse` when it is large enough. */
+  /** Bins, tiles and normalises a whole frame; writes into `reuse` when it is large enough. */
   tileFrame(frame: Uint8Array | Uint16Array, width: number, height: number, o: TileFrameOptions, reuse?: Float32Array): Promise<TiledFrame>;
+  /** Regions of equal non-zero mask value with their properties and outer contours. */
   connectedComponents(mask: Uint8Array, width: number, height: number, opts?: ComponentsOptions): Promise<ComponentsResult>;
 }
 
@@ -55,6 +57,66 @@ export const jsPixelOps: PixelOps = {
   },
 };
 
+// Node-API (Node 20) refuses typed arrays over a SharedArrayBuffer: such frames are copied once into this buffer,
+// kept between calls, before the addon reads them.
+let unshared = new ArrayBuffer(0);
+function notShared<T extends Uint8Array | Uint16Array>(frame: T): T {
+  if (!(typeof SharedArrayBuffer !== 'undefined' && frame.buffer instanceof SharedArrayBuffer)) return frame;
+  if (unshared.byteLength < frame.byteLength) unshared = new ArrayBuffer(frame.byteLength);
+  const copy = (frame instanceof Uint8Array ? new Uint8Array(unshared, 0, frame.length) : new Uint16Array(unshared, 0, frame.length)) as T;
+  copy.set(frame);
+  return copy;
+}
+
+export const nativePixelOps: PixelOps = {
+  kind: 'native',
+  async tileFrame(frame, width, height, o, reuse) {
+    frame = notShared(frame);
+    const binning = o.binning ?? 1;
+    const plan = planTiles(width, height, { tile: o.tile, overlap: o.overlap, binning });
+    const tensor = reuse && reuse.length >= plan.elements ? reuse.subarray(0, plan.elements) : new Float32Array(plan.elements);
+    // Beyond the frame edge (a frame smaller than a tile) the tile holds 0: the training data's mean grey.
+    const layout = await preprocessTiles(frame, width, height, { tile: o.tile, overlap: o.overlap, binning, scale: 1 / ((1 << o.bitDepth) - 1), mean: o.mean, std: o.std, pad: 0 }, tensor);
+    const xs: number[] = [];
+    const ys: number[] = [];
+    for (let c = 0; c < layout.columns; c++) xs.push(layout.origins[2 * c]! / binning);
+    for (let r = 0; r < layout.rows; r++) ys.push(layout.origins[2 * r * layout.columns + 1]! / binning);
+    const tiles = ys.flatMap((y) => xs.map((x) => ({ x, y, width: o.tile, height: o.tile })));
+    return { grid: { tiles, xs, ys, tileWidth: o.tile, tileHeight: o.tile }, tensor, width: Math.floor(width / binning), height: Math.floor(height / binning) };
+  },
+  async connectedComponents(mask, width, height, opts = {}) {
+    // The addon labels all non-zero pixels as one foreground: one pass per class value present, labels offset.
+    const n = width * height;
+    const present = new Uint8Array(256);
+    for (let i = 0; i < n; i++) present[mask[i]!] = 1;
+    const values = [...present.keys()].filter((v) => v > 0 && present[v]);
+    const labels = new Int32Array(n);
+    const regions: Region[] = [];
+    const own = values.length > 1 ? new Int32Array(n) : labels;
+    for (const v of values) {
+      const m = values.length > 1 ? Uint8Array.from(mask, (x) => (x === v ? 1 : 0)) : mask;
+      const offset = regions.length;
+      const res = await nativeComponents(m, width, height, { connectivity: opts.connectivity ?? 8, values: opts.values, labels: own, contours: true, maxRegions: 1e7 });
+      if (own !== labels) for (let i = 0; i < n; i++) if (own[i]) labels[i] = own[i]! + offset;
+      for (const r of res.regions) {
+        regions.push({
+          label: r.label + offset,
+          value: v,
+          area: r.area,
+          bbox: [r.bbox.x, r.bbox.y, r.bbox.x + r.bbox.width, r.bbox.y + r.bbox.height],
+          centroid: [r.centroid.x, r.centroid.y],
+          orientationDeg: ((((r.orientation * 180) / Math.PI) % 180) + 180) % 180,
+          meanValue: r.valueMean ?? 0,
+          maxValue: r.valueMax ?? 0,
+          contour: r.contour ? Array.from(r.contour) : [],
+        });
+      }
+    }
+    return { labels, regions };
+  },
+};
+
 export function pixelOps(): PixelOps {
-  return jsPixelOps;
+  if (process.env.SMARTSCOPE_PIXEL_OPS === 'js') return jsPixelOps;
+  return hasNativeAddon() ? nativePixelOps : jsPixelOps;
 }

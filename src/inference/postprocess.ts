@@ -6,7 +6,7 @@ import type { Detection, PixelToStage, ProbabilityMap, SegmentationMasks } from 
 import type { Region } from './components.js';
 import { openClose } from './morphology.js';
 import type { PixelOps } from './pixel-ops.js';
-import { feret, orientationDeg } from './region-geometry.js';
+import { feret } from './region-geometry.js';
 
 export interface PostprocessInput {
   width: number;
@@ -106,7 +106,7 @@ export function regionToDetection(r: Region, className: string, confidence: numb
     sizeUm: round(f.maxPx * p, 4),
     widthUm: round(Math.min(f.minPx, f.maxPx) * p, 4),
     centroidPx: [round(cx, 2), round(cy, 2)],
-    orientationDeg: round(orientationDeg(r.mu20, r.mu02, r.mu11), 2),
+    orientationDeg: round(r.orientationDeg, 2),
   };
   if (pixelToStage) {
     const m = pixelToStage;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { connectedComponentsJs } from '../../src/inference/components.js';
-import { convexHull, feret, orientationDeg } from '../../src/inference/region-geometry.js';
+import { convexHull, feret } from '../../src/inference/region-geometry.js';
 
 /** Builds a mask from rows of characters: '.' is 0, digits are values. */
 function maskOf(rows: string[]): { mask: Uint8Array; w: number; h: number } {
@@ -81,14 +81,14 @@ describe('region geometry', () => {
     const f = feret(r.contour);
     expect(f.minPx).toBeCloseTo(3, 6);
     expect(f.maxPx).toBeCloseTo(Math.hypot(9, 2) + 1, 6);
-    expect(orientationDeg(r.mu20, r.mu02, r.mu11)).toBeCloseTo(0, 6);
+    expect(r.orientationDeg).toBeCloseTo(0, 6);
   });
 
   it('finds the orientation of a diagonal line', () => {
     const rows = Array.from({ length: 8 }, (_, y) => [...'........'].map((_, x) => (x === y ? '1' : '.')).join(''));
     const { mask, w, h } = maskOf(rows);
     const r = connectedComponentsJs(mask, w, h).regions[0]!;
-    expect(orientationDeg(r.mu20, r.mu02, r.mu11)).toBeCloseTo(45, 6);
+    expect(r.orientationDeg).toBeCloseTo(45, 6);
     expect(feret(r.contour).minPx).toBeCloseTo(1, 6);
   });
 
