@@ -73,16 +73,22 @@ export const nativePixelOps: PixelOps = {
   async tileFrame(frame, width, height, o, reuse) {
     frame = notShared(frame);
     const binning = o.binning ?? 1;
-    const plan = planTiles(width, height, { tile: o.tile, overlap: o.overlap, binning });
+    // A frame smaller than a tile is fed as one smaller square tile (a multiple of the network's stride), so the
+    // network sees as little padding as possible.
+    const bw = Math.floor(width / binning);
+    const bh = Math.floor(height / binning);
+    const tile = bw <= o.tile && bh <= o.tile ? Math.min(o.tile, Math.ceil(Math.max(bw, bh) / o.multiple) * o.multiple) : o.tile;
+    const overlap = Math.min(o.overlap, tile - 1);
+    const plan = planTiles(width, height, { tile, overlap, binning });
     const tensor = reuse && reuse.length >= plan.elements ? reuse.subarray(0, plan.elements) : new Float32Array(plan.elements);
-    // Beyond the frame edge (a frame smaller than a tile) the tile holds 0: the training data's mean grey.
-    const layout = await preprocessTiles(frame, width, height, { tile: o.tile, overlap: o.overlap, binning, scale: 1 / ((1 << o.bitDepth) - 1), mean: o.mean, std: o.std, pad: 0 }, tensor);
+    // Beyond the frame edge the tile holds 0: the training data's mean grey.
+    const layout = await preprocessTiles(frame, width, height, { tile, overlap, binning, scale: 1 / ((1 << o.bitDepth) - 1), mean: o.mean, std: o.std, pad: 0 }, tensor);
     const xs: number[] = [];
     const ys: number[] = [];
     for (let c = 0; c < layout.columns; c++) xs.push(layout.origins[2 * c]! / binning);
     for (let r = 0; r < layout.rows; r++) ys.push(layout.origins[2 * r * layout.columns + 1]! / binning);
-    const tiles = ys.flatMap((y) => xs.map((x) => ({ x, y, width: o.tile, height: o.tile })));
-    return { grid: { tiles, xs, ys, tileWidth: o.tile, tileHeight: o.tile }, tensor, width: Math.floor(width / binning), height: Math.floor(height / binning) };
+    const tiles = ys.flatMap((y) => xs.map((x) => ({ x, y, width: tile, height: tile })));
+    return { grid: { tiles, xs, ys, tileWidth: tile, tileHeight: tile }, tensor, width: bw, height: bh };
   },
   async connectedComponents(mask, width, height, opts = {}) {
     // The addon labels all non-zero pixels as one foreground: one pass per class value present, labels offset.
