@@ -99,8 +99,10 @@ export const nativePixelOps: PixelOps = {
     const labels = new Int32Array(n);
     const regions: Region[] = [];
     const own = values.length > 1 ? new Int32Array(n) : labels;
+    const single = values.length > 1 ? new Uint8Array(n) : mask;
     for (const v of values) {
-      const m = values.length > 1 ? Uint8Array.from(mask, (x) => (x === v ? 1 : 0)) : mask;
+      if (single !== mask) for (let i = 0; i < n; i++) single[i] = mask[i] === v ? 1 : 0;
+      const m = single;
       const offset = regions.length;
       const res = await nativeComponents(m, width, height, { connectivity: opts.connectivity ?? 8, values: opts.values, labels: own, contours: true, maxRegions: 1e7 });
       if (own !== labels) for (let i = 0; i < n; i++) if (own[i]) labels[i] = own[i]! + offset;
