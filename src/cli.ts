@@ -15,6 +15,7 @@ import { registerRecordsCommands } from './commands/records.js';
 import { ConfigError } from './config/validate.js';
 import { EXIT } from './exit-codes.js';
 import { registerDatasetCommands } from './commands/dataset.js';
+import { registerEvalCommand } from './commands/eval.js';
 
 export { EXIT };
 
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerBenchCommand(program);
   registerRecordsCommands(program);
   registerDatasetCommands(program);
+  registerEvalCommand(program);
   return program;
 }
 

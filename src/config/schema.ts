@@ -10,6 +10,7 @@ import { recordsSchema, type RecordsConfig } from '../records/config.js';
 import { mqttSchema } from '../publish/config.js';
 import { stageSchema } from '../stage/config.js';
 import { cameraSchema, type CameraConfig } from '../camera/config.js';
+import { inferenceSchema } from '../inference/config.js';
 
 export const deviceSchema: Schema = obj('Who this microscope is: used in MQTT topics, records and events.', {
   site: str('Plant or site id.', 'site1', { pattern: '^[A-Za-z0-9_-]+$', minLength: 1, maxLength: 64 }),
@@ -33,6 +34,7 @@ export const sections: Record<string, Schema> = {
   mqtt: mqttSchema,
   stage: stageSchema,
   camera: cameraSchema,
+  inference: inferenceSchema,
 };
 
 const { default: _rootDefault, ...root } = obj('smartscope configuration file.', sections);

@@ -1,0 +1,110 @@
+/**
+ * Model benchmark: for every shipped bundle in models/, the time per tile with 1 and 2 intra-op threads (a tile-sized
+ * tensor through the worker: round trip, network and post-processing; and the network alone), the time per tile of a
+ * whole 1024 × 1024 frame (tiling, normalisation, blending and post-processing included) and of the classical baseline
+ * on the same frame, beside the validation metrics recorded in the bundle. Prints one JSON object as its last line.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { ClassicalDetector } from '../../src/inference/classical-detector.js';
+import type { Detector, FrameInput } from '../../src/inference/detector.js';
+import { readManifest, shippedModelsDir } from '../../src/inference/manifest.js';
+import { OnnxDetector } from '../../src/inference/onnx-detector.js';
+
+const tileRuns = Number(process.env.BENCH_RUNS ?? 15);
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const r2 = (v: number): number => Math.round(v * 100) / 100;
+
+/** A grey 12-bit frame with grain-like texture and a few dark and bright spots (content steers post-processing). */
+function benchFrame(side: number): FrameInput {
+  const data = new Uint16Array(side * side);
+  for (let y = 0; y < side; y++) {
+    for (let x = 0; x < side; x++) {
+      let v = 2200 + 180 * Math.sin(x / 23) * Math.cos(y / 31) + ((x * 7919 + y * 104729) % 71);
+      const dx = (x % 211) - 105;
+      const dy = (y % 173) - 86;
+      if (dx * dx + dy * dy < 64) v = 800;
+      if (Math.abs(x - y) < 2) v = 1200;
+      data[y * side + x] = v;
+    }
+  }
+  return { data, width: side, height: side, bitDepth: 12 };
+}
+
+/** Median detect time of one tile-sized tensor (worker round trip + network + post-processing) and of the network alone. */
+async function tileMs(det: OnnxDetector, tile: number): Promise<{ total: number; network: number }> {
+  const tensor = new Float32Array(tile * tile);
+  for (let i = 0; i < tensor.length; i++) tensor[i] = Math.sin(i / 97);
+  const total: number[] = [];
+  const network: number[] = [];
+  for (let i = 0; i < tileRuns; i++) {
+    const r = await det.detect({ tensor, width: tile, height: tile });
+    total.push(r.timing.totalMs);
+    network.push(r.timing.inferenceMs);
+  }
+  return { total: median(total), network: median(network) };
+}
+
+async function frameMsPerTile(det: Detector, frame: FrameInput, runs: number): Promise<{ msPerTile: number; tiles: number; detections: number }> {
+  const times: number[] = [];
+  let tiles = 0;
+  let detections = 0;
+  for (let i = 0; i < runs; i++) {
+    const r = await det.detect(frame);
+    times.push(r.timing.totalMs / r.timing.tiles);
+    tiles = r.timing.tiles;
+    detections = r.detections.length;
+  }
+  return { msPerTile: median(times), tiles, detections };
+}
+
+const dir = process.env.SMARTSCOPE_MODELS_DIR ?? shippedModelsDir();
+const names = readdirSync(dir).filter((n) => existsSync(join(dir, n, 'manifest.json'))).sort();
+const frame = benchFrame(1024);
+const results: Record<string, unknown> = {};
+for (const name of names) {
+  const bundleDir = join(dir, name);
+  const m = readManifest(bundleDir);
+  const t = m.input.tileSize;
+  const perThreads: Record<number, { tile: number; network: number; frame: number; tiles: number }> = {};
+  for (const threads of [1, 2]) {
+    const det = await OnnxDetector.open({ bundleDir, intraOpThreads: threads });
+    try {
+      const tile = await tileMs(det, t);
+      const f = await frameMsPerTile(det, frame, 2);
+      perThreads[threads] = { tile: tile.total, network: tile.network, frame: f.msPerTile, tiles: f.tiles };
+    } finally {
+      await det.close();
+    }
+  }
+  const base = await frameMsPerTile(ClassicalDetector.forModel(name, m.pixelSizeUm, t), frame, 2);
+  const v = m.metrics;
+  results[name] = {
+    tilePx: t,
+    parameters: m.model.parameters ?? null,
+    onnxBytes: m.model.bytes,
+    msPerTile1Thread: r2(perThreads[1]!.tile),
+    msPerTile2Threads: r2(perThreads[2]!.tile),
+    speedup2v1Threads: r2(perThreads[1]!.tile / perThreads[2]!.tile),
+    networkMsPerTile1Thread: r2(perThreads[1]!.network),
+    networkMsPerTile2Threads: r2(perThreads[2]!.network),
+    frame1024MsPerTile2Threads: r2(perThreads[2]!.frame),
+    frame1024Tiles: perThreads[2]!.tiles,
+    baselineMsPerTile: r2(base.msPerTile),
+    validation: v
+      ? {
+          split: v.split,
+          images: v.images,
+          model: { meanIoU: v.model.meanIoU, meanDice: v.model.meanDice, mAP50: v.model.mAP50, objectF1: v.model.objectF1, objectRecall: v.model.objectRecall },
+          baseline: { meanIoU: v.baseline.meanIoU, meanDice: v.baseline.meanDice, mAP50: v.baseline.mAP50, objectF1: v.baseline.objectF1, objectRecall: v.baseline.objectRecall },
+        }
+      : null,
+  };
+  const r = results[name] as Record<string, number>;
+  process.stdout.write(
+    `${name.padEnd(12)} ${t}² tile: ${r.msPerTile1Thread} ms (1 thread), ${r.msPerTile2Threads} ms (2 threads, ×${r.speedup2v1Threads}; network ${r.networkMsPerTile2Threads} ms); ` +
+      `1024² frame ${r.frame1024MsPerTile2Threads} ms/tile over ${r.frame1024Tiles} tiles; classical ${r.baselineMsPerTile} ms/tile\n`,
+  );
+}
+process.stdout.write(`${JSON.stringify({ bench: 'models', cpus: cpus().length, node: process.version, tileRuns, models: results })}\n`);

@@ -1,0 +1,159 @@
+/**
+ * Runs a Detector over a labelled dataset and scores it: every image is fed as one frame (the detector tiles it as
+ * in production), the result's class map and detections are compared with the truth mask and its objects.
+ *
+ * Truth objects are the connected regions of each class in the mask; for the twin's export, regions that belong to
+ * one listed defect (e.g. a scratch broken into dashes where it is thinner than a pixel) are joined into one object.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { labelRegions } from '../datasets/components.js';
+import type { Dataset, DatasetEntry, LabelledImage } from '../datasets/dataset.js';
+import type { Detector, FrameInput } from '../inference/detector.js';
+import { MetricAccumulator, type ImageTruth, type Scores } from './metrics.js';
+
+export interface EvalOptions {
+  /** Only images of these groups (e.g. a model's validation groups). */
+  groups?: string[];
+  limit?: number;
+  /** Pixel size of the images (µm) when the dataset does not state one. */
+  pixelSizeUm?: number;
+  onProgress?: (done: number, total: number, name: string) => void;
+}
+
+export interface EvalReport {
+  detector: { name: string; version: string; kind: string; provider: string; sha256: string | null };
+  dataset: { dir: string; format: string; images: number; groups: string[] };
+  scores: Scores;
+  latency: { images: number; tiles: number; msPerTile: number; inferenceMsPerTile: number; msPerImage: number };
+}
+
+/**
+ * Maps dataset class values (1-based into `datasetClasses`) to the detector's class indices: by name
+ * (case-insensitive); a detector with a single foreground class takes every dataset class as that one.
+ */
+export function classMapping(datasetClasses: readonly string[], detectorClasses: readonly string[]): Uint8Array {
+  const map = new Uint8Array(256);
+  if (detectorClasses.length === 2) {
+    for (let v = 1; v <= datasetClasses.length; v++) map[v] = 1;
+    return map;
+  }
+  const lower = detectorClasses.map((c) => c.toLowerCase());
+  const missing: string[] = [];
+  datasetClasses.forEach((c, i) => {
+    const k = lower.indexOf(c.toLowerCase());
+    if (k <= 0) missing.push(c);
+    else map[i + 1] = k;
+  });
+  if (missing.length) {
+    throw new Error(`dataset classes ${missing.join(', ')} are not among the detector's classes (${detectorClasses.slice(1).join(', ')})`);
+  }
+  return map;
+}
+
+interface TwinDefect {
+  classId: number;
+  bboxPx: [number, number, number, number];
+}
+
+/** Truth objects of one image: regions per class; for the twin, joined per listed defect. */
+export function truthOf(img: LabelledImage, mapping: Uint8Array, defects?: TwinDefect[]): ImageTruth {
+  const n = img.width * img.height;
+  const classMap = new Uint8Array(n);
+  for (let i = 0; i < n; i++) classMap[i] = mapping[img.mask[i]!]!;
+  const { labels, regions } = labelRegions(classMap, img.width, img.height, 8);
+  // Object id per region: by default one object per region.
+  const objectOf = new Int32Array(regions.length + 1);
+  const objectClasses: number[] = [];
+  const byDefect = new Map<number, number>();
+  regions.forEach((r, k) => {
+    let owner = -1;
+    if (defects) {
+      const [cx, cy] = r.centroid;
+      let bestArea = 0;
+      defects.forEach((d, j) => {
+        if (mapping[d.classId] !== r.value) return;
+        const [x, y, w, h] = d.bboxPx;
+        if (cx >= x - 1 && cx <= x + w + 1 && cy >= y - 1 && cy <= y + h + 1 && (owner < 0 || w * h < bestArea)) {
+          owner = j;
+          bestArea = w * h;
+        }
+      });
+    }
+    if (owner >= 0 && byDefect.has(owner)) {
+      objectOf[k + 1] = byDefect.get(owner)!;
+      return;
+    }
+    objectClasses.push(r.value);
+    objectOf[k + 1] = objectClasses.length;
+    if (owner >= 0) byDefect.set(owner, objectClasses.length);
+  });
+  const instances = new Int32Array(n);
+  for (let i = 0; i < n; i++) if (labels[i]) instances[i] = objectOf[labels[i]!]!;
+  return { classMap, instances, objectClasses };
+}
+
+function twinDefects(dataset: Dataset, entry: DatasetEntry): TwinDefect[] | undefined {
+  if (dataset.spec.format !== 'twin') return undefined;
+  const m = JSON.parse(readFileSync(join(dataset.dir, 'manifest.json'), 'utf8')) as { tiles: Array<{ name: string; defects?: string }> };
+  const t = m.tiles.find((x) => x.name === entry.name);
+  if (!t?.defects || !existsSync(join(dataset.dir, t.defects))) return undefined;
+  return JSON.parse(readFileSync(join(dataset.dir, t.defects), 'utf8')) as TwinDefect[];
+}
+
+export function frameOf(img: LabelledImage, pixelSizeUm?: number): FrameInput {
+  const bitDepth = img.maxValue <= 255 ? 8 : img.maxValue <= 4095 ? 12 : 16;
+  const data = bitDepth === 8 && !(img.pixels instanceof Uint8Array) ? Uint8Array.from(img.pixels) : bitDepth > 8 && !(img.pixels instanceof Uint16Array) ? Uint16Array.from(img.pixels) : img.pixels;
+  return { data, width: img.width, height: img.height, bitDepth, pixelSizeUm };
+}
+
+export function selectEntries(dataset: Dataset, groups?: string[], limit?: number): DatasetEntry[] {
+  let entries = dataset.entries;
+  if (groups) {
+    const want = new Set(groups);
+    const present = new Set(entries.map((e) => e.group));
+    const absent = groups.filter((g) => !present.has(g));
+    if (absent.length === groups.length) throw new Error(`dataset ${dataset.dir} has none of the groups ${groups.join(', ')}`);
+    entries = entries.filter((e) => want.has(e.group));
+  }
+  return limit ? entries.slice(0, limit) : entries;
+}
+
+export async function evaluate(detector: Detector, dataset: Dataset, opts: EvalOptions = {}): Promise<EvalReport> {
+  const info = detector.info();
+  const mapping = classMapping(dataset.classes, info.classes);
+  const entries = selectEntries(dataset, opts.groups, opts.limit);
+  const acc = new MetricAccumulator(info.classes);
+  let tiles = 0;
+  let totalMs = 0;
+  let inferenceMs = 0;
+  const pixelSizeUm = opts.pixelSizeUm ?? dataset.spec.pixelSizeUm;
+  for (const [k, entry] of entries.entries()) {
+    opts.onProgress?.(k, entries.length, entry.name);
+    const img = await dataset.load(entry);
+    const truth = truthOf(img, mapping, twinDefects(dataset, entry));
+    const r = await detector.detect(frameOf(img, pixelSizeUm), { masks: true });
+    const masks = r.masks!;
+    acc.add(truth, {
+      classMap: masks.classMap,
+      instances: masks.instances,
+      objects: r.detections.map((d) => ({ classId: d.classId, confidence: d.confidence })),
+    });
+    tiles += r.timing.tiles;
+    totalMs += r.timing.totalMs;
+    inferenceMs += r.timing.inferenceMs;
+  }
+  opts.onProgress?.(entries.length, entries.length, '');
+  return {
+    detector: { name: info.name, version: info.version, kind: info.kind, provider: info.provider, sha256: info.sha256 },
+    dataset: { dir: dataset.dir, format: dataset.spec.format, images: entries.length, groups: [...new Set(entries.map((e) => e.group))].sort() },
+    scores: acc.scores(),
+    latency: {
+      images: entries.length,
+      tiles,
+      msPerTile: tiles ? totalMs / tiles : 0,
+      inferenceMsPerTile: tiles ? inferenceMs / tiles : 0,
+      msPerImage: entries.length ? totalMs / entries.length : 0,
+    },
+  };
+}
