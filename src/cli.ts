@@ -16,6 +16,7 @@ import { ConfigError } from './config/validate.js';
 import { EXIT } from './exit-codes.js';
 import { registerDatasetCommands } from './commands/dataset.js';
 import { registerEvalCommand } from './commands/eval.js';
+import { registerDemoCommand } from './commands/demo.js';
 
 export { EXIT };
 
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerRecordsCommands(program);
   registerDatasetCommands(program);
   registerEvalCommand(program);
+  registerDemoCommand(program);
   return program;
 }
 

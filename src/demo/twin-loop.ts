@@ -13,7 +13,8 @@ import { createTwinStage } from '../sim/firmware/twin-serial-stage.js';
 import { pixelSizeUm } from '../sim/optics.js';
 import type { Sample } from '../sim/sample.js';
 import { scoreScan, type TwinScore } from '../sim/scoring.js';
-import { TwinCamera, type FramePool } from '../sim/twin-camera.js';
+import { createTwinFrameSource } from '../camera/twin-frame-source.js';
+import type { FrameSource } from '../camera/frame-source.js';
 import { TwinNosepiece } from '../sim/twin-nosepiece.js';
 import { TwinWorld } from '../sim/world.js';
 import { calibrate, loadCalibration, saveCalibration, type Calibration } from '../scan/calibration.js';
@@ -43,7 +44,8 @@ export interface TwinLoopOptions {
   sink: ScanSink;
   /** Recipe fields over the defaults (the outline comes from each sample). */
   recipe?: Record<string, unknown>;
-  framePool?: () => FramePool | undefined;
+  /** Render twin frames into the native addon's pool (default true; the JS ring where the addon is absent). */
+  nativePool?: boolean;
   /** Also measure the exhaustive zoom raster on the first `fields` fields of each sample. */
   raster?: { maxFields: number };
   onProgress?: (p: { sampleId: string; phase: string; done: number; total: number }) => void;
@@ -84,10 +86,9 @@ export class TwinLoop {
   constructor(private readonly o: TwinLoopOptions) {}
 
   /** Loads a sample onto the twin instrument and builds its devices. */
-  private async mount(sample: Sample): Promise<{ world: TwinWorld; camera: TwinCamera; nosepiece: TwinNosepiece; stage: Awaited<ReturnType<typeof createTwinStage>> }> {
+  private async mount(sample: Sample): Promise<{ world: TwinWorld; camera: FrameSource; nosepiece: TwinNosepiece; stage: Awaited<ReturnType<typeof createTwinStage>> }> {
     const world = new TwinWorld(worldSpecFromConfig(this.o.twin), sample, this.o.clock);
-    const pool = this.o.framePool?.();
-    const camera = new TwinCamera(world, this.o.clock, pool ? { pool } : {});
+    const camera = createTwinFrameSource(world, this.o.clock, { native: this.o.nativePool ?? true });
     await camera.open();
     const nosepiece = new TwinNosepiece(world, this.o.clock);
     const stage = await createTwinStage(world, this.o.clock, { protocol: this.o.protocol, transport: this.o.transport, logger: this.o.logger });
@@ -97,7 +98,7 @@ export class TwinLoop {
   }
 
   /** Calibrates on the first sample (or reads the stored calibration) — every result carries its version. */
-  private async calibrationFor(world: TwinWorld, camera: TwinCamera, nosepiece: TwinNosepiece, stage: Stage): Promise<Calibration> {
+  private async calibrationFor(world: TwinWorld, camera: FrameSource, nosepiece: TwinNosepiece, stage: Stage): Promise<Calibration> {
     if (this.calibration) return this.calibration;
     const path = join(this.o.stateDir, 'calibration.json');
     if (existsSync(path)) {

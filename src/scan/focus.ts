@@ -50,6 +50,8 @@ export interface AutofocusOptions {
   roi?: Roi | null;
   signal?: AbortSignal;
   zLimits: { minUm: number; maxUm: number };
+  /** Best-to-median score ratio below which the sweep saw no focus peak (default 1.05). */
+  minContrast?: number;
   /** Reduces the focus score of a frame (default: Brenner gradient). */
   metric?: (frame: Frame) => number;
 }
@@ -119,7 +121,7 @@ export async function autofocus(stage: Stage, camera: FrameSource, clock: Clock,
   } finally {
     if (o.roi !== undefined && camera.setRoi) await camera.setRoi(null);
   }
-  return { zUm: best.z, score: best.score, frames, found: !edge && contrast > 1.05, ms: clock.now() - t0 };
+  return { zUm: best.z, score: best.score, frames, found: !edge && contrast >= (o.minContrast ?? 1.05), ms: clock.now() - t0 };
 }
 
 /**
@@ -200,4 +202,73 @@ export function solve(A: number[][], b: number[]): number[] {
     }
   }
   return M.map((row, i) => (Math.abs(row[i]!) < 1e-15 ? 0 : row[n]! / row[i]!));
+}
+
+export interface ClimbOptions {
+  startZUm: number;
+  stepUm: number;
+  maxSteps: number;
+  roi?: Roi | null;
+  signal?: AbortSignal;
+  zLimits: { minUm: number; maxUm: number };
+  metric?: (frame: Frame) => number;
+}
+
+/**
+ * Focus when the prediction is close: three frames around it, then steps towards the better side until the score
+ * falls, and a parabola through the best three. Typically three or four frames where a sweep takes a dozen.
+ */
+export async function climbFocus(stage: Stage, camera: FrameSource, clock: Clock, o: ClimbOptions): Promise<AutofocusResult> {
+  const t0 = clock.now();
+  const metric = o.metric ?? ((f: Frame) => brenner(f.data, f.width, f.height));
+  const clampZ = (z: number): number => Math.min(o.zLimits.maxUm, Math.max(o.zLimits.minUm, z));
+  if (o.roi !== undefined && camera.setRoi) await camera.setRoi(o.roi);
+  const scores = new Map<number, number>();
+  let frames = 0;
+  const at = async (k: number): Promise<number> => {
+    const known = scores.get(k);
+    if (known !== undefined) return known;
+    await stage.moveTo({ z: clampZ(o.startZUm + k * o.stepUm) }, { signal: o.signal });
+    const f = await camera.grab({ signal: o.signal });
+    try {
+      const v = metric(f);
+      scores.set(k, v);
+      frames++;
+      return v;
+    } finally {
+      f.release();
+    }
+  };
+  try {
+    // Always approach from below (z-drive backlash taken up the same way).
+    await stage.moveTo({ z: clampZ(o.startZUm - 2 * o.stepUm) }, { signal: o.signal });
+    const m1 = await at(-1);
+    const c0 = await at(0);
+    const p1 = await at(1);
+    let k = c0 >= m1 && c0 >= p1 ? 0 : p1 > m1 ? 1 : -1;
+    const dir = Math.sign(k);
+    let found = k === 0;
+    for (let i = 0; !found && i < o.maxSteps; i++) {
+      if (dir < 0) {
+        // Stepping down: re-approach from below for each new frame.
+        await stage.moveTo({ z: clampZ(o.startZUm + (k - 2) * o.stepUm) }, { signal: o.signal });
+      }
+      const next = await at(k + dir);
+      if (next <= (await at(k))) found = true;
+      else k += dir;
+    }
+    const [a, b, c] = [scores.get(k - 1), scores.get(k)!, scores.get(k + 1)];
+    let z = o.startZUm + k * o.stepUm;
+    if (a !== undefined && c !== undefined) {
+      const [la, lb, lc] = [Math.log(a + 1e-12), Math.log(b + 1e-12), Math.log(c + 1e-12)];
+      const d = la - 2 * lb + lc;
+      if (d < 0) z += (0.5 * (la - lc) * o.stepUm) / d;
+    }
+    z = clampZ(z);
+    await stage.moveTo({ z: clampZ(z - 2 * o.stepUm) }, { signal: o.signal });
+    await stage.moveTo({ z }, { signal: o.signal });
+    return { zUm: z, score: b, frames, found, ms: clock.now() - t0 };
+  } finally {
+    if (o.roi !== undefined && camera.setRoi) await camera.setRoi(null);
+  }
 }

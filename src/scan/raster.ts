@@ -8,8 +8,8 @@
  * it on a 2-core build machine.
  */
 import { serpentine } from '../geometry/route.js';
-import { autofocus } from './focus.js';
 import { buildFocusMap } from './survey.js';
+import { zoomFocus } from './zoom.js';
 import type { ScanRun } from './run.js';
 
 export interface RasterResult {
@@ -43,20 +43,7 @@ export async function rasterScan(run: ScanRun, opts: { maxFields?: number } = {}
     const [x, y] = fields[i]!;
     const z0 = run.focusZ(ob, x, y, r.survey.focus.startZUm);
     await run.account.track('travel', () => run.moveTo(ob, x, y, z0));
-    if (r.zoom.focus.strategy === 'sweep') {
-      const af = await run.account.track('focus', () =>
-        autofocus(run.deps.stage, cam, run.deps.clock, {
-          centreZUm: z0,
-          rangeUm: r.zoom.focus.rangeUm,
-          steps: r.zoom.focus.steps,
-          refinements: r.zoom.focus.refinements,
-          roi: run.centralRoi(r.zoom.focus.roiPx),
-          zLimits: run.deps.stage.limits.z,
-          signal: run.control.signal,
-        }),
-      );
-      if (af.found) run.addZoomCorrection(x, y, af.zUm - cal.zOffsetUm);
-    }
+    if (r.zoom.focus.strategy === 'sweep') await run.account.track('focus', () => zoomFocus(run, x, y, z0));
     const settledAt = run.deps.clock.now();
     const { frame } = await run.account.track('capture', () => run.grabStill(settledAt));
     if (inflight) detections += await run.account.track('inference', () => inflight!);

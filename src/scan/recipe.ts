@@ -50,7 +50,7 @@ export const recipeSchema: Schema = {
         }),
         threshold: num('Candidate score above which a region is sent to zoom.', 0.3, 0, 1),
         minAreaUm2: num('Candidates smaller than this are ignored.', 2, 0, 1e6, 'µm²'),
-        mergeUm: num('Candidates closer than this (e.g. across field overlaps) are one candidate.', 8, 0, 1000, 'µm'),
+        mergeUm: num('Candidates closer than this (dashes of one scratch, halves across a field overlap) are one candidate.', 25, 0, 1000, 'µm'),
       }),
       zoom: obj('High-magnification confirmation of each candidate.', {
         objective: str('Zoom objective name.', '50x'),
@@ -63,12 +63,16 @@ export const recipeSchema: Schema = {
           steps: int('Frames in the first sweep (odd).', 7, 3, 41),
           refinements: int('Narrower sweeps after the first.', 1, 0, 5),
           roiPx: int('Side of the central region read out during the sweep.', 512, 64, 8192, 'px'),
+          nearbyUm: num('Within this distance of a field already focused, a short climb from the prediction replaces the full sweep.', 800, 0, 1e6, 'µm'),
+          checkRangeUm: num('Span of the climb’s first three frames (its step is half of it).', 1.6, 0.1, 50, 'µm'),
         }),
         confirmThreshold: num('Zoom detections below this confidence do not confirm a candidate.', 0.5, 0, 1),
+        minAreaUm2: num('Zoom detections smaller than this are not defects.', 4, 0, 1e6, 'µm²'),
         roiMarginUm: num('Margin read out around a candidate (at least a quarter of its size).', 15, 0, 1000, 'µm'),
         matchUm: num('A zoom detection confirms a candidate when it lies within this distance of it.', 10, 0, 1000, 'µm'),
+        joinUm: num('Zoom detections closer than this (dashes of one scratch, parts in neighbouring fields) are one defect.', 8, 0, 1000, 'µm'),
         mosaic: bool('Image candidates larger than one zoom field as a mosaic of fields.', true),
-        maxFieldsPerTarget: int('Most fields of one mosaic.', 16, 1, 400),
+        maxFieldsPerTarget: int('Most fields of one mosaic (those covering most of the candidate are kept).', 16, 1, 400),
       }),
       acceptance: obj('Pass/fail criteria of the sample.', {
         maxDefectsPerCm2: perClass('Most confirmed defects per cm² of inspected area.', 'per cm²', 1e9),
@@ -106,10 +110,12 @@ export interface Recipe {
     maxTargets: number;
     exposureUs: number;
     gainDb: number;
-    focus: { strategy: 'sweep' | 'map'; rangeUm: number; steps: number; refinements: number; roiPx: number };
+    focus: { strategy: 'sweep' | 'map'; rangeUm: number; steps: number; refinements: number; roiPx: number; nearbyUm: number; checkRangeUm: number };
     confirmThreshold: number;
+    minAreaUm2: number;
     roiMarginUm: number;
     matchUm: number;
+    joinUm: number;
     mosaic: boolean;
     maxFieldsPerTarget: number;
   };

@@ -58,9 +58,9 @@ export async function writeReportImage(
     })
     .join('');
   const legend = classes
-    .map((c, i) => `<text x="${8 + i * 120}" y="20" font-family="sans-serif" font-size="14" fill="${COLOURS[i % COLOURS.length]}">■ ${escapeXml(c)}</text>`)
+    .map((c, i) => `<text x="${8 + i * 90}" y="20" font-family="sans-serif" font-size="14" fill="${COLOURS[i % COLOURS.length]}">■ ${escapeXml(c)}</text>`)
     .join('');
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}">${boxes}${legend}<text x="${W - 8}" y="20" text-anchor="end" font-family="sans-serif" font-size="14" fill="#ffffff">${escapeXml(title)}</text></svg>`;
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}">${boxes}${legend}<text x="${W - 8}" y="${H - 8}" text-anchor="end" font-family="sans-serif" font-size="14" fill="#ffffff">${escapeXml(title)}</text></svg>`;
   mkdirSync(dirname(path), { recursive: true });
   await sharp(canvas, { raw: { width: W, height: H, channels: 1 } })
     .toColourspace('srgb')

@@ -11,7 +11,7 @@ import type { Stage, StagePose } from '../stage/stage.js';
 import { TimeAccount } from './accounting.js';
 import type { Calibration } from './calibration.js';
 import type { ScanControl } from './control.js';
-import { FocusMap } from './focus.js';
+import { FocusMap, solve } from './focus.js';
 import type { ScanJournal } from './journal.js';
 import type { ScanContext, ScanDetector, ScanSink } from './ports.js';
 import type { Recipe } from './recipe.js';
@@ -122,22 +122,26 @@ export class ScanRun {
     this.zoomCorrections.push({ x, y, dz: zRef - this.map.at(x, y) });
   }
 
+  /** Distance (µm) to the nearest place a zoom field was focused, Infinity when none yet. */
+  nearestCorrectionUm(x: number, y: number): number {
+    let best = Infinity;
+    for (const c of this.zoomCorrections) best = Math.min(best, Math.hypot(c.x - x, c.y - y));
+    return best;
+  }
+
   /** Predicted focus z for `objective` at stage (x, y). */
   focusZ(objective: string, x: number, y: number, fallback: number): number {
     const off = this.objectiveCal(objective).zOffsetUm;
     if (this.map.size === 0) return fallback + off;
     let z = this.map.at(x, y);
-    // Inverse-distance weighted correction from zoom refinements within 1 mm.
-    let w = 0;
-    let acc = 0;
-    for (const c of this.zoomCorrections) {
-      const d = Math.hypot(c.x - x, c.y - y);
-      if (d > 1000) continue;
-      const k = 1 / (d + 50);
-      w += k;
-      acc += k * c.dz;
-    }
-    if (w > 0) z += acc / w;
+    // Zoom refinements nearby correct the map: a plane through the corrections within 1 mm (weighted towards the
+    // nearest), or their weighted mean when there are fewer than three.
+    const near = this.zoomCorrections
+      .map((c) => ({ ...c, d: Math.hypot(c.x - x, c.y - y) }))
+      .filter((c) => c.d <= 1000)
+      .sort((a, b) => a.d - b.d)
+      .slice(0, 8);
+    if (near.length > 0) z += localCorrection(near, x, y);
     return z + off;
   }
 
@@ -160,7 +164,7 @@ export class ScanRun {
 
   /** Keeps a downsampled copy of a survey field for the report image. */
   keepOverview(index: number, frame: Frame, pose: { x: number; y: number }): void {
-    const bin = Math.max(1, Math.ceil(Math.max(frame.width, frame.height) / 256));
+    const bin = Math.max(1, Math.ceil(Math.max(frame.width, frame.height) / 512));
     const w = Math.floor(frame.width / bin);
     const h = Math.floor(frame.height / bin);
     const out = new Uint8Array(w * h);
@@ -185,4 +189,29 @@ export class ScanRun {
         .catch((err: Error) => this.log.warn({ err: err.message }, 'progress event not written'));
     }
   }
+}
+
+/** Weighted least-squares plane dz = a + b·(x − x0) + c·(y − y0) through nearby corrections, evaluated at (x0, y0). */
+function localCorrection(near: Array<{ x: number; y: number; dz: number; d: number }>, x0: number, y0: number): number {
+  const w = near.map((c) => 1 / (c.d + 50));
+  const wsum = w.reduce((a, b) => a + b, 0);
+  const mean = near.reduce((a, c, i) => a + w[i]! * c.dz, 0) / wsum;
+  if (near.length < 3) return mean;
+  const A = [
+    [0, 0, 0],
+    [0, 0, 0],
+    [0, 0, 0],
+  ];
+  const b = [0, 0, 0];
+  near.forEach((c, i) => {
+    const v = [1, (c.x - x0) / 1000, (c.y - y0) / 1000];
+    for (let r = 0; r < 3; r++) {
+      b[r]! += w[i]! * v[r]! * c.dz;
+      for (let k = 0; k < 3; k++) A[r]![k]! += w[i]! * v[r]! * v[k]!;
+    }
+  });
+  // Collinear points leave the plane's tilt undetermined: fall back to the mean.
+  const det = A[0]![0]! * (A[1]![1]! * A[2]![2]! - A[1]![2]! * A[2]![1]!) - A[0]![1]! * (A[1]![0]! * A[2]![2]! - A[1]![2]! * A[2]![0]!) + A[0]![2]! * (A[1]![0]! * A[2]![1]! - A[1]![1]! * A[2]![0]!);
+  if (Math.abs(det) < 1e-12 * Math.pow(wsum, 3)) return mean;
+  return solve(A, b)[0]!;
 }

@@ -18,6 +18,8 @@ export interface Candidate {
   areaUm2: number;
   tile: number;
   className: string;
+  /** The candidates a zoom target groups (one field covers them all). */
+  members?: Rect[];
 }
 
 /**
@@ -131,12 +133,15 @@ export async function survey(run: ScanRun): Promise<Candidate[]> {
 
   // Merge candidates across overlapping fields.
   const all = run.surveyCandidates();
+  // A faint scratch or crack comes out of the survey as a dashed line: joining the dashes (and the halves of a defect
+  // cut by a field edge) makes it one candidate, so the zoom phase images it whole, as one defect.
   return mergeBoxes(all, r.survey.mergeUm, (a, b, rect) => ({
     rect,
     score: Math.max(a.score, b.score),
-    areaUm2: Math.max(a.areaUm2, b.areaUm2),
+    areaUm2: a.areaUm2 + b.areaUm2,
     tile: a.score >= b.score ? a.tile : b.tile,
     className: a.score >= b.score ? a.className : b.className,
+    members: [...(a.members ?? [a.rect]), ...(b.members ?? [b.rect])],
   }));
 }
 

@@ -9,7 +9,7 @@ import type { Frame } from '../camera/frame-source.js';
 import { stageToPixel } from '../geometry/affine.js';
 import { centre, expand, gap, iou, mergeBoxes, type Rect } from '../geometry/rect.js';
 import { planRoute, type Point } from '../geometry/route.js';
-import { autofocus } from './focus.js';
+import { autofocus, climbFocus } from './focus.js';
 import type { ConfirmedDefect, PixelDetection, ThumbnailSource } from './ports.js';
 import type { ScanRun } from './run.js';
 import { detectionRect, framePixelToStage, type Candidate, type FrameGeometry } from './survey.js';
@@ -57,9 +57,10 @@ export function clusterCandidates(candidates: Candidate[], fieldUm: [number, num
       return u[2] - u[0] <= maxW && u[3] - u[1] <= maxH;
     });
     if (!into) {
-      clusters.push({ ...c });
+      clusters.push({ ...c, members: c.members ?? [c.rect] });
       continue;
     }
+    into.members = [...(into.members ?? [into.rect]), ...(c.members ?? [c.rect])];
     into.rect = [Math.min(into.rect[0], c.rect[0]), Math.min(into.rect[1], c.rect[1]), Math.max(into.rect[2], c.rect[2]), Math.max(into.rect[3], c.rect[3])];
     into.areaUm2 += c.areaUm2;
   }
@@ -81,20 +82,27 @@ export function fieldsFor(run: ScanRun, t: Target): Point[] {
   const h = r[3] - r[1];
   const usable = 0.9;
   if (!z.mosaic || (w <= fw * usable && h <= fh * usable)) return [centre(t.rect)];
-  let nx = Math.ceil(w / (fw * usable));
-  let ny = Math.ceil(h / (fh * usable));
-  while (nx * ny > z.maxFieldsPerTarget) {
-    if (nx >= ny) nx--;
-    else ny--;
-  }
-  const out: Point[] = [];
+  // A grid of fields over the candidate's box, keeping only the fields its parts fall in (a diagonal scratch needs
+  // the fields along it, not the whole box), the most covered first when there are more than allowed.
+  const nx = Math.ceil(w / (fw * usable));
+  const ny = Math.ceil(h / (fh * usable));
+  const members = t.members ?? [t.rect];
+  const cells: Array<{ p: Point; cover: number; order: number }> = [];
   for (let j = 0; j < ny; j++) {
     for (let k = 0; k < nx; k++) {
       const i = j % 2 === 0 ? k : nx - 1 - k;
-      out.push([r[0] + (w * (i + 0.5)) / nx, r[1] + (h * (j + 0.5)) / ny]);
+      const cx = r[0] + (w * (i + 0.5)) / nx;
+      const cy = r[1] + (h * (j + 0.5)) / ny;
+      const cell: Rect = [cx - (fw * usable) / 2, cy - (fh * usable) / 2, cx + (fw * usable) / 2, cy + (fh * usable) / 2];
+      const cover = members.reduce((a, m) => a + Math.max(0, Math.min(m[2], cell[2]) - Math.max(m[0], cell[0])) * Math.max(0, Math.min(m[3], cell[3]) - Math.max(m[1], cell[1])) + (gap(m, cell) === 0 ? 1e-6 : 0), 0);
+      if (cover > 0) cells.push({ p: [cx, cy], cover, order: cells.length });
     }
   }
-  return out;
+  return cells
+    .sort((a, b) => b.cover - a.cover)
+    .slice(0, z.maxFieldsPerTarget)
+    .sort((a, b) => a.order - b.order)
+    .map((c) => c.p);
 }
 
 /** Event ids derived from the scan, target and defect: a target redone after a crash reproduces the same ids. */
@@ -148,19 +156,8 @@ export async function zoom(run: ScanRun, targets: Target[], alreadyConfirmed: Co
       }
       let focusScore = 0;
       if (r.zoom.focus.strategy === 'sweep') {
-        const af = await run.account.track('focus', () =>
-          autofocus(run.deps.stage, run.deps.camera, run.deps.clock, {
-            centreZUm: z0,
-            rangeUm: r.zoom.focus.rangeUm,
-            steps: r.zoom.focus.steps,
-            refinements: r.zoom.focus.refinements,
-            roi: run.centralRoi(r.zoom.focus.roiPx),
-            zLimits: run.deps.stage.limits.z,
-            signal: run.control.signal,
-          }),
-        );
+        const af = await run.account.track('focus', () => zoomFocus(run, fx, fy, z0));
         focusScore = af.score;
-        if (af.found) run.addZoomCorrection(fx, fy, af.zUm - run.objectiveCal(ob).zOffsetUm);
         pose = { ...pose, z: af.zUm };
       }
       // Read out only the part of the field the candidate (and a margin) covers: the zoom model then looks where
@@ -187,6 +184,24 @@ export async function zoom(run: ScanRun, targets: Target[], alreadyConfirmed: Co
   return outcomes;
 }
 
+/**
+ * Local focus at a zoom field. Where an earlier zoom field nearby was focused, the prediction is already close and a
+ * short climb from it finds the peak. Elsewhere, or when the climb finds none, the full sweep of the recipe.
+ */
+export async function zoomFocus(run: ScanRun, x: number, y: number, z0: number): Promise<{ zUm: number; score: number; frames: number }> {
+  const f = run.recipe.zoom.focus;
+  const ob = run.recipe.zoom.objective;
+  const base = { roi: run.centralRoi(f.roiPx), zLimits: run.deps.stage.limits.z, signal: run.control.signal };
+  let af = null;
+  if (run.nearestCorrectionUm(x, y) <= f.nearbyUm) {
+    af = await climbFocus(run.deps.stage, run.deps.camera, run.deps.clock, { ...base, startZUm: z0, stepUm: f.checkRangeUm / 2, maxSteps: 6 });
+    if (!af.found) af = null;
+  }
+  af ??= await autofocus(run.deps.stage, run.deps.camera, run.deps.clock, { ...base, centreZUm: z0, rangeUm: f.rangeUm, steps: f.steps, refinements: f.refinements });
+  if (af.found) run.addZoomCorrection(x, y, af.zUm - run.objectiveCal(ob).zOffsetUm);
+  return af;
+}
+
 /** Sets the camera's region of interest to the target's box (with a margin) inside this field. */
 async function captureRoi(run: ScanRun, t: Target, pose: { x: number; y: number }): Promise<FrameGeometry> {
   const cam = run.deps.camera;
@@ -199,9 +214,13 @@ async function captureRoi(run: ScanRun, t: Target, pose: { x: number; y: number 
   const sensor: [number, number] = [full.width, full.height];
   const ob = run.recipe.zoom.objective;
   const cal = run.objectiveCal(ob);
-  const size = Math.max(t.rect[2] - t.rect[0], t.rect[3] - t.rect[1]);
-  const r = expand(t.rect, Math.max(run.recipe.zoom.roiMarginUm, 0.25 * size));
   const axis: [number, number] = [pose.x + cal.offsetUm[0], pose.y + cal.offsetUm[1]];
+  // The parts of the target inside this field (all of it for a single-field target; for a mosaic, its own stretch).
+  const field: Rect = [axis[0] - cal.fieldUm[0] / 2, axis[1] - cal.fieldUm[1] / 2, axis[0] + cal.fieldUm[0] / 2, axis[1] + cal.fieldUm[1] / 2];
+  const parts = (t.members ?? [t.rect]).filter((m) => gap(m, field) === 0);
+  const box = (parts.length > 0 ? parts : [t.rect]).reduce((a, m) => [Math.min(a[0], m[0]), Math.min(a[1], m[1]), Math.max(a[2], m[2]), Math.max(a[3], m[3])] as Rect);
+  const size = Math.max(box[2] - box[0], box[3] - box[1]);
+  const r = expand(box, Math.max(run.recipe.zoom.roiMarginUm, Math.min(40, 0.25 * size)));
   const cs: number[] = [];
   const rs: number[] = [];
   for (const [x, y] of [
@@ -243,6 +262,8 @@ async function inferField(
     const [sw, sh] = geometry.sensor;
     for (const d of out.detections) {
       if (d.confidence < run.recipe.zoom.confirmThreshold) continue;
+      // Specks below the smallest defect the recipe cares about are noise, not defects.
+      if (d.areaPx * umPerPx * umPerPx < run.recipe.zoom.minAreaUm2) continue;
       const rect = detectionRect(run, ob, pose, d, geometry);
       const contourUm = (d.contourPx ?? []).map((p) => framePixelToStage(run, ob, pose, geometry, p));
       const [bx, by, bw, bh] = d.bboxPx;
@@ -302,15 +323,17 @@ async function confirmTarget(
   // Parts of one defect seen in neighbouring fields of a mosaic become one defect.
   const merged = mergeBoxes(
     found.map((f) => ({ ...f, parts: [f] })),
-    1,
+    r.zoom.joinUm,
     (a, b, rect) => ({ ...(a.score >= b.score ? a : b), rect, score: Math.max(a.score, b.score), parts: [...a.parts, ...b.parts] }),
   );
-  const near = (rect: Rect): boolean => gap(rect, t.rect) <= r.zoom.matchUm;
-  const fresh = merged.filter((m) => {
-    if (confirmed.some((c) => iou(c.bboxUm, m.rect) > 0.2 || gap(c.bboxUm, m.rect) === 0)) return false;
-    // Defects away from this candidate count only when whole in a field (a cut one is measured at its own target).
-    return near(m.rect) || m.parts.every((p) => !p.touchesEdge);
-  });
+  // A zoom detection confirms a candidate when it lies on one of the target's candidates: what the zoom model finds
+  // elsewhere in the region read out has no survey evidence behind it and is not reported.
+  const members = t.members ?? [t.rect];
+  const near = (rect: Rect): boolean => members.some((m) => gap(rect, m) <= r.zoom.matchUm);
+  // Part of a defect another target already reported (a long scratch crossing two targets' regions) is that defect.
+  const known = (m: { rect: Rect; d: PixelDetection; umPerPx: number }): boolean =>
+    confirmed.some((c) => iou(c.bboxUm, m.rect) > 0.2 || gap(c.bboxUm, m.rect) <= (c.className === m.d.className ? r.zoom.joinUm : 0) || continues(c, m));
+  const fresh = merged.filter((m) => near(m.rect) && !known(m));
   const defects: ConfirmedDefect[] = [];
   for (const m of fresh) {
     const k = defects.length;
@@ -338,8 +361,8 @@ async function confirmTarget(
       sampleYUm: cy - r.outline.yUm,
       bboxUm: m.rect,
       provenance: {
-        surveyTile: near(m.rect) ? t.tile : -1,
-        candidateScore: near(m.rect) ? t.score : 0,
+        surveyTile: t.tile,
+        candidateScore: t.score,
         stagePose: best.pose,
         objective: r.zoom.objective,
         focusScore: best.focusScore,
@@ -361,9 +384,30 @@ async function confirmTarget(
     run.journal.append({ t: 'published', eventId: def.eventId });
   }
   confirmed.push(...defects);
-  const outcome = defects.some((d) => d.provenance.surveyTile >= 0) ? 'confirmed' : 'rejected';
+  const outcome = fresh.length > 0 ? 'confirmed' : 'rejected';
   run.journal.append({ t: 'target', index: t.index, outcome, defects, fields, fieldCentres });
   return { index: t.index, outcome, defects, fields, fieldCentres };
+}
+
+/**
+ * A line-like detection that lies on the extension of a line-like defect already reported (same orientation within
+ * 12°, within 6 µm of its axis, less than 200 µm beyond its end) is another stretch of the same scratch or crack,
+ * seen through another target's region.
+ */
+function continues(c: ConfirmedDefect, m: { rect: Rect; d: PixelDetection; umPerPx: number }): boolean {
+  const major = (m.d.majorAxisPx ?? 0) * m.umPerPx;
+  const minor = Math.max(1e-6, (m.d.minorAxisPx ?? 0) * m.umPerPx);
+  if (c.sizeUm < 4 * Math.max(c.widthUm, 1e-6) || major < 4 * minor) return false;
+  const dAng = Math.abs((((c.orientationDeg - (m.d.orientationDeg ?? 0)) % 180) + 180) % 180);
+  if (Math.min(dAng, 180 - dAng) > 12) return false;
+  const th = (c.orientationDeg * Math.PI) / 180;
+  const [ux, uy] = [Math.cos(th), Math.sin(th)];
+  const [mx, my] = centre(m.rect);
+  const dx = mx - c.stageXUm;
+  const dy = my - c.stageYUm;
+  const along = Math.abs(dx * ux + dy * uy);
+  const across = Math.abs(-dx * uy + dy * ux);
+  return across <= 6 && along <= c.sizeUm / 2 + major / 2 + 200;
 }
 
 function feret(pts: Array<[number, number]>): number {
