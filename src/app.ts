@@ -1,24 +1,145 @@
 /**
  * Composition root: the only place that chooses between real and simulated adapters. It builds the parts the
- * appliance daemon (src/ops/appliance.ts) runs.
+ * appliance daemon (src/ops/appliance.ts) runs: camera, stage, event sink, model loader and pipeline.
  *
- * Today every part but the models comes from the digital twin: the camera and stage drivers, the MQTT event sink and
- * the scan engine plug in here through the same factories (camera(), stage(), events(), pipeline(), modelLoader).
+ * - camera: `camera.kind` — the twin (rendering into the native frame pool), GenICam or V4L2;
+ * - stage: `stage.driver` — GRBL or ProScan over a serial port, or the twin (a protocol driver talking to the twin's
+ *   firmware simulator, `stage.twin`);
+ * - events: the MQTT sink (the embedded demo broker only when `mqtt.url` is absent);
+ * - pipeline: `scan.pipeline` — the scan engine over the sample queue, or the camera/model self-check loop.
  */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { LoadedModel } from './bundles/model-slot.js';
 import { OrtWorkerModel } from './bundles/ort-worker-model.js';
+import { createFrameSource } from './camera/factory.js';
+import type { FrameSource } from './camera/frame-source.js';
 import type { Config } from './config/schema.js';
-import type { ApplianceParts } from './ops/appliance.js';
+import { ConfigError } from './config/validate.js';
+import type { InferenceConfig } from './inference/config.js';
+import { OnnxDetector } from './inference/onnx-detector.js';
+import type { ApplianceParts, EventsPort } from './ops/appliance.js';
 import { FrameLoopPipeline } from './ops/frame-loop.js';
 import type { Logger } from './ops/logger.js';
-import { createTwin } from './sim/twin.js';
+import type { MqttConfig } from './publish/config.js';
+import type { EventSink } from './publish/event-sink.js';
+import { createEventSink } from './publish/index.js';
+import { calibrate, loadCalibration, saveCalibration, type Calibration } from './scan/calibration.js';
+import { ScanPipeline } from './scan/pipeline.js';
+import { parseRecipe, type Recipe } from './scan/recipe.js';
+import { sampleOutline } from './demo/twin-loop.js';
+import { createTwinStage } from './sim/firmware/twin-serial-stage.js';
+import { pixelSizeUm } from './sim/optics.js';
+import { createTwin, type Twin } from './sim/twin.js';
+import { createStage } from './stage/factory.js';
+import type { StageConfig } from './stage/config.js';
+import type { Stage } from './stage/stage.js';
 
-export async function createApplianceParts(config: Config, log: Logger): Promise<ApplianceParts<OrtWorkerModel>> {
+export async function createApplianceParts(config: Config, log: Logger): Promise<ApplianceParts<LoadedModel>> {
+  const appLog = log.child({ module: 'app' });
   const twin = await createTwin(config.twin);
-  log.child({ module: 'app' }).info({ camera: 'twin', stage: 'twin', sample: twin.sample.id }, 'adapters chosen');
-  return {
-    camera: () => twin.camera,
-    stage: () => twin.directStage,
-    modelLoader: (active) => OrtWorkerModel.open(active),
-    pipeline: () => new FrameLoopPipeline({ role: 'zoom' }),
+  const stageCfg = config.stage as StageConfig;
+  let camera: FrameSource | null = null;
+  let stage: Stage | null = null;
+  let sink: EventSink | null = null;
+  const cameraPart = (): FrameSource => (camera ??= createFrameSource(config.camera, { clock: twin.clock, world: twin.world }));
+  const stagePart = async (): Promise<Stage> => {
+    if (stage) return stage;
+    if (stageCfg.driver === 'twin') {
+      const rig = await createTwinStage(twin.world, twin.clock, { protocol: stageCfg.twin.protocol, transport: stageCfg.twin.transport, logger: log });
+      stage = rig.stage;
+    } else {
+      stage = createStage(stageCfg, { clock: twin.clock, logger: log });
+    }
+    return stage;
   };
+  appLog.info({ camera: config.camera.kind, stage: stageCfg.driver, pipeline: config.scan.pipeline, sample: config.camera.kind === 'twin' ? twin.sample.id : undefined }, 'adapters chosen');
+  const events = async (): Promise<EventsPort> => {
+    sink = await createEventSink({ mqtt: config.mqtt as MqttConfig }, { clock: twin.clock, logger: log, device: config.device });
+    return sink as unknown as EventsPort;
+  };
+  if (config.scan.pipeline === 'frame-loop') {
+    return {
+      camera: cameraPart,
+      stage: stagePart,
+      events,
+      modelLoader: (active) => OrtWorkerModel.open(active),
+      pipeline: () => new FrameLoopPipeline({ role: 'zoom' }),
+    };
+  }
+  if (config.camera.kind !== 'twin') {
+    // The scan needs an objective turret; only the twin's is driven today.
+    throw new ConfigError('config', [
+      { path: 'scan.pipeline', value: 'scan', expected: `"frame-loop" with camera.kind "${config.camera.kind}": no motorised nosepiece driver exists for hardware yet` },
+    ]);
+  }
+  const inference = config.inference as InferenceConfig;
+  const stateDir = config.appliance.stateDir;
+  const calFile = config.scan.calibrationFile ?? join(stateDir, 'calibration.json');
+  return {
+    camera: cameraPart,
+    stage: stagePart,
+    events,
+    modelLoader: (active) =>
+      OnnxDetector.open({
+        bundleDir: active.dir,
+        providers: inference.providers,
+        intraOpThreads: inference.intraOpThreads,
+        tileOverlap: inference.tileOverlap,
+        maxQueued: inference.maxQueued,
+        warmup: inference.warmup,
+        tensorRt: inference.tensorRt,
+        logger: log,
+      }),
+    pipeline: () =>
+      new ScanPipeline({
+        clock: twin.clock,
+        nosepiece: twin.nosepiece,
+        sink: () => sink,
+        stateDir: join(stateDir, 'scans'),
+        calibration: (ctx) => calibrationFor(config, twin, ctx.stage, ctx.camera, calFile, appLog),
+        recipe: (id, version) => resolveRecipe(config, twin, id, version),
+      }),
+  };
+}
+
+/** The calibration file; on the twin, measured at start when it is missing (hardware needs `smartscope calibrate`). */
+async function calibrationFor(config: Config, twin: Twin, stage: Stage, camera: FrameSource, path: string, log: Logger): Promise<Calibration> {
+  if (existsSync(path)) return loadCalibration(path);
+  if (config.camera.kind !== 'twin' || !config.scan.calibrateTwin) {
+    throw new Error(`no calibration at ${path}: run "smartscope calibrate" on this instrument first`);
+  }
+  const cal = await calibrateTwin(twin, stage, camera, log);
+  mkdirSync(join(path, '..'), { recursive: true });
+  saveCalibration(path, cal);
+  return cal;
+}
+
+export async function calibrateTwin(twin: Twin, stage: Stage, camera: FrameSource, log: Logger): Promise<Calibration> {
+  const w = twin.world;
+  const ref = w.spec.objectives[0]!;
+  const [x, y] = w.sampleToStage(w.sample.widthUm / 2, w.sample.heightUm / 2, ref);
+  const nominal: Record<string, number> = {};
+  const ranges: Record<string, number> = {};
+  for (const ob of w.spec.objectives) {
+    nominal[ob.name] = pixelSizeUm(ob, w.spec.sensor);
+    ranges[ob.name] = ob === ref ? 120 : 12;
+  }
+  return calibrate({ stage, camera, nosepiece: twin.nosepiece, clock: twin.clock, at: { x, y, z: 0 }, nominalUmPerPx: nominal, focusRangeUm: ranges, log: (m) => log.info(m) });
+}
+
+/** `<scan.recipesDir>/<id>.yaml`; on the twin, recipe id "twin" inspects the whole mounted sample. */
+export function resolveRecipe(config: Config, twin: Twin | null, id: string, version?: string): Recipe {
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(id)) throw new RangeError(`recipe id must be 1–64 characters of A–Z a–z 0–9 . _ - but is ${JSON.stringify(id)}`);
+  let recipe: Recipe;
+  if (id === 'twin' && twin && config.camera.kind === 'twin') {
+    recipe = parseRecipe({ id: 'twin', version: '1', description: 'The whole sample mounted on the twin.', outline: sampleOutline(twin.world) }, 'twin recipe');
+  } else {
+    const path = join(config.scan.recipesDir, `${id}.yaml`);
+    if (!existsSync(path)) throw new Error(`no recipe "${id}" in ${config.scan.recipesDir}`);
+    recipe = parseRecipe(parseYaml(readFileSync(path, 'utf8')), path);
+  }
+  if (version && recipe.version !== version) throw new Error(`recipe "${id}" is version ${recipe.version}, not ${version}`);
+  return recipe;
 }

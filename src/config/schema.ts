@@ -11,6 +11,7 @@ import { mqttSchema } from '../publish/config.js';
 import { stageSchema } from '../stage/config.js';
 import { cameraSchema, type CameraConfig } from '../camera/config.js';
 import { inferenceSchema } from '../inference/config.js';
+import { scanSchema, type ScanConfig } from '../scan/config.js';
 
 export const deviceSchema: Schema = obj('Who this microscope is: used in MQTT topics, records and events.', {
   site: str('Plant or site id.', 'site1', { pattern: '^[A-Za-z0-9_-]+$', minLength: 1, maxLength: 64 }),
@@ -35,6 +36,7 @@ export const sections: Record<string, Schema> = {
   stage: stageSchema,
   camera: cameraSchema,
   inference: inferenceSchema,
+  scan: scanSchema,
 };
 
 const { default: _rootDefault, ...root } = obj('smartscope configuration file.', sections);
@@ -55,6 +57,7 @@ export interface Config {
   device: DeviceConfig;
   logging: { level: string };
   twin: TwinConfig;
+  scan: ScanConfig;
   appliance: ApplianceConfig;
   health: HealthConfig;
   models: ModelsConfig;

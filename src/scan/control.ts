@@ -56,8 +56,13 @@ export class ScanControl extends EventEmitter {
     return true;
   }
 
-  abort(reason = 'aborted by operator'): boolean {
+  /** True when the scan was stopped to be resumed later (shutdown), not ended. */
+  resumable = false;
+
+  /** Aborts the scan; with `resumable` (a shutdown) its journal stays open and the next start resumes it. */
+  abort(reason = 'aborted by operator', opts: { resumable?: boolean } = {}): boolean {
     if (this.st === 'finished' || this.st === 'aborted' || this.st === 'failed' || this.st === 'idle') return false;
+    this.resumable = opts.resumable ?? false;
     this.set('aborting', reason);
     this.ac.abort(new ScanAborted(reason));
     return true;

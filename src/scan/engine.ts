@@ -145,6 +145,20 @@ async function scanWithJournal(deps: ScanDeps, job: ScanJob, control: ScanContro
     control.off('state', onState);
   }
   journal.append({ t: 'time', split: { ...run.account.split() } });
+  if (final === 'aborted' && control.resumable) {
+    // Stopped for a shutdown: nothing is concluded; the journal stays open and the next start resumes the scan.
+    control.set('aborted', control.reason);
+    const partial = outcomes.flatMap((x) => x.defects);
+    const time = run.account.split();
+    return {
+      summary: { scanId: job.scanId, sampleId: job.sampleId, lot: job.lot, recipeId: job.recipe.id, recipeVersion: job.recipe.version, calibrationVersion: cal.version, models: { survey: context.surveyModel, zoom: context.zoomModel }, state: 'aborted', inspectedAreaCm2: 0, surveyFields: run.tilesDone().size, candidates: candidates.length, targetsVisited: outcomes.length, targetsSkipped: 0, confirmed: partial.length, rejected: 0, countsByClass: {}, densityPerCm2: {}, largestUm: {}, pass: false, reasons: ['suspended for shutdown; resumes on the next start'], time },
+      defects: partial,
+      targets: targets ?? [],
+      outcomes,
+      candidates,
+      resumed,
+    };
+  }
 
   const defects = outcomes.flatMap((x) => x.defects);
   const areaCm2 = (o.widthUm * o.heightUm) / 1e8;

@@ -24,7 +24,7 @@ export interface TwinScore {
   precision: number;
   /** Found defects that lie on a real defect, whatever the class. */
   localisedShare: number;
-  /** Zoom targets that had a real defect under them, and the share of those whose fields held the defect's centre. */
+  /** Zoom targets that had a real defect under them, and the share of those whose fields held it (its centre, or a part of one larger than a field). */
   targetsOnDefects: number;
   landedShare: number;
   /** Ground truth that was never a zoom target (missed by the survey). */
@@ -119,8 +119,13 @@ export function scoreScan(
     if (!o || o.outcome === 'skipped') continue;
     onDefects++;
     const centres = o.fieldCentres ?? [];
+    // A defect smaller than a field lands when its centre is in a field; a larger one when fields cover part of it.
     const inField = under.some(({ g }) =>
-      centres.some(([cx, cy]) => Math.abs(g.stageXY[0] - cx) <= zoomFieldUm[0] / 2 && Math.abs(g.stageXY[1] - cy) <= zoomFieldUm[1] / 2),
+      centres.some(([cx, cy]) => {
+        const f: Rect = [cx - zoomFieldUm[0] / 2, cy - zoomFieldUm[1] / 2, cx + zoomFieldUm[0] / 2, cy + zoomFieldUm[1] / 2];
+        const big = g.stageRect[2] - g.stageRect[0] > zoomFieldUm[0] || g.stageRect[3] - g.stageRect[1] > zoomFieldUm[1];
+        return big ? gap(f, g.stageRect) === 0 : g.stageXY[0] >= f[0] && g.stageXY[0] <= f[2] && g.stageXY[1] >= f[1] && g.stageXY[1] <= f[3];
+      }),
     );
     if (inField) landed++;
   }

@@ -25,7 +25,7 @@ beforeAll(() => {
   stateDir = join(dir, 'state');
   mkdirSync(stateDir);
   config = join(dir, 'config.yaml');
-  writeFileSync(config, `appliance:\n  stateDir: ${stateDir}\nmodels:\n  trustedKeysDir: ${keys.trustedDir}\nhealth:\n  port: 1\ntwin:\n  sensor: { widthPx: 64, heightPx: 64 }\n`);
+  writeFileSync(config, `appliance:\n  stateDir: ${stateDir}\nscan:\n  pipeline: frame-loop\nmqtt:\n  outbox: { dir: ${join(stateDir, 'outbox')} }\nmodels:\n  trustedKeysDir: ${keys.trustedDir}\nhealth:\n  port: 1\ntwin:\n  sensor: { widthPx: 64, heightPx: 64 }\n`);
   writeBundleTar(makeBundle({ version: '1.0.0' }, keys.privatePem), join(dir, 'v1.tar'));
   writeBundleDir(makeBundle({ version: '1.1.0', scale: 2 }, keys.privatePem), join(dir, 'v2'));
   writeBundleTar(makeBundle({ version: '9.0.0' }, generateSigningKey().privatePem), join(dir, 'stranger.tar'));
@@ -45,7 +45,7 @@ describe('exit codes', () => {
 describe('smartscope run', () => {
   it('exits 3 with the reason when no verified model is installed', () => {
     const empty = join(dir, 'empty.yaml');
-    writeFileSync(empty, `appliance: { stateDir: ${join(dir, 'empty-state')} }\nhealth: { enabled: false }\nmodels: { trustedKeysDir: ${keys.trustedDir} }\ntwin: { sensor: { widthPx: 64, heightPx: 64 } }\n`);
+    writeFileSync(empty, `appliance: { stateDir: ${join(dir, 'empty-state')} }\nscan: { pipeline: frame-loop }\nmqtt: { outbox: { dir: ${join(dir, 'empty-state', 'outbox')} } }\nhealth: { enabled: false }\nmodels: { trustedKeysDir: ${keys.trustedDir} }\ntwin: { sensor: { widthPx: 64, heightPx: 64 } }\n`);
     const r = runCli(['-c', empty, 'run']);
     expect(r.status).toBe(3);
     expect(r.stderr).toBe(`smartscope: start-up failed: no verified zoom model is installed in ${join(dir, 'empty-state', 'models')}: install one with \`smartscope model install BUNDLE\`\n`);

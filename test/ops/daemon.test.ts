@@ -39,6 +39,9 @@ beforeAll(async () => {
     config,
     [
       `appliance: { stateDir: ${stateDir}, shutdownTimeoutS: 15 }`,
+      // These tests install tiny tensor models: the camera/model self-check pipeline runs them.
+      'scan: { pipeline: frame-loop }',
+      `mqtt: { outbox: { dir: ${join(stateDir, 'outbox')} } }`,
       `health: { port: ${port} }`,
       `models: { trustedKeysDir: ${keys.trustedDir}, watchIntervalMs: 200, probation: { durationS: 3, minFrames: 5, maxLatencyRatio: 100 } }`,
       'twin: { sensor: { widthPx: 64, heightPx: 64 } }',

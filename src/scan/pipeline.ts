@@ -1,0 +1,122 @@
+/**
+ * The daemon's scan pipeline: the scan service over the devices and models the appliance opened, controlled through
+ * MQTT commands. Models are used through their slots, so a model a technician installs is hot-swapped between scans'
+ * frames and watched during its probation like any other.
+ */
+import type { ModelSlot } from '../bundles/model-slot.js';
+import type { Nosepiece } from '../camera/nosepiece.js';
+import type { OnnxDetector } from '../inference/onnx-detector.js';
+import { scanDetector } from '../inference/scan-adapter.js';
+import type { Pipeline, PipelineContext } from '../ops/appliance.js';
+import type { Clock } from '../ops/clock.js';
+import type { EventSink } from '../publish/event-sink.js';
+import { scanSinkFor } from '../publish/scan-sink.js';
+import type { Calibration } from './calibration.js';
+import type { ScanDetector } from './ports.js';
+import type { Recipe } from './recipe.js';
+import { ScanService } from './service.js';
+
+export interface ScanPipelineOptions {
+  clock: Clock;
+  nosepiece: Nosepiece;
+  /** The sink the appliance opened (its command topics are where the MES controls scans). */
+  sink: () => EventSink | null;
+  /** The calibration to scan with (measured or read at start). */
+  calibration: (ctx: PipelineContext<OnnxDetector>) => Promise<Calibration>;
+  recipe: (id: string, version?: string) => Recipe;
+  stateDir: string;
+}
+
+/** A detector that always runs the model currently active in its slot, measured for the probation watch. */
+export function slotDetector(slot: ModelSlot<OnnxDetector>): ScanDetector {
+  const view = (): ScanDetector => {
+    const m = slot.current;
+    if (!m) throw Object.assign(new Error(`no ${slot.role} model is loaded`), { noModel: true });
+    return scanDetector(m, { probabilityMaxSide: 512 });
+  };
+  return {
+    get id() {
+      return view().id;
+    },
+    get sha256() {
+      return view().sha256;
+    },
+    get classes() {
+      return view().classes;
+    },
+    detect: (frame, signal) =>
+      slot.use(
+        (m) => scanDetector(m, { probabilityMaxSide: 512 }).detect(frame, signal),
+        (r) => r.detections.length,
+      ),
+  };
+}
+
+export class ScanPipeline implements Pipeline<OnnxDetector> {
+  readonly requiredRoles = ['survey', 'zoom'] as const;
+  private service: ScanService | null = null;
+  private unsubscribe: Array<() => void> = [];
+
+  constructor(private readonly o: ScanPipelineOptions) {}
+
+  async start(ctx: PipelineContext<OnnxDetector>): Promise<void> {
+    const calibration = await this.o.calibration(ctx);
+    const sink = this.o.sink();
+    const log = ctx.log.child({ module: 'scan' });
+    const survey = ctx.models.get('survey');
+    const zoom = ctx.models.get('zoom');
+    if (!survey || !zoom) throw new Error('the scan pipeline needs a survey and a zoom model');
+    const heartbeat = (): void => ctx.heartbeat.beat();
+    const service = new ScanService({
+      stateDir: this.o.stateDir,
+      recipe: this.o.recipe,
+      logger: ctx.log,
+      heartbeat,
+      deps: () => ({
+        camera: ctx.camera,
+        stage: ctx.stage,
+        nosepiece: this.o.nosepiece,
+        clock: this.o.clock,
+        surveyDetector: slotDetector(survey),
+        zoomDetector: slotDetector(zoom),
+        sink: sink ? scanSinkFor(sink) : { defect: async () => undefined, scan: async () => undefined },
+        calibration,
+        stateDir: this.o.stateDir,
+        logger: ctx.log,
+        heartbeat,
+      }),
+    });
+    this.service = service;
+    if (sink) {
+      const fail = (msg: string): never => {
+        throw new Error(msg);
+      };
+      this.unsubscribe.push(
+        sink.onCommand('enqueue-sample', (p) => service.enqueue({ sampleId: p.sampleId, lot: p.lot, recipeId: p.recipe.id, recipeVersion: p.recipe.version })),
+        sink.onCommand('start-scan', (p) => {
+          if (p.sampleId) return service.enqueue({ sampleId: p.sampleId, lot: p.lot, recipeId: p.recipe?.id ?? fail('start-scan with a sampleId needs a recipe'), recipeVersion: p.recipe?.version });
+          return service.status();
+        }),
+        sink.onCommand('pause-scan', () => (service.pause() ? service.status() : fail('no scan is running'))),
+        sink.onCommand('resume-scan', () => (service.resume() ? service.status() : fail('no scan is paused'))),
+        sink.onCommand('abort-scan', (p) => (service.abort(p.reason ?? 'aborted by the MES') ? service.status() : fail('no scan is running'))),
+        // The appliance re-reads the active models on SIGHUP (src/commands/run.ts).
+        sink.onCommand('reload-model', () => (process.emit('SIGHUP', 'SIGHUP'), { reloading: true })),
+      );
+    }
+    service.on('state', (state: string, reason: string, job: { scanId: string }) => log.info({ state, reason, scanId: job.scanId }, 'scan state'));
+    service.start();
+    log.info({ queued: service.status().queued.length, calibration: calibration.version }, 'scan pipeline running');
+  }
+
+  async stop(): Promise<void> {
+    for (const u of this.unsubscribe) u();
+    this.unsubscribe = [];
+    await this.service?.stop();
+  }
+
+  /** The running service (CLI-side tests and status). */
+  get scans(): ScanService | null {
+    return this.service;
+  }
+}
