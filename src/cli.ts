@@ -17,6 +17,7 @@ import { EXIT } from './exit-codes.js';
 import { registerDatasetCommands } from './commands/dataset.js';
 import { registerEvalCommand } from './commands/eval.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerScanCommands } from './commands/scan.js';
 
 export { EXIT };
 
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerDatasetCommands(program);
   registerEvalCommand(program);
   registerDemoCommand(program);
+  registerScanCommands(program);
   return program;
 }
 

@@ -53,7 +53,7 @@ export function registerDemoCommand(program: Command): void {
     .command('demo')
     .description('scan a batch of digital-twin samples: survey → AI candidates → stage → zoom → confirm, events over MQTT')
     .option('--samples <n>', 'number of samples in the batch', num('--samples', 1, 100), 2)
-    .option('--size-mm <mm>', 'side of each square sample', num('--size-mm', 1, 50), 3)
+    .option('--size-mm <mm>', 'side of each square sample', num('--size-mm', 1, 50), 2)
     .option('--density <list>', 'defect area fraction per sample, cycled (e.g. 0.002,0.005)', densities, [0.002, 0.005])
     .option('--seed <n>', 'seed of the first sample (the others follow)', num('--seed', 0, 4294967295), 1)
     .option('--protocol <p>', 'stage controller protocol spoken to the simulated firmware: grbl, proscan or direct', 'grbl')

@@ -17,6 +17,7 @@ import { Records } from '../records/records.js';
 import type { Stage } from '../stage/stage.js';
 import { daemonActor } from './actor.js';
 import { AuditRelay, type AuditPublisher } from './audit-relay.js';
+import { ControlServer } from './control-socket.js';
 import { HealthServer, type HealthCheck, type HealthReport } from './health-server.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
@@ -44,6 +45,8 @@ export interface PipelineContext<M extends LoadedModel> {
   metrics: Metrics;
   records: Records;
   images: ImageStore;
+  /** The local control socket: register the commands `smartscope scan …` sends. */
+  control: ControlServer;
 }
 
 /** The work the daemon does once started (the scan engine). */
@@ -73,6 +76,7 @@ export class Appliance<M extends LoadedModel> {
   phase: Phase = 'starting';
   private records?: Records;
   private images?: ImageStore;
+  private control?: ControlServer;
   private store?: ModelStore;
   private health?: HealthServer;
   private camera?: FrameSource;
@@ -114,6 +118,11 @@ export class Appliance<M extends LoadedModel> {
     this.records = Records.open({ path: paths.recordsDb, busyTimeoutMs: c.records.busyTimeoutMs });
     const records = this.records;
     this.images = new ImageStore(paths.images, records);
+    this.control = new ControlServer(paths.controlSocket, this.root.child({ module: 'control' }), (actor, command, args, outcome, detail) =>
+      records.command(actor, command, args, outcome, detail),
+    );
+    await this.control.listen();
+    this.control.handle('status', () => this.report());
     const unfinished = records.unfinishedScans();
     if (unfinished.length) this.log.warn({ scans: unfinished.map((s) => s.id) }, 'scans interrupted by the last shutdown; the scan engine resumes them');
     this.metrics.setProviders({ stateDir: paths.root, outboxDepth: () => this.events?.health().pendingEvents ?? 0 });
@@ -172,6 +181,7 @@ export class Appliance<M extends LoadedModel> {
       metrics: this.metrics,
       records,
       images: this.images,
+      control: this.control,
     });
     this.phase = 'ready';
     this.step = 'running';
@@ -263,6 +273,7 @@ export class Appliance<M extends LoadedModel> {
     this.log.info({ reason }, 'stopping');
     const steps: Array<[string, () => unknown]> = [
       ['watchdog', () => this.watchdog?.stop()],
+      ['control socket', () => this.control?.close()],
       ['retention', () => this.retention && clearInterval(this.retention)],
       ['model watcher', () => this.watcher?.stop()],
       ['pipeline', () => this.pipeline?.stop()],

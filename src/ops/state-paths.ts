@@ -6,8 +6,10 @@ export interface StatePaths {
   models: string;
   recordsDb: string;
   images: string;
+  /** The daemon's local control socket (`smartscope scan …`). */
+  controlSocket: string;
 }
 
 export function statePaths(stateDir: string): StatePaths {
-  return { root: stateDir, models: join(stateDir, 'models'), recordsDb: join(stateDir, 'records.db'), images: join(stateDir, 'images') };
+  return { root: stateDir, models: join(stateDir, 'models'), recordsDb: join(stateDir, 'records.db'), images: join(stateDir, 'images'), controlSocket: join(stateDir, 'control.sock') };
 }

@@ -2,9 +2,9 @@
  * Factories for the composition root: the MQTT event sink (with the embedded demo broker when no URL is
  * configured) and the in-memory sink for tests and dry runs.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DeviceConfig } from '../config/schema.js';
+import { packageVersion } from '../ops/paths.js';
 import type { Clock } from '../ops/clock.js';
 import type { Logger } from '../ops/logger.js';
 import type { MqttConfig } from './config.js';
@@ -93,17 +93,4 @@ export async function createEventSink(config: { mqtt: MqttConfig }, deps: EventS
     };
   }
   return sink;
-}
-
-/** The version in the package.json above this file (src/ or dist/src/). */
-export function packageVersion(): string {
-  for (const up of ['../..', '../../..']) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL(`${up}/package.json`, import.meta.url), 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'smartscope' && pkg.version) return pkg.version;
-    } catch {
-      // try the next level
-    }
-  }
-  return '0.0.0';
 }

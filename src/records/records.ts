@@ -43,6 +43,8 @@ export interface TileRecord {
   capturedAt?: Date;
   imageId?: number | null;
   modelId?: string | null;
+  /** What the tile's model found (defaults to the defects recorded with it; a survey tile counts its candidates). */
+  detections?: number;
 }
 
 export interface DefectRecord {
@@ -189,13 +191,25 @@ export class Records {
     return this.db.transaction(() => {
       const at = iso(t.capturedAt);
       const tileId = Number(
-        insTile.run(scanId, t.phase, t.seq, t.xUm, t.yUm, t.zUm ?? null, t.objective ?? null, t.focus ?? null, at, t.imageId ?? null, t.modelId ?? null, defects.length).lastInsertRowid,
+        insTile.run(scanId, t.phase, t.seq, t.xUm, t.yUm, t.zUm ?? null, t.objective ?? null, t.focus ?? null, at, t.imageId ?? null, t.modelId ?? null, t.detections ?? defects.length).lastInsertRowid,
       );
       for (const d of defects) {
         insDefect.run(d.uid, scanId, tileId, d.class, d.confidence, d.xUm, d.yUm, d.widthUm ?? null, d.heightUm ?? null, d.areaUm2 ?? null, d.modelId ?? t.modelId ?? null, d.calibrationId ?? null, d.imageId ?? t.imageId ?? null, at);
       }
       return tileId;
     }).immediate();
+  }
+
+  hasTile(scanId: string, phase: 'survey' | 'zoom', seq: number): boolean {
+    return !!this.db.prepare('SELECT 1 FROM tiles WHERE scan_id = ? AND phase = ? AND seq = ?').get(scanId, phase, seq);
+  }
+
+  hasScan(id: string): boolean {
+    return !!this.db.prepare('SELECT 1 FROM scans WHERE id = ?').get(id);
+  }
+
+  hasModel(id: string): boolean {
+    return !!this.db.prepare('SELECT 1 FROM model_versions WHERE id = ?').get(id);
   }
 
   finishScan(id: string, status: 'completed' | 'aborted' | 'failed', summary?: unknown): void {

@@ -88,6 +88,7 @@ async function scanWithJournal(deps: ScanDeps, job: ScanJob, control: ScanContro
     }
   }
   const o = job.recipe.outline;
+  deps.recorder?.begin(context, { startedAt, resumed, recipe: job.recipe, calibration: cal });
   if (!resumed) {
     journal.append({ t: 'begin', at: startedAt, job: { scanId: job.scanId, sampleId: job.sampleId, lot: job.lot, recipe: job.recipe }, calibrationVersion: cal.version, models: { survey: context.surveyModel, zoom: context.zoomModel } });
     await deps.sink.scan({ kind: 'started', context, at: startedAt, outlineUm: [o.xUm, o.yUm, o.xUm + o.widthUm, o.yUm + o.heightUm] });
@@ -209,6 +210,7 @@ async function scanWithJournal(deps: ScanDeps, job: ScanJob, control: ScanContro
   } catch (err) {
     run.log.warn({ err: (err as Error).message }, 'report image not written');
   }
+  deps.recorder?.finish(context, final, summary);
   journal.append({ t: 'end', summary });
   control.set(final);
   await deps.sink.scan({ kind: 'finished', context, at: deps.clock.wallTime().toISOString(), summary });

@@ -9,6 +9,8 @@ import type { OnnxDetector } from '../inference/onnx-detector.js';
 import { scanDetector } from '../inference/scan-adapter.js';
 import type { Pipeline, PipelineContext } from '../ops/appliance.js';
 import type { Clock } from '../ops/clock.js';
+import { packageVersion } from '../ops/paths.js';
+import { recordsScanRecorder } from '../records/scan-recorder.js';
 import type { EventSink } from '../publish/event-sink.js';
 import { scanSinkFor } from '../publish/scan-sink.js';
 import type { Calibration } from './calibration.js';
@@ -67,6 +69,8 @@ export class ScanPipeline implements Pipeline<OnnxDetector> {
     const zoom = ctx.models.get('zoom');
     if (!survey || !zoom) throw new Error('the scan pipeline needs a survey and a zoom model');
     const heartbeat = (): void => ctx.heartbeat.beat();
+    const d = ctx.config.device;
+    const recorder = recordsScanRecorder(ctx.records, ctx.images, { device: `${d.site}/${d.line}/${d.id}`, softwareVersion: packageVersion(), logger: ctx.log });
     const service = new ScanService({
       stateDir: this.o.stateDir,
       recipe: this.o.recipe,
@@ -80,6 +84,7 @@ export class ScanPipeline implements Pipeline<OnnxDetector> {
         surveyDetector: slotDetector(survey),
         zoomDetector: slotDetector(zoom),
         sink: sink ? scanSinkFor(sink) : { defect: async () => undefined, scan: async () => undefined },
+        recorder,
         calibration,
         stateDir: this.o.stateDir,
         logger: ctx.log,
@@ -87,19 +92,39 @@ export class ScanPipeline implements Pipeline<OnnxDetector> {
       }),
     });
     this.service = service;
+    const fail = (msg: string): never => {
+      throw new Error(msg);
+    };
+    const ops = {
+      enqueue: (a: { sampleId: string; lot?: string; recipeId: string; recipeVersion?: string }) => service.enqueue(a),
+      pause: () => (service.pause() ? service.status() : fail('no scan is running')),
+      resume: () => (service.resume() ? service.status() : fail('no scan is paused')),
+      abort: (reason: string) => (service.abort(reason) ? service.status() : fail('no scan is running')),
+    };
+    // The technician's commands on the local socket (`smartscope scan …`), recorded as operator commands.
+    const text = (a: Record<string, unknown>, k: string, required: boolean): string | undefined => {
+      const v = a[k];
+      if (v === undefined && !required) return undefined;
+      if (typeof v !== 'string') throw new Error(`${k} must be a string but is ${JSON.stringify(v)}`);
+      return v;
+    };
+    this.unsubscribe.push(
+      ctx.control.handle('scan-enqueue', (a) => ops.enqueue({ sampleId: text(a, 'sampleId', true)!, lot: text(a, 'lot', false), recipeId: text(a, 'recipe', true)!, recipeVersion: text(a, 'recipeVersion', false) })),
+      ctx.control.handle('scan-status', () => service.status()),
+      ctx.control.handle('scan-pause', () => ops.pause()),
+      ctx.control.handle('scan-resume', () => ops.resume()),
+      ctx.control.handle('scan-abort', (a, actor) => ops.abort(text(a, 'reason', false) ?? `aborted by ${actor.user} (${actor.from})`)),
+    );
     if (sink) {
-      const fail = (msg: string): never => {
-        throw new Error(msg);
-      };
       this.unsubscribe.push(
-        sink.onCommand('enqueue-sample', (p) => service.enqueue({ sampleId: p.sampleId, lot: p.lot, recipeId: p.recipe.id, recipeVersion: p.recipe.version })),
+        sink.onCommand('enqueue-sample', (p) => ops.enqueue({ sampleId: p.sampleId, lot: p.lot, recipeId: p.recipe.id, recipeVersion: p.recipe.version })),
         sink.onCommand('start-scan', (p) => {
-          if (p.sampleId) return service.enqueue({ sampleId: p.sampleId, lot: p.lot, recipeId: p.recipe?.id ?? fail('start-scan with a sampleId needs a recipe'), recipeVersion: p.recipe?.version });
+          if (p.sampleId) return ops.enqueue({ sampleId: p.sampleId, lot: p.lot, recipeId: p.recipe?.id ?? fail('start-scan with a sampleId needs a recipe'), recipeVersion: p.recipe?.version });
           return service.status();
         }),
-        sink.onCommand('pause-scan', () => (service.pause() ? service.status() : fail('no scan is running'))),
-        sink.onCommand('resume-scan', () => (service.resume() ? service.status() : fail('no scan is paused'))),
-        sink.onCommand('abort-scan', (p) => (service.abort(p.reason ?? 'aborted by the MES') ? service.status() : fail('no scan is running'))),
+        sink.onCommand('pause-scan', () => ops.pause()),
+        sink.onCommand('resume-scan', () => ops.resume()),
+        sink.onCommand('abort-scan', (p) => ops.abort(p.reason ?? 'aborted by the MES')),
         // The appliance re-reads the active models on SIGHUP (src/commands/run.ts).
         sink.onCommand('reload-model', () => (process.emit('SIGHUP', 'SIGHUP'), { reloading: true })),
       );

@@ -103,3 +103,21 @@ export type ScanEvent =
   | { kind: 'progress'; context: ScanContext; at: string; phase: string; done: number; total: number; state: string }
   | { kind: 'finished'; context: ScanContext; at: string; summary: import('./summary.js').ScanSummary }
   | { kind: 'state'; context: ScanContext; at: string; state: string; reason?: string };
+
+/**
+ * Traceability records of a scan (the appliance's SQLite records): which tile, image, models and calibration
+ * produced each defect. Each call is written before the journal step it belongs to counts as done, and repeating a
+ * call after a resume records nothing twice.
+ */
+export interface ScanRecorder {
+  begin(context: ScanContext, info: { startedAt: string; resumed: boolean; recipe: unknown; calibration: import('./calibration.js').Calibration }): void;
+  surveyTile(
+    context: ScanContext,
+    tile: { index: number; pose: { x: number; y: number; z: number }; objective: string; capturedAt: string; candidates: number; image?: { pixels: Uint8Array; width: number; height: number } },
+  ): void;
+  zoomTarget(
+    context: ScanContext,
+    target: { index: number; pose: { x: number; y: number; z: number | null }; objective: string; focusScore: number | null; capturedAt: string; defects: ConfirmedDefect[]; thumbnails: Array<ThumbnailSource | null> },
+  ): void;
+  finish(context: ScanContext, state: 'finished' | 'aborted' | 'failed', summary: unknown): void;
+}

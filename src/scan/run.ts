@@ -13,7 +13,7 @@ import type { Calibration } from './calibration.js';
 import type { ScanControl } from './control.js';
 import { FocusMap, solve } from './focus.js';
 import type { ScanJournal } from './journal.js';
-import type { ScanContext, ScanDetector, ScanSink } from './ports.js';
+import type { ScanContext, ScanDetector, ScanRecorder, ScanSink } from './ports.js';
 import type { Recipe } from './recipe.js';
 import type { Candidate } from './survey.js';
 
@@ -25,6 +25,8 @@ export interface ScanDeps {
   surveyDetector: ScanDetector;
   zoomDetector: ScanDetector;
   sink: ScanSink;
+  /** Traceability records (the appliance database); none in the demo and benchmarks. */
+  recorder?: ScanRecorder;
   calibration: Calibration;
   /** Journals and report images go here. */
   stateDir: string;
@@ -145,7 +147,16 @@ export class ScanRun {
     return z + off;
   }
 
-  recordTile(index: number, pose: { x: number; y: number; z: number }, candidates: Candidate[], discarded: number): void {
+  recordTile(index: number, pose: { x: number; y: number; z: number }, candidates: Candidate[], discarded: number, capturedAt: string): void {
+    const o = this.overview[index];
+    this.deps.recorder?.surveyTile(this.context, {
+      index,
+      pose,
+      objective: this.recipe.survey.objective,
+      capturedAt,
+      candidates: candidates.length,
+      ...(o ? { image: { pixels: o.pixels, width: o.width, height: o.height } } : {}),
+    });
     this.tiles.set(index, candidates);
     this.journal.append({ t: 'tile', index, pose, candidates, discardedFrames: discarded });
   }

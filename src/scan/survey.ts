@@ -148,6 +148,7 @@ export async function survey(run: ScanRun): Promise<Candidate[]> {
 async function inferSurvey(run: ScanRun, index: number, frame: Frame, pose: { x: number; y: number; z: number }, discarded: number): Promise<void> {
   const r = run.recipe;
   const ob = r.survey.objective;
+  const capturedAt = run.deps.clock.wallTime().toISOString();
   try {
     const out = await run.account.infer(() => run.deps.surveyDetector.detect(frame, run.control.signal));
     const um2PerPx = run.umPerPx(ob) ** 2;
@@ -158,7 +159,7 @@ async function inferSurvey(run: ScanRun, index: number, frame: Frame, pose: { x:
       if (areaUm2 < r.survey.minAreaUm2) continue;
       candidates.push({ rect: detectionRect(run, ob, pose, d, { sensor: [frame.width, frame.height], roiOffset: [0, 0] }), score: d.confidence, areaUm2, tile: index, className: d.className });
     }
-    run.recordTile(index, pose, candidates, discarded);
+    run.recordTile(index, pose, candidates, discarded, capturedAt);
   } finally {
     frame.release();
   }

@@ -385,6 +385,17 @@ async function confirmTarget(
   }
   confirmed.push(...defects);
   const outcome = fresh.length > 0 ? 'confirmed' : 'rejected';
+  const [tx, ty] = fieldCentres[0] ?? centre(t.rect);
+  const focused = found.reduce<Found | null>((a, f) => (!a || f.focusScore > a.focusScore ? f : a), null);
+  run.deps.recorder?.zoomTarget(run.context, {
+    index: t.index,
+    pose: { x: tx, y: ty, z: focused?.pose.z ?? null },
+    objective: r.zoom.objective,
+    focusScore: focused?.focusScore ?? null,
+    capturedAt: focused?.capturedAt ?? run.deps.clock.wallTime().toISOString(),
+    defects,
+    thumbnails: fresh.map((m) => m.parts.reduce((a, b) => (b.d.areaPx > a.d.areaPx ? b : a)).thumbnail),
+  });
   run.journal.append({ t: 'target', index: t.index, outcome, defects, fields, fieldCentres });
   return { index: t.index, outcome, defects, fields, fieldCentres };
 }
