@@ -45,6 +45,37 @@ export function renderConfigReference(root: Schema): string {
   return `${out.join('\n').trimEnd()}\n`;
 }
 
+/** The recipe reference (docs/recipe.md): how recipes are used, an example, and one table of every field. */
+export function renderRecipeReference(root: Schema, example: string): string {
+  const rows: Row[] = [];
+  const props = root.properties as Record<string, Schema>;
+  const req = new Set((root.required as string[] | undefined) ?? []);
+  for (const [k, sub] of Object.entries(props)) collect(sub, k, rows, req.has(k));
+  const out = [
+    '# Recipe reference',
+    '',
+    '<!-- Generated from the schema by `npm run docs:config` (scripts/docs-config.ts). Do not edit by hand. -->',
+    '',
+    'A recipe says what to inspect on one product and how: the outline, the survey and zoom objectives, thresholds,',
+    'focus strategy, acceptance criteria and what to do with a target that cannot be reached. The daemon reads',
+    '`<scan.recipesDir>/<id>.yaml` when a sample is queued with that recipe id (`smartscope scan enqueue --recipe ID`,',
+    'MQTT `cmd/enqueue-sample`); a bad recipe is refused at that moment with every problem named by path, value and',
+    'expectation. Every event, summary and record carries the recipe id and version. On the twin, the id `twin` is the',
+    'whole mounted sample with all defaults.',
+    '',
+    'Example (`examples/recipes/plate-a.yaml`):',
+    '',
+    '```yaml',
+    example.trimEnd(),
+    '```',
+    '',
+    '| Key | Type | Default | Allowed | Description |',
+    '| --- | --- | --- | --- | --- |',
+    ...rows.map((r) => `| \`${r.key}\` | ${r.type} | ${r.dflt} | ${r.range} | ${r.description} |`),
+  ];
+  return `${out.join('\n')}\n`;
+}
+
 function collect(s: Schema, key: string, rows: Row[], required: boolean): void {
   const props = s.properties as Record<string, Schema> | undefined;
   if (s['x-secret'] === true) {

@@ -32,8 +32,9 @@ beforeAll(() => {
 // Creating the account's folders with their owner needs root, as on a real board (the test machines run as root).
 describe.skipIf(!isRoot)('scripts/install', () => {
   it('sets up a board in a scratch root', () => {
-    const r = install('--trusted-key', join(keys.trustedDir, 'factory.pub'), '--model', join(dir, 'v1.tar'));
+    const r = install('--trusted-key', join(keys.trustedDir, 'factory.pub'), '--model', join(dir, 'v1.tar'), '--recipe', join(repoRoot, 'examples/recipes/plate-a.yaml'));
     expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(readdirSync(join(root, 'etc/smartscope/recipes'))).toEqual(['plate-a.yaml']);
     const passwd = readFileSync(join(root, 'etc/passwd'), 'utf8');
     const uid = Number(/^smartscope:x:(\d+):/m.exec(passwd)![1]);
     expect(statSync(join(root, 'var/lib/smartscope')).uid).toBe(uid);
