@@ -120,6 +120,7 @@ export class Appliance<M extends LoadedModel> {
     this.images = new ImageStore(paths.images, records);
     this.control = new ControlServer(paths.controlSocket, this.root.child({ module: 'control' }), (actor, command, args, outcome, detail) =>
       records.command(actor, command, args, outcome, detail),
+      () => (this.phase === 'starting' ? this.step : null),
     );
     await this.control.listen();
     this.control.handle('status', () => this.report());

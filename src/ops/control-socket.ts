@@ -31,6 +31,8 @@ export class ControlServer {
     private readonly log: Logger,
     /** Every request that reached a handler, for the operator-command records. */
     private readonly onCommand?: (actor: Actor, command: string, args: unknown, outcome: 'ok' | 'error', detail?: string) => void,
+    /** While the daemon starts, why a command that is not registered yet cannot run (null once it runs). */
+    private readonly starting?: () => string | null,
   ) {}
 
   handle(command: string, fn: ControlHandler): () => void {
@@ -97,6 +99,8 @@ export class ControlServer {
     }
     const command = typeof req?.command === 'string' ? req.command : '';
     const fn = this.handlers.get(command);
+    const starting = this.starting?.() ?? null;
+    if (!fn && starting) return { status: 'error', error: `the daemon is still starting (${starting}); try again in a moment` };
     if (!fn) {
       this.rejected++;
       this.log.warn({ command: command.slice(0, 64) }, 'unknown control command');

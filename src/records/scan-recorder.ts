@@ -35,14 +35,14 @@ export function recordsScanRecorder(records: Records, images: ImageStore, opts: 
           return;
         }
         records.ensureSample(ctx.sampleId, undefined, { lot: ctx.lot });
-        const calibrationId = records.registerCalibration(ctx.calibrationVersion, null, info.calibration);
+        records.registerCalibration(ctx.calibrationVersion, null, info.calibration);
         records.startScan({
           id: ctx.scanId,
           sampleId: ctx.sampleId,
           device: opts.device,
           softwareVersion: opts.softwareVersion,
           recipe: info.recipe,
-          calibrationId,
+          calibrationId: ctx.calibrationVersion,
           surveyModelId: model(ctx.surveyModel),
           zoomModelId: model(ctx.zoomModel),
           startedAt: new Date(info.startedAt),

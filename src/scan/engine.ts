@@ -113,7 +113,7 @@ async function scanWithJournal(deps: ScanDeps, job: ScanJob, control: ScanContro
         try {
           return await phase();
         } catch (err) {
-          if (err instanceof ScanAborted || !isDeviceFault(err)) throw err;
+          if (err instanceof ScanAborted || control.signal.aborted || !isDeviceFault(err)) throw err;
           const msg = (err as Error).message;
           run.log.error({ err: msg }, 'device fault: scan paused until resumed or aborted');
           control.fault(msg);
@@ -136,7 +136,8 @@ async function scanWithJournal(deps: ScanDeps, job: ScanJob, control: ScanContro
     const fresh = await run.account.phase('zoom', () => withFaults(() => zoom(run, targets!, confirmedSoFar, done, startedAtMs)));
     outcomes.push(...fresh);
   } catch (err) {
-    if (err instanceof ScanAborted) final = 'aborted';
+    // An abort also cancels the device call in flight (a grab, a move): that error is the abort, not a failure.
+    if (err instanceof ScanAborted || control.signal.aborted) final = 'aborted';
     else {
       final = 'failed';
       failure = (err as Error).message;
