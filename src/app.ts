@@ -116,6 +116,31 @@ async function calibrationFor(config: Config, twin: Twin, stage: Stage, camera: 
   return cal;
 }
 
+/**
+ * `smartscope calibrate`: opens the configured camera, stage and objective turret and measures the calibration.
+ * Only the twin has a motorised turret today; with a hardware camera this says so.
+ */
+export async function measureCalibration(config: Config, log: Logger): Promise<Calibration> {
+  if (config.camera.kind !== 'twin') {
+    throw new Error(`calibrate needs a motorised objective turret; camera.kind "${config.camera.kind}" has no nosepiece driver yet`);
+  }
+  const twin = await createTwin(config.twin);
+  const camera = createFrameSource(config.camera, { clock: twin.clock, world: twin.world });
+  const stageCfg = config.stage as StageConfig;
+  const stage =
+    stageCfg.driver === 'twin'
+      ? (await createTwinStage(twin.world, twin.clock, { protocol: stageCfg.twin.protocol, transport: stageCfg.twin.transport, logger: log })).stage
+      : createStage(stageCfg, { clock: twin.clock, logger: log });
+  try {
+    await camera.open();
+    await stage.connect();
+    return await calibrateTwin(twin, stage, camera, log);
+  } finally {
+    await stage.close().catch(() => undefined);
+    await camera.close().catch(() => undefined);
+  }
+}
+
 export async function calibrateTwin(twin: Twin, stage: Stage, camera: FrameSource, log: Logger): Promise<Calibration> {
   const w = twin.world;
   const ref = w.spec.objectives[0]!;

@@ -5,8 +5,7 @@
 import type { Command } from 'commander';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { calibrateTwin } from '../app.js';
-import { createFrameSource } from '../camera/factory.js';
+import { measureCalibration } from '../app.js';
 import { EXIT } from '../exit-codes.js';
 import { currentActor } from '../ops/actor.js';
 import { controlRequest } from '../ops/control-socket.js';
@@ -16,10 +15,7 @@ import { Records } from '../records/records.js';
 import { saveCalibration } from '../scan/calibration.js';
 import type { BatchJob } from '../scan/batch.js';
 import type { ScanStatus } from '../scan/service.js';
-import { createTwinStage } from '../sim/firmware/twin-serial-stage.js';
-import { createTwin } from '../sim/twin.js';
-import type { StageConfig } from '../stage/config.js';
-import { createStage } from '../stage/factory.js';
+import { actAsStateOwner } from './appliance-context.js';
 import { loadConfig } from './config.js';
 
 const job = (j: BatchJob | null): string => (j ? `${j.scanId}  sample ${j.sampleId}  lot ${j.lot}  recipe ${j.recipeId}  ${j.state}${j.result ? `  ${j.result}` : ''}` : '-');
@@ -83,6 +79,8 @@ export function registerScanCommands(program: Command): void {
     .action(async (o: { out?: string; json?: boolean }) => {
       const config = loadConfig(program);
       const paths = statePaths(config.appliance.stateDir);
+      // Under sudo, act as the daemon's user so the calibration file and records stay usable by it.
+      actAsStateOwner(paths.root);
       if (existsSync(paths.controlSocket)) {
         const busy = await controlRequest(paths.controlSocket, 'status', {}, currentActor(), 2000).then(
           () => true,
@@ -90,48 +88,31 @@ export function registerScanCommands(program: Command): void {
         );
         if (busy) throw new Error('the daemon is running and holds the camera and stage: stop it first (systemctl stop smartscope)');
       }
-      if (config.camera.kind !== 'twin') {
-        throw new Error(`calibrate needs a motorised objective turret; camera.kind "${config.camera.kind}" has no nosepiece driver yet`);
-      }
       const log = createLogger({ level: o.json ? 'warn' : config.logging.level });
-      const twin = await createTwin(config.twin);
-      const camera = createFrameSource(config.camera, { clock: twin.clock, world: twin.world });
-      const stageCfg = config.stage as StageConfig;
-      const stage =
-        stageCfg.driver === 'twin'
-          ? (await createTwinStage(twin.world, twin.clock, { protocol: stageCfg.twin.protocol, transport: stageCfg.twin.transport, logger: log })).stage
-          : createStage(stageCfg, { clock: twin.clock, logger: log });
+      const cal = await measureCalibration(config, log);
+      const out = o.out ?? config.scan.calibrationFile ?? join(paths.root, 'calibration.json');
+      mkdirSync(dirname(out), { recursive: true });
+      saveCalibration(out, cal);
+      const records = Records.open({ path: paths.recordsDb, busyTimeoutMs: config.records.busyTimeoutMs });
       try {
-        await camera.open();
-        await stage.connect();
-        const cal = await calibrateTwin(twin, stage, camera, log);
-        const out = o.out ?? config.scan.calibrationFile ?? join(paths.root, 'calibration.json');
-        mkdirSync(dirname(out), { recursive: true });
-        saveCalibration(out, cal);
-        const records = Records.open({ path: paths.recordsDb, busyTimeoutMs: config.records.busyTimeoutMs });
-        try {
-          records.registerCalibration(cal.version, null, cal);
-          records.audit({ actor: currentActor(), action: 'calibrate', subject: cal.version, outcome: 'ok', details: { file: out } });
-        } finally {
-          records.close();
-        }
-        if (o.json) {
-          process.stdout.write(`${JSON.stringify({ file: out, ...cal })}\n`);
-          return;
-        }
-        process.stdout.write(`calibration ${cal.version} written to ${out}\n`);
-        for (const c of Object.values(cal.objectives)) {
-          const m = c.pixelToStage;
-          const umPerPx = Math.sqrt(Math.abs(m[0] * m[3] - m[1] * m[2]));
-          const rot = (Math.atan2(m[2], m[0]) * 180) / Math.PI;
-          process.stdout.write(
-            `  ${c.objective.padEnd(5)} ${umPerPx.toFixed(4)} µm/px  rotation ${rot.toFixed(2)}°  flipped ${m[0] * m[3] - m[1] * m[2] < 0 ? 'yes' : 'no'}  ` +
-              `axis offset (${c.offsetUm[0].toFixed(2)}, ${c.offsetUm[1].toFixed(2)}) µm  z offset ${c.zOffsetUm.toFixed(2)} µm  residual ${c.residualUm.toFixed(2)} µm\n`,
-          );
-        }
+        records.registerCalibration(cal.version, null, cal);
+        records.audit({ actor: currentActor(), action: 'calibrate', subject: cal.version, outcome: 'ok', details: { file: out } });
       } finally {
-        await stage.close().catch(() => undefined);
-        await camera.close().catch(() => undefined);
+        records.close();
+      }
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify({ file: out, ...cal })}\n`);
+        return;
+      }
+      process.stdout.write(`calibration ${cal.version} written to ${out}\n`);
+      for (const c of Object.values(cal.objectives)) {
+        const m = c.pixelToStage;
+        const umPerPx = Math.sqrt(Math.abs(m[0] * m[3] - m[1] * m[2]));
+        const rot = (Math.atan2(m[2], m[0]) * 180) / Math.PI;
+        process.stdout.write(
+          `  ${c.objective.padEnd(5)} ${umPerPx.toFixed(4)} µm/px  rotation ${rot.toFixed(2)}°  flipped ${m[0] * m[3] - m[1] * m[2] < 0 ? 'yes' : 'no'}  ` +
+            `axis offset (${c.offsetUm[0].toFixed(2)}, ${c.offsetUm[1].toFixed(2)}) µm  z offset ${c.zOffsetUm.toFixed(2)} µm  residual ${c.residualUm.toFixed(2)} µm\n`,
+        );
       }
     });
 }
