@@ -22,8 +22,10 @@ export interface TwinScore {
   /** All classes: a found defect counts when it lies on a real one of the same class. */
   recall: number;
   precision: number;
-  /** Found defects that lie on a real defect, whatever the class. */
+  /** Found defects that lie on a real defect, whatever the class (precision of detection alone). */
   localisedShare: number;
+  /** Real defects that a found defect lies on, whatever the class (recall of detection alone). */
+  detectedShare: number;
   /** Zoom targets that had a real defect under them, and the share of those whose fields held it (its centre, or a part of one larger than a field). */
   targetsOnDefects: number;
   landedShare: number;
@@ -134,6 +136,7 @@ export function scoreScan(
     recall: truth.length > 0 ? tp / truth.length : 1,
     precision: defects.length > 0 ? tp / defects.length : 1,
     localisedShare: defects.length > 0 ? fUsed.size / defects.length : 1,
+    detectedShare: truth.length > 0 ? gUsed.size / truth.length : 1,
     targetsOnDefects: onDefects,
     landedShare: onDefects > 0 ? landed / onDefects : 1,
     missedBySurvey: truth.length - targeted.size,
