@@ -61,21 +61,27 @@ export function manifestSchemaPath(): string {
   return join(packageRoot(), 'models', 'manifest.schema.json');
 }
 
-/** Parses and validates manifest bytes; throws an Error listing every problem (JSON pointer path + message). */
-export function parseManifest(bytes: Buffer): InstallableManifest {
+/** Reads and compiles the manifest schema (once). */
+export function loadManifestSchema(): ValidateFunction {
   if (!validator) {
     const ajv = new Ajv2020({ allErrors: true, strict: false, code: { optimize: false } });
     addFormats(ajv);
     validator = ajv.compile(JSON.parse(readFileSync(manifestSchemaPath(), 'utf8')) as object);
   }
+  return validator;
+}
+
+/** Parses and validates manifest bytes; throws an Error listing every problem (JSON pointer path + message). */
+export function parseManifest(bytes: Buffer): InstallableManifest {
+  const validate = loadManifestSchema();
   let data: unknown;
   try {
     data = JSON.parse(bytes.toString('utf8'));
   } catch (err) {
     throw new Error(`manifest.json is not valid JSON (${(err as Error).message})`);
   }
-  if (!validator(data)) {
-    const problems = (validator.errors ?? []).map(
+  if (!validate(data)) {
+    const problems = (validate.errors ?? []).map(
       (e) => `${e.instancePath || '(top level)'} ${e.message}${e.params && 'additionalProperty' in e.params ? ` "${String(e.params.additionalProperty)}"` : ''}`,
     );
     throw new Error(`manifest.json does not follow models/manifest.schema.json: ${[...new Set(problems)].join('; ')}`);

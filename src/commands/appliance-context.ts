@@ -4,8 +4,11 @@
  * create (models, records.db-wal) stays usable by the daemon's user.
  */
 import type { Command } from 'commander';
+import Database from 'better-sqlite3';
 import { statSync } from 'node:fs';
 import { loadTrustedKeys, type TrustedKey } from '../bundles/keys.js';
+import { loadManifestSchema } from '../bundles/manifest.js';
+import { packageVersion } from '../ops/paths.js';
 import { ModelStore } from '../bundles/store.js';
 import type { Config } from '../config/schema.js';
 import { currentActor, type Actor } from '../ops/actor.js';
@@ -34,6 +37,11 @@ export function actAsStateOwner(stateDir: string): void {
     return; // Not created yet (first install): root creates it; scripts/install fixes ownership.
   }
   if (st.uid === 0) return;
+  // Read what the commands need from the program's own folder while still root: it may not be readable by the
+  // service account (a development checkout in root's home or in a private temporary folder).
+  new Database(':memory:').close(); // better-sqlite3 loads its addon on first use
+  packageVersion();
+  loadManifestSchema();
   process.setgroups?.([st.gid]);
   process.setgid?.(st.gid);
   process.setuid?.(st.uid);
