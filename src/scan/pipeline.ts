@@ -116,6 +116,8 @@ export class ScanPipeline implements Pipeline<OnnxDetector> {
       ctx.control.handle('scan-abort', (a, actor) => ops.abort(text(a, 'reason', false) ?? `aborted by ${actor.user} (${actor.from})`)),
     );
     if (sink) {
+      // Figures the periodic `stats` message carries.
+      sink.setRuntimeStats(() => ({ queueLength: service.status().queued.length, framesDropped: ctx.camera.counters().dropped }));
       this.unsubscribe.push(
         sink.onCommand('enqueue-sample', (p) => ops.enqueue({ sampleId: p.sampleId, lot: p.lot, recipeId: p.recipe.id, recipeVersion: p.recipe.version })),
         sink.onCommand('start-scan', (p) => {
