@@ -4,16 +4,10 @@
  */
 type Px = Uint8Array | Uint16Array | Float32Array;
 
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as rng } from '../support/cli.js';
+
+/** The suite's seeded PRNG (mulberry32). */
+export { rng };
 
 export function randomImage<T extends Px>(ctor: new (n: number) => T, w: number, h: number, seed: number, max: number): T {
   const r = rng(seed);
