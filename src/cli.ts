@@ -12,7 +12,7 @@ import { registerRunCommand } from './commands/run.js';
 import { registerDoctorCommand } from './commands/doctor.js';
 import { registerBenchCommand } from './commands/bench.js';
 import { registerRecordsCommands } from './commands/records.js';
-import { ConfigError } from './config/validate.js';
+import { ConfigError } from './kernel/validate.js';
 import { EXIT } from './exit-codes.js';
 import { registerDatasetCommands } from './commands/dataset.js';
 import { registerEvalCommand } from './commands/eval.js';

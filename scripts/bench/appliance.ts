@@ -17,7 +17,7 @@ import { ModelSlot } from '../../src/bundles/model-slot.js';
 import { OrtWorkerModel } from '../../src/bundles/ort-worker-model.js';
 import { ModelStore } from '../../src/bundles/store.js';
 import { verifyBundle } from '../../src/bundles/verify.js';
-import { daemonActor } from '../../src/ops/actor.js';
+import { daemonActor } from '../../src/kernel/actor.js';
 import { Records } from '../../src/records/records.js';
 import { makeBundle, makeTrustedKey, writeBundleTar } from '../../test/support/bundles.js';
 

@@ -18,8 +18,8 @@ import { TwinLoop, type TwinSampleResult } from '../../src/demo/twin-loop.js';
 import { openDetector } from '../../src/inference/factory.js';
 import { scanDetector } from '../../src/inference/scan-adapter.js';
 import type { InferenceConfig } from '../../src/inference/config.js';
-import { SimClock } from '../../src/ops/clock.js';
-import { createLogger } from '../../src/ops/logger.js';
+import { SimClock } from '../../src/kernel/clock.js';
+import { createLogger } from '../../src/kernel/logger.js';
 import { MemoryEventSink, scanSinkFor } from '../../src/publish/index.js';
 import { SyntheticSample } from '../../src/sim/synthetic-sample.js';
 

@@ -10,7 +10,7 @@
  * The last line is one JSON object with every figure.
  */
 import { SerialPort } from 'serialport';
-import { RealClock, SimClock, type Clock } from '../../src/ops/clock.js';
+import { RealClock, SimClock, type Clock } from '../../src/kernel/clock.js';
 import { defaultWorldSpec } from '../../src/sim/defaults.js';
 import { PtyPair } from '../../src/sim/firmware/pty-pair.js';
 import { createTwinStage } from '../../src/sim/firmware/twin-serial-stage.js';

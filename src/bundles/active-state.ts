@@ -4,7 +4,7 @@
  * is either the old or the new file, never a mix.
  */
 import { readFileSync } from 'node:fs';
-import { writeFileAtomic } from '../ops/durable-fs.js';
+import { writeFileAtomic } from '../kernel/durable-fs.js';
 import type { ModelRole } from './manifest.js';
 
 export interface ActiveEntry {

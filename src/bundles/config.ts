@@ -2,7 +2,7 @@
  * Config section `models`: where trusted signing keys live, how many installed versions are kept, and the probation
  * that watches a newly activated model and rolls it back when it degrades.
  */
-import { absPath, int, num, obj, type Schema } from '../config/schema-kit.js';
+import { absPath, int, num, obj, type Schema } from '../kernel/schema-kit.js';
 
 export const modelsSchema: Schema = obj('Model bundles: signature keys, versions kept, probation after an update.', {
   trustedKeysDir: absPath('Folder of trusted ed25519 public keys (*.pub, PEM). Only bundles signed by one of them install.', '/etc/smartscope/trusted-keys'),

@@ -29,7 +29,7 @@ import { Dataset } from '../datasets/dataset.js';
 import { frameOf } from '../eval/evaluate.js';
 import { loadBundle, type ModelManifest } from '../inference/manifest.js';
 import { jsPixelOps } from '../inference/pixel-ops.js';
-import { packageRoot } from '../ops/paths.js';
+import { packageRoot } from '../kernel/paths.js';
 import { defaultWorldSpec } from '../sim/defaults.js';
 import { pixelSizeUm, renderFrame, type ObjectiveSpec, type SensorSpec } from '../sim/optics.js';
 import { hash4, Rng } from '../sim/rng.js';

@@ -9,7 +9,7 @@
  * are compared with the previous version's recent figures, and when the new version degrades the slot calls
  * `onDegraded` (the daemon rolls back and swaps again).
  */
-import type { Logger } from '../ops/logger.js';
+import type { Logger } from '../kernel/logger.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { ProbationConfig } from './config.js';
 import type { ModelRole } from './manifest.js';

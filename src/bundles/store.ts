@@ -13,9 +13,9 @@
  */
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Logger } from '../ops/logger.js';
-import { describeActor, type Actor } from '../ops/actor.js';
-import { crashpoint, fsyncDir, mkdirDurable, removeTree, renameDurable, writeFileSynced } from '../ops/durable-fs.js';
+import type { Logger } from '../kernel/logger.js';
+import { describeActor, type Actor } from '../kernel/actor.js';
+import { crashpoint, fsyncDir, mkdirDurable, removeTree, renameDurable, writeFileSynced } from '../kernel/durable-fs.js';
 import { readState, withActivation, writeState, type ActiveState } from './active-state.js';
 import { readBundle } from './bundle-source.js';
 import type { TrustedKey } from './keys.js';

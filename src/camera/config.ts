@@ -2,7 +2,7 @@
  * Config section `camera`: which camera images the sample (the twin unless hardware is configured) and how its frame
  * pool is sized.
  */
-import { bool, int, num, obj, oneOf, str, type Schema } from '../config/schema-kit.js';
+import { bool, int, num, obj, oneOf, str, type Schema } from '../kernel/schema-kit.js';
 import { V4L2_FORMATS, type V4l2Fourcc } from './v4l2-source.js';
 
 export const cameraSchema: Schema = obj('The camera: the twin (default), a GenICam camera through Aravis, or a V4L2 device.', {

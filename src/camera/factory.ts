@@ -2,8 +2,8 @@
  * Builds the configured camera. The composition root calls this with the `camera` config section; the twin needs the
  * twin's world (src/sim/twin.ts createTwin) and clock.
  */
-import type { Clock } from '../ops/clock.js';
-import { ConfigError } from '../config/validate.js';
+import type { Clock } from '../kernel/clock.js';
+import { ConfigError } from '../kernel/validate.js';
 import type { TwinWorld } from '../sim/world.js';
 import type { CameraConfig } from './config.js';
 import type { FrameSource } from './frame-source.js';

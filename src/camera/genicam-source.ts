@@ -6,7 +6,7 @@
  * 'free-run' or 'hardware' triggers grab() takes the first frame whose (estimated, early-leaning) exposure start
  * follows the call.
  */
-import type { Clock } from '../ops/clock.js';
+import type { Clock } from '../kernel/clock.js';
 import { callSite, nativeAddon, viaNative, type NativePixelFormat } from '../native/binding.js';
 import { expectOptions, rangeError } from '../native/expect.js';
 import type { Roi } from './frame-source.js';

@@ -7,7 +7,7 @@
  * (free-running devices, whose frames are filtered by their exposure start time).
  */
 import { EventEmitter } from 'node:events';
-import { RealClock, type Clock } from '../ops/clock.js';
+import { RealClock, type Clock } from '../kernel/clock.js';
 import {
   callSite,
   nativeAddon,

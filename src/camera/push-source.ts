@@ -9,7 +9,7 @@
  * - {@link PushFrameSource.push}: an outside loop pushes frames as they come (replay at a frame rate); grab() waits
  *   for the next one.
  */
-import type { Clock } from '../ops/clock.js';
+import type { Clock } from '../kernel/clock.js';
 import type { NativePixelFormat } from '../native/binding.js';
 import { expectNumber } from '../native/expect.js';
 import { cameraError, type FrameSourceInfo, type Roi } from './frame-source.js';

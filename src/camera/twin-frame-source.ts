@@ -3,7 +3,7 @@
  * the push source, so frames reach pixel work and inference exactly as a GenICam camera's would (same pool, queue,
  * Frame objects and counters). Where the addon is not built, the twin's own JS buffer ring is the fallback.
  */
-import type { Clock } from '../ops/clock.js';
+import type { Clock } from '../kernel/clock.js';
 import { hasNativeAddon } from '../native/binding.js';
 import { TwinCamera, type TwinCameraOptions } from '../sim/twin-camera.js';
 import type { TwinWorld } from '../sim/world.js';

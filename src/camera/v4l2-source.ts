@@ -6,7 +6,7 @@
  * unpacks it into a pool buffer. grab() takes the first frame whose exposure started after the call, using the
  * driver's start-of-exposure timestamp when it gives one.
  */
-import type { Clock } from '../ops/clock.js';
+import type { Clock } from '../kernel/clock.js';
 import { nativeAddon, type NativePixelFormat } from '../native/binding.js';
 import { expectDimensions, expectNumber, expectOneOf, expectOptions, expectTypedArray } from '../native/expect.js';
 import { NativeFrameSource } from './native-frame-source.js';

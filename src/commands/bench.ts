@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT } from '../exit-codes.js';
-import { packageRoot } from '../ops/paths.js';
+import { packageRoot } from '../kernel/paths.js';
 
 export function benchAreas(): string[] {
   const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { scripts?: Record<string, string> };

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { DEFAULT_CONFIG_PATH, loadConfigFile, parseConfig } from '../config/load.js';
-import { ConfigError, issuesToJson } from '../config/validate.js';
+import { ConfigError, issuesToJson } from '../kernel/validate.js';
 import type { Config } from '../config/schema.js';
 
 /** The config file a command uses: --config, else $SMARTSCOPE_CONFIG, else the default path. */

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import { progress } from '../ops/progress.js';
+import { progress } from '../kernel/progress.js';
 import { exportDataset } from '../sim/export.js';
 import { hash4, Rng } from '../sim/rng.js';
 import { SyntheticSample, SYNTHETIC_LIMITS } from '../sim/synthetic-sample.js';

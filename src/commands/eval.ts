@@ -13,7 +13,7 @@ import type { Detector } from '../inference/detector.js';
 import { bundleDir } from '../inference/factory.js';
 import { readManifest, type ModelManifest } from '../inference/manifest.js';
 import { OnnxDetector } from '../inference/onnx-detector.js';
-import { progress } from '../ops/progress.js';
+import { progress } from '../kernel/progress.js';
 import { loadConfig } from './config.js';
 
 interface EvalOpts {

@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { configSchema, type Config } from './schema.js';
-import { resolveSecrets } from './secret.js';
-import { ConfigError, validate } from './validate.js';
+import { resolveSecrets } from '../kernel/secret.js';
+import { ConfigError, validate } from '../kernel/validate.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/smartscope/config.yaml';
 

@@ -2,7 +2,7 @@
  * Renders the config reference (docs/config.md) from the schema, so the documentation cannot drift from what the
  * validator accepts. `npm run docs:config` writes it; test/config/reference.test.ts fails when the file is stale.
  */
-import type { Schema } from './schema-kit.js';
+import type { Schema } from '../kernel/schema-kit.js';
 
 interface Row {
   key: string;

@@ -2,7 +2,7 @@
  * The one config schema: every section of /etc/smartscope/config.yaml. Each section's schema lives next to the code
  * that uses it (src/<area>/config.ts) and is registered here.
  */
-import { obj, oneOf, str, type Schema } from './schema-kit.js';
+import { obj, oneOf, str, type Schema } from '../kernel/schema-kit.js';
 import { twinSchema, type TwinConfig } from '../sim/config.js';
 import { applianceSchema, healthSchema, type ApplianceConfig, type HealthConfig } from '../ops/config.js';
 import { modelsSchema, type ModelsConfig } from '../bundles/config.js';

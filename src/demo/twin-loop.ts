@@ -5,8 +5,8 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Logger } from '../ops/logger.js';
-import type { Clock } from '../ops/clock.js';
+import type { Logger } from '../kernel/logger.js';
+import type { Clock } from '../kernel/clock.js';
 import type { TwinConfig } from '../sim/config.js';
 import { worldSpecFromConfig } from '../sim/config.js';
 import { createTwinStage } from '../sim/firmware/twin-serial-stage.js';

@@ -2,7 +2,7 @@
  * Config section `inference`: which model bundles serve the survey and the zoom, how they run (execution providers,
  * threads, tiling) and the thresholds that override the bundles' own.
  */
-import { arr, bool, int, num, obj, oneOf, str, type Schema } from '../config/schema-kit.js';
+import { arr, bool, int, num, obj, oneOf, str, type Schema } from '../kernel/schema-kit.js';
 import type { ProviderName } from './providers.js';
 
 export const inferenceSchema: Schema = obj('Defect models: which bundles run, on what, and how frames are tiled.', {

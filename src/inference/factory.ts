@@ -3,7 +3,7 @@
  * classical baseline that stands beside any bundle.
  */
 import { isAbsolute, join, resolve } from 'node:path';
-import type { Logger } from '../ops/logger.js';
+import type { Logger } from '../kernel/logger.js';
 import { ClassicalDetector } from './classical-detector.js';
 import type { InferenceConfig } from './config.js';
 import { readManifest, shippedModelsDir } from './manifest.js';

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { validate } from '../config/validate.js';
+import { validate } from '../kernel/validate.js';
 import manifestSchema from '../../models/manifest.schema.json' with { type: 'json' };
 import { detectorError } from './detector.js';
 

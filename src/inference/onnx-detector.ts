@@ -9,8 +9,8 @@
  */
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { Logger } from '../ops/logger.js';
-import { silentLogger } from '../ops/logger.js';
+import type { Logger } from '../kernel/logger.js';
+import { silentLogger } from '../kernel/logger.js';
 import {
   checkInput,
   detectorError,

@@ -15,15 +15,15 @@ import { ModelStore } from '../bundles/store.js';
 import { ImageStore } from '../records/images.js';
 import { Records } from '../records/records.js';
 import type { Stage } from '../stage/stage.js';
-import { daemonActor } from './actor.js';
+import { daemonActor } from '../kernel/actor.js';
 import { AuditRelay, type AuditPublisher } from './audit-relay.js';
 import { ControlServer } from './control-socket.js';
 import { HealthServer, type HealthCheck, type HealthReport } from './health-server.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../kernel/logger.js';
 import { Metrics } from './metrics.js';
 import { ModelWatcher } from './model-watcher.js';
 import type { Notifier } from './notifier.js';
-import { packageVersion } from './paths.js';
+import { packageVersion } from '../kernel/paths.js';
 import { statePaths } from './state-paths.js';
 import { Heartbeat, WatchdogFeeder, watchdogIntervalMs } from './watchdog.js';
 

@@ -4,7 +4,7 @@
  * after the sink has made the event durable, so a crash in between publishes it again (at least once, like every
  * other event).
  */
-import type { Logger } from './logger.js';
+import type { Logger } from '../kernel/logger.js';
 import type { Metrics } from './metrics.js';
 import type { AuditRow, Records } from '../records/records.js';
 

@@ -1,7 +1,7 @@
 /**
  * Config sections `appliance` (the daemon's own settings) and `health` (the local HTTP endpoint).
  */
-import { absPath, bool, int, num, obj, str, type Schema } from '../config/schema-kit.js';
+import { absPath, bool, int, num, obj, str, type Schema } from '../kernel/schema-kit.js';
 
 export const applianceSchema: Schema = obj('The appliance daemon (`smartscope run`) and the files it keeps.', {
   stateDir: absPath(

@@ -6,8 +6,8 @@
  */
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import type { Actor } from './actor.js';
-import type { Logger } from './logger.js';
+import type { Actor } from '../kernel/actor.js';
+import type { Logger } from '../kernel/logger.js';
 
 export type ControlHandler = (args: Record<string, unknown>, actor: Actor) => unknown;
 

@@ -14,7 +14,7 @@ import { loadTrustedKeys } from '../bundles/keys.js';
 import { ModelStore } from '../bundles/store.js';
 import { BundleRefused } from '../bundles/verify.js';
 import type { Stage } from '../stage/stage.js';
-import { packageRoot } from './paths.js';
+import { packageRoot } from '../kernel/paths.js';
 import { statePaths } from './state-paths.js';
 
 export type CheckStatus = 'pass' | 'fail' | 'skip';

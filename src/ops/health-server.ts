@@ -4,7 +4,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from './logger.js';
+import type { Logger } from '../kernel/logger.js';
 import type { Metrics } from './metrics.js';
 
 export type HealthStatus = 'starting' | 'ok' | 'degraded' | 'stopping' | 'failed';

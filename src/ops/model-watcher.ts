@@ -10,8 +10,8 @@ import type { ModelRole } from '../bundles/manifest.js';
 import type { LoadedModel, ModelSlot } from '../bundles/model-slot.js';
 import type { ModelStore } from '../bundles/store.js';
 import type { Records } from '../records/records.js';
-import { daemonActor } from './actor.js';
-import type { Logger } from './logger.js';
+import { daemonActor } from '../kernel/actor.js';
+import type { Logger } from '../kernel/logger.js';
 import type { Metrics } from './metrics.js';
 
 export class ModelWatcher<M extends LoadedModel> {

@@ -13,8 +13,8 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import type { Logger } from './logger.js';
-import { packageRoot } from './paths.js';
+import type { Logger } from '../kernel/logger.js';
+import { packageRoot } from '../kernel/paths.js';
 
 export type NotifyFields = Record<string, string | number>;
 

@@ -5,7 +5,7 @@
  * a pipeline stuck in a driver call or a dead loop lets the watchdog expire and systemd restarts the service
  * (WatchdogSec= and Restart=on-failure in systemd/smartscope.service; sd_watchdog_enabled(3)).
  */
-import type { Logger } from './logger.js';
+import type { Logger } from '../kernel/logger.js';
 import type { Notifier } from './notifier.js';
 
 export class Heartbeat {

@@ -2,8 +2,8 @@
  * Config section `mqtt`: the connection to the plant's broker, the topic layout, the durable outbox, thumbnails,
  * commands and the Sparkplug B edge node. docs/mqtt-api.md explains each choice.
  */
-import { bool, int, num, obj, secretRef, str, type Schema } from '../config/schema-kit.js';
-import type { Secret } from '../config/secret.js';
+import { bool, int, num, obj, secretRef, str, type Schema } from '../kernel/schema-kit.js';
+import type { Secret } from '../kernel/secret.js';
 
 const file = (description: string): Schema => str(description, undefined, { minLength: 1 });
 

@@ -4,7 +4,7 @@
  * Schema — so a bad event fails at its producer with the field named, before anything reaches the disk.
  */
 import { v7 as uuidv7 } from 'uuid';
-import type { Clock } from '../ops/clock.js';
+import type { Clock } from '../kernel/clock.js';
 import { isEncodedImage, type AlarmInput, type AuditInput, type DefectEventInput, type EncodedImage, type ScanEventInput, type ThumbnailInput } from './event-sink.js';
 import type { NewBlob, NewRecord } from './outbox/store.js';
 import { relativeTopics, type Topics } from './mqtt/topics.js';

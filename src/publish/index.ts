@@ -4,9 +4,9 @@
  */
 import { join } from 'node:path';
 import type { DeviceConfig } from '../config/schema.js';
-import { packageVersion } from '../ops/paths.js';
-import type { Clock } from '../ops/clock.js';
-import type { Logger } from '../ops/logger.js';
+import { packageVersion } from '../kernel/paths.js';
+import type { Clock } from '../kernel/clock.js';
+import type { Logger } from '../kernel/logger.js';
 import type { MqttConfig } from './config.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './embedded-broker.js';
 import { baseClientOptions } from './mqtt/client-options.js';

@@ -3,7 +3,7 @@
  * Schema), and keeps them in memory instead of publishing. For tests of the scan engine and for dry runs; commands
  * are injected with `command()` and go through the same validation as on the wire.
  */
-import type { Clock } from '../ops/clock.js';
+import type { Clock } from '../kernel/clock.js';
 import { EventBuilder } from './event-builder.js';
 import type { AlarmInput, AuditInput, DefectEventInput, EncodedImage, EventSink, ScanEventInput, SinkHealth, ThumbnailInput } from './event-sink.js';
 import type { CommandContext, CommandHandler } from './mqtt/commands.js';

@@ -1,7 +1,7 @@
 /**
  * Config section `records`: the SQLite records and the images kept beside them, and how long both are kept.
  */
-import { int, num, obj, type Schema } from '../config/schema-kit.js';
+import { int, num, obj, type Schema } from '../kernel/schema-kit.js';
 
 export const recordsSchema: Schema = obj('Traceability records (SQLite in the state folder) and stored images.', {
   busyTimeoutMs: int('How long a writer waits for another process holding the database (e.g. a CLI command) before failing.', 5000, 100, 60_000, 'ms'),

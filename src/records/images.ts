@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, statfsSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { mkdirDurable, writeFileAtomic } from '../ops/durable-fs.js';
+import { mkdirDurable, writeFileAtomic } from '../kernel/durable-fs.js';
 import type { RetentionConfig } from './config.js';
 import type { Records } from './records.js';
 

@@ -10,8 +10,8 @@
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { dirname } from 'node:path';
-import type { Actor } from '../ops/actor.js';
-import { mkdirDurable } from '../ops/durable-fs.js';
+import type { Actor } from '../kernel/actor.js';
+import { mkdirDurable } from '../kernel/durable-fs.js';
 import { MIGRATIONS } from './db-schema.js';
 
 export interface RecordsOptions {

@@ -3,7 +3,7 @@
  * and models; a tile per survey field (with its downsampled image) and per zoom target (with each defect's crop).
  * `smartscope records provenance <defect id>` then answers which model and calibration produced a defect.
  */
-import type { Logger } from '../ops/logger.js';
+import type { Logger } from '../kernel/logger.js';
 import type { ConfirmedDefect, ScanRecorder, ThumbnailSource } from '../scan/ports.js';
 import type { ImageStore } from './images.js';
 import type { Records } from './records.js';

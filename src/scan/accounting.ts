@@ -1,5 +1,5 @@
 /** Where instrument time goes during a scan: each awaited activity is charged to one category. */
-import type { Clock } from '../ops/clock.js';
+import type { Clock } from '../kernel/clock.js';
 import type { TimeSplit } from './summary.js';
 
 export type Activity = 'travel' | 'focus' | 'capture' | 'inference';

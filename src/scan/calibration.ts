@@ -10,7 +10,7 @@ import type { FrameSource } from '../camera/frame-source.js';
 import type { Nosepiece } from '../camera/nosepiece.js';
 import { decompose, fitMatrix, matrixFrom, type Mat2, type ObjectiveCalibration } from '../geometry/affine.js';
 import { crop, phaseCorrelate } from '../geometry/fft.js';
-import type { Clock } from '../ops/clock.js';
+import type { Clock } from '../kernel/clock.js';
 import type { Stage } from '../stage/stage.js';
 import { autofocus } from './focus.js';
 

@@ -1,5 +1,5 @@
 /** Config section `scan`: recipes, calibration and the daemon's scan pipeline. */
-import { bool, obj, oneOf, str, type Schema } from '../config/schema-kit.js';
+import { bool, obj, oneOf, str, type Schema } from '../kernel/schema-kit.js';
 
 export const scanSchema: Schema = obj('The scan engine run by the daemon.', {
   pipeline: oneOf(

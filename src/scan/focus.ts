@@ -3,7 +3,7 @@
  * z(x, y) fitted to sparse autofocus points so that survey tiles and zoom targets start in focus without a sweep each.
  */
 import type { Frame, FrameSource, Roi } from '../camera/frame-source.js';
-import type { Clock } from '../ops/clock.js';
+import type { Clock } from '../kernel/clock.js';
 import type { Stage } from '../stage/stage.js';
 
 /**

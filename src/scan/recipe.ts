@@ -5,8 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { TWIN_CLASSES } from '../sim/sample.js';
-import { arr, bool, int, num, obj, oneOf, str, type Schema } from '../config/schema-kit.js';
-import { ConfigError, validate } from '../config/validate.js';
+import { arr, bool, int, num, obj, oneOf, str, type Schema } from '../kernel/schema-kit.js';
+import { ConfigError, validate } from '../kernel/validate.js';
 
 const perClass = (description: string, unit: string, max: number): Schema => ({
   type: 'object',

@@ -5,8 +5,8 @@
 import type { Frame, FrameSource, Roi } from '../camera/frame-source.js';
 import type { Nosepiece } from '../camera/nosepiece.js';
 import type { ObjectiveCalibration } from '../geometry/affine.js';
-import type { Clock } from '../ops/clock.js';
-import type { Logger } from '../ops/logger.js';
+import type { Clock } from '../kernel/clock.js';
+import type { Logger } from '../kernel/logger.js';
 import type { Stage, StagePose } from '../stage/stage.js';
 import { TimeAccount } from './accounting.js';
 import type { Calibration } from './calibration.js';

@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
-import type { Logger } from '../ops/logger.js';
+import type { Logger } from '../kernel/logger.js';
 import { BatchQueue, type BatchJob } from './batch.js';
 import { ScanControl } from './control.js';
 import { runScan, type ScanResult } from './engine.js';

@@ -1,7 +1,7 @@
 /**
  * Config section `twin`: the digital twin that stands in for the microscope when no hardware is configured.
  */
-import { arr, bool, int, num, obj, oneOf, pair, str, type Schema } from '../config/schema-kit.js';
+import { arr, bool, int, num, obj, oneOf, pair, str, type Schema } from '../kernel/schema-kit.js';
 import { defaultWorldSpec } from './defaults.js';
 import type { ObjectiveSpec } from './optics.js';
 import type { WorldSpec } from './world.js';

@@ -3,8 +3,8 @@
  * during the exposure. Frames come from a fixed pool of buffers exactly like a real camera's.
  */
 import { EventEmitter } from 'node:events';
-import type { Clock } from '../ops/clock.js';
-import { abortError } from '../ops/clock.js';
+import type { Clock } from '../kernel/clock.js';
+import { abortError } from '../kernel/clock.js';
 import {
   cameraError,
   type Frame,

@@ -1,4 +1,4 @@
-import type { Clock } from '../ops/clock.js';
+import type { Clock } from '../kernel/clock.js';
 import type { Nosepiece } from '../camera/nosepiece.js';
 import type { TwinWorld } from './world.js';
 

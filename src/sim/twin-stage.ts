@@ -4,7 +4,7 @@
  * a real protocol driver talking to a firmware simulator (src/sim/firmware/).
  */
 import { EventEmitter } from 'node:events';
-import type { Clock } from '../ops/clock.js';
+import type { Clock } from '../kernel/clock.js';
 import {
   checkMotionSettings,
   checkSoftLimits,

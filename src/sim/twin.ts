@@ -2,7 +2,7 @@
  * Builds the digital twin from the config's `twin` section: the sample (synthetic or real micrographs), the world
  * (stage physics, objectives, camera mount), the clock, and the adapters the composition root plugs into the ports.
  */
-import { RealClock, SimClock, type Clock } from '../ops/clock.js';
+import { RealClock, SimClock, type Clock } from '../kernel/clock.js';
 import { Dataset } from '../datasets/dataset.js';
 import type { TwinConfig, TwinSampleConfig } from './config.js';
 import { worldSpecFromConfig } from './config.js';

@@ -3,7 +3,7 @@
  * Adapters (camera, stage, nosepiece, firmware simulators) share one world and one clock, the way the real devices
  * share one microscope.
  */
-import type { Clock } from '../ops/clock.js';
+import type { Clock } from '../kernel/clock.js';
 import type { ObjectiveSpec, IlluminationSpec, SensorSpec } from './optics.js';
 import { pixelSizeUm, renderFrame, type RenderInfo, type RenderScratch } from './optics.js';
 import type { Sample } from './sample.js';

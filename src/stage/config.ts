@@ -1,8 +1,8 @@
 /**
  * Config section `stage`: which controller drives the XYZ stage, how to reach it, and how its counts map to µm.
  */
-import { bool, int, num, obj, oneOf, str, type Schema } from '../config/schema-kit.js';
-import { ConfigError, validate, type ConfigIssue } from '../config/validate.js';
+import { bool, int, num, obj, oneOf, str, type Schema } from '../kernel/schema-kit.js';
+import { ConfigError, validate, type ConfigIssue } from '../kernel/validate.js';
 import { defaultWorldSpec } from '../sim/defaults.js';
 import type { StageAxis } from './stage.js';
 

@@ -2,8 +2,8 @@
  * Builds the Stage for real hardware from the `stage` config section. The twin's stage comes from
  * `createTwinStage()` (src/sim/firmware/twin-serial-stage.ts); the composition root chooses between them.
  */
-import type { Clock } from '../ops/clock.js';
-import type { Logger } from '../ops/logger.js';
+import type { Clock } from '../kernel/clock.js';
+import type { Logger } from '../kernel/logger.js';
 import { checkStageConfig, type StageConfig } from './config.js';
 import { GrblStage } from './grbl/driver.js';
 import { ProScanStage } from './proscan/driver.js';

@@ -7,7 +7,7 @@
  * would fire before `$H` arrived). The clock's `hold()` keeps time still until the work is done. RealClock needs
  * nothing.
  */
-import type { Clock } from '../ops/clock.js';
+import type { Clock } from '../kernel/clock.js';
 
 export async function holdTime<T>(clock: Clock, work: () => Promise<T>): Promise<T> {
   if (!clock.simulated || !clock.hold) return work();

@@ -9,8 +9,8 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
-import type { Clock } from '../ops/clock.js';
-import type { Logger } from '../ops/logger.js';
+import type { Clock } from '../kernel/clock.js';
+import type { Logger } from '../kernel/logger.js';
 import { raceAbort, realDelay } from './abort.js';
 import type { StageConfig } from './config.js';
 import { stageError, type AxisLimits, type MotionSettings, type StageAxis, type StageError, type StagePose, type StageState } from './stage.js';

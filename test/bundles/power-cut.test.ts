@@ -2,7 +2,7 @@
  * kill -9 at random points of `smartscope model install|activate|rollback`: after every cut, the next start finds a
  * valid, fully verified model for the role, the store holds no debris after recovery, and the records database is sound.
  *
- * Cut points are the store's crash points (every write, fsync, rename, unlink, mkdir; see src/ops/durable-fs.ts),
+ * Cut points are the store's crash points (every write, fsync, rename, unlink, mkdir; see src/kernel/durable-fs.ts),
  * drawn with a seeded PRNG. Repeat a run with SMARTSCOPE_TEST_SEED=<printed seed>.
  */
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadTrustedKeys } from '../../src/bundles/keys.js';
 import { ModelStore } from '../../src/bundles/store.js';
-import { daemonActor } from '../../src/ops/actor.js';
+import { daemonActor } from '../../src/kernel/actor.js';
 import { Records } from '../../src/records/records.js';
 import { makeBundle, makeTrustedKey, writeBundleTar, type TestKeys } from '../support/bundles.js';
 import { runCli, runCliAsync, seededRandom } from '../support/cli.js';

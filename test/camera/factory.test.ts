@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
-import { SimClock, RealClock } from '../../src/ops/clock.js';
+import { SimClock, RealClock } from '../../src/kernel/clock.js';
 import { createTwin } from '../../src/sim/twin.js';
 import { createFrameSource } from '../../src/camera/factory.js';
 import { GenicamFrameSource } from '../../src/camera/genicam-source.js';

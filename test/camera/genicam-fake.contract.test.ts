@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { RealClock } from '../../src/ops/clock.js';
+import { RealClock } from '../../src/kernel/clock.js';
 import { GenicamFrameSource, genicamAvailable } from '../../src/camera/genicam-source.js';
 import { frameSourceContract } from '../contracts/frame-source.contract.js';
 

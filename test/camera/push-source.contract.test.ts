@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RealClock, SimClock, type Clock } from '../../src/ops/clock.js';
+import { RealClock, SimClock, type Clock } from '../../src/kernel/clock.js';
 import { PushFrameSource, type Exposure, type FrameProducer } from '../../src/camera/push-source.js';
 import { frameSourceContract } from '../contracts/frame-source.contract.js';
 

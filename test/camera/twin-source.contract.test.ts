@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
-import { SimClock } from '../../src/ops/clock.js';
+import { SimClock } from '../../src/kernel/clock.js';
 import { createTwin } from '../../src/sim/twin.js';
 import { TwinCamera } from '../../src/sim/twin-camera.js';
 import { createTwinFrameSource } from '../../src/camera/twin-frame-source.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RealClock } from '../../src/ops/clock.js';
+import { RealClock } from '../../src/kernel/clock.js';
 import { unpackV4l2, V4l2FrameSource, v4l2Available } from '../../src/camera/v4l2-source.js';
 import { frameSourceContract } from '../contracts/frame-source.contract.js';
 

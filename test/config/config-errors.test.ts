@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { loadConfigFile, parseConfig } from '../../src/config/load.js';
-import { obj, secretRef, str } from '../../src/config/schema-kit.js';
-import { resolveSecrets, Secret } from '../../src/config/secret.js';
-import { ConfigError, issuesToJson, validate } from '../../src/config/validate.js';
+import { obj, secretRef, str } from '../../src/kernel/schema-kit.js';
+import { resolveSecrets, Secret } from '../../src/kernel/secret.js';
+import { ConfigError, issuesToJson, validate } from '../../src/kernel/validate.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'smartscope-config-'));
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfigFile, parseConfig } from '../../src/config/load.js';
-import { ConfigError } from '../../src/config/validate.js';
+import { ConfigError } from '../../src/kernel/validate.js';
 
 function problems(data: unknown): string[] {
   try {

@@ -3,7 +3,7 @@
  * in-process fake camera, a fake GigE Vision camera over loopback, and a V4L2 device when one is named.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Clock } from '../../src/ops/clock.js';
+import type { Clock } from '../../src/kernel/clock.js';
 import type { CameraError, Frame, FrameSource } from '../../src/camera/frame-source.js';
 import { collectUntil } from '../support/gc.js';
 

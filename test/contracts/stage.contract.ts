@@ -1,7 +1,7 @@
 // The Stage port's contract (src/stage/stage.ts): every adapter — the GRBL and ProScan drivers over each link, and the
 // protocol-less TwinStage — must pass it. Assertions use the twin's physics as the ground truth of where the stage is.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Clock } from '../../src/ops/clock.js';
+import type { Clock } from '../../src/kernel/clock.js';
 import type { StagePhysics } from '../../src/sim/stage-physics.js';
 import type { Stage, StagePose } from '../../src/stage/stage.js';
 import { nextState, outcome } from '../support/stage-rigs.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
-import { ConfigError } from '../../src/config/validate.js';
+import { ConfigError } from '../../src/kernel/validate.js';
 import type { InferenceConfig } from '../../src/inference/config.js';
 import { bundleDir, modelsDir } from '../../src/inference/factory.js';
 import { shippedModelsDir } from '../../src/inference/manifest.js';

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FrameInput } from '../../src/inference/detector.js';
 import { OnnxDetector } from '../../src/inference/onnx-detector.js';
 import { scanDetector } from '../../src/inference/scan-adapter.js';
-import { createLogger } from '../../src/ops/logger.js';
+import { createLogger } from '../../src/kernel/logger.js';
 import { writeBundle } from '../support/model-fixtures.js';
 
 /** A bright 8-bit frame with a dark 30 × 20 rectangle at (50, 40) and a dark disc of radius 6 at (150, 100). */

@@ -3,9 +3,9 @@ import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Actor } from '../../src/ops/actor.js';
+import type { Actor } from '../../src/kernel/actor.js';
 import { ControlServer, controlRequest } from '../../src/ops/control-socket.js';
-import { silentLogger } from '../../src/ops/logger.js';
+import { silentLogger } from '../../src/kernel/logger.js';
 
 const actor: Actor = { user: 'tech', from: 'ssh 10.0.0.9', via: 'cli' };
 const servers: ControlServer[] = [];

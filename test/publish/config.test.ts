@@ -1,8 +1,8 @@
 import { rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
-import { SimClock } from '../../src/ops/clock.js';
-import { silentLogger } from '../../src/ops/logger.js';
+import { SimClock } from '../../src/kernel/clock.js';
+import { silentLogger } from '../../src/kernel/logger.js';
 import { createEventSink } from '../../src/publish/index.js';
 import { MemoryStore } from '../../src/publish/outbox/memory-store.js';
 import { defectInput, device, subscriber, tempDir, until } from './fixtures.js';

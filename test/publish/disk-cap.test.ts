@@ -4,8 +4,8 @@
  */
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RealClock } from '../../src/ops/clock.js';
-import { silentLogger } from '../../src/ops/logger.js';
+import { RealClock } from '../../src/kernel/clock.js';
+import { silentLogger } from '../../src/kernel/logger.js';
 import { MqttEventSink } from '../../src/publish/mqtt/mqtt-sink.js';
 import { FileStore } from '../../src/publish/outbox/file-store.js';
 import { startMosquitto, type Mosquitto } from '../support/mosquitto.js';

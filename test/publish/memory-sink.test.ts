@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SimClock } from '../../src/ops/clock.js';
+import { SimClock } from '../../src/kernel/clock.js';
 import { MemoryEventSink } from '../../src/publish/memory-sink.js';
 import { payloadValidator } from '../../src/publish/schemas/index.js';
 import { defectInput, device, scanFinished, thumbnailSource } from './fixtures.js';

@@ -3,8 +3,8 @@
  * `durable <n> <eventId>` as each append resolves; `drain` only delivers what the outbox still holds, then exits.
  * Usage: node --import tsx producer-child.ts <produce|drain> <brokerUrl> <outboxDir>
  */
-import { RealClock } from '../../src/ops/clock.js';
-import { silentLogger } from '../../src/ops/logger.js';
+import { RealClock } from '../../src/kernel/clock.js';
+import { silentLogger } from '../../src/kernel/logger.js';
 import { MqttEventSink } from '../../src/publish/mqtt/mqtt-sink.js';
 import { FileStore } from '../../src/publish/outbox/file-store.js';
 import { defectInput, device, mqttConfig } from './fixtures.js';

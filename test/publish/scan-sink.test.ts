@@ -6,7 +6,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { SimClock } from '../../src/ops/clock.js';
+import { SimClock } from '../../src/kernel/clock.js';
 import { MemoryEventSink } from '../../src/publish/memory-sink.js';
 import { reason, scanSinkFor } from '../../src/publish/scan-sink.js';
 import { payloadValidator } from '../../src/publish/schemas/index.js';

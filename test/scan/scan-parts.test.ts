@@ -8,7 +8,7 @@ import { FocusMap, brenner } from '../../src/scan/focus.js';
 import { ScanJournal } from '../../src/scan/journal.js';
 import { parseRecipe } from '../../src/scan/recipe.js';
 import { judge } from '../../src/scan/summary.js';
-import { ConfigError } from '../../src/config/validate.js';
+import { ConfigError } from '../../src/kernel/validate.js';
 import { eventId } from '../../src/scan/zoom.js';
 
 const outline = { xUm: 0, yUm: 0, widthUm: 1000, heightUm: 1000 };

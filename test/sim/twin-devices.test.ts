@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SimClock } from '../../src/ops/clock.js';
+import { SimClock } from '../../src/kernel/clock.js';
 import { parseConfig } from '../../src/config/load.js';
 import { createTwin } from '../../src/sim/twin.js';
 import { moveDurationS } from '../../src/sim/stage-physics.js';

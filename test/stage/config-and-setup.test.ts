@@ -2,8 +2,8 @@
 // serial-port listing guard, and the twin's clock behaviour over a pty.
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
-import { silentLogger } from '../../src/ops/logger.js';
-import { SimClock } from '../../src/ops/clock.js';
+import { silentLogger } from '../../src/kernel/logger.js';
+import { SimClock } from '../../src/kernel/clock.js';
 import { createStage } from '../../src/stage/factory.js';
 import { parseStageConfig } from '../../src/stage/config.js';
 import { listSerialPorts, serialTransport } from '../../src/stage/transport.js';

@@ -1,7 +1,7 @@
 // Fault injection on both drivers over both links: every fault the firmware simulators can raise ends in a clear,
 // typed error or a clean recovery — never a crash, never a position the controller did not report.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SimClock } from '../../src/ops/clock.js';
+import { SimClock } from '../../src/kernel/clock.js';
 import type { StagePose } from '../../src/stage/stage.js';
 import { makeRig, outcome, type TestRig } from '../support/stage-rigs.js';
 

@@ -1,6 +1,6 @@
 // GRBL driver specifics beyond the contract: jogging, inch and work-coordinate reports, a controller error on a move.
 import { afterEach, describe, expect, it } from 'vitest';
-import { SimClock } from '../../src/ops/clock.js';
+import { SimClock } from '../../src/kernel/clock.js';
 import type { GrblStage } from '../../src/stage/grbl/driver.js';
 import { grblSim, makeRig, nextState, outcome, type TestRig } from '../support/stage-rigs.js';
 

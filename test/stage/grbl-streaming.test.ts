@@ -3,7 +3,7 @@
 // and the firmware's error codes come back as typed errors with their meaning.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Duplex } from 'node:stream';
-import { SimClock } from '../../src/ops/clock.js';
+import { SimClock } from '../../src/kernel/clock.js';
 import { holdTime } from '../../src/stage/hold-time.js';
 import { defaultWorldSpec } from '../../src/sim/defaults.js';
 import { duplexPair } from '../../src/sim/firmware/duplex-pair.js';

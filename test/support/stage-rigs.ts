@@ -1,6 +1,6 @@
 // Builds the twin's stage in every flavour the tests run: protocol (grbl, proscan, direct) × link (stream, pty) on a
 // fresh copy of the default stage physics.
-import type { Clock } from '../../src/ops/clock.js';
+import type { Clock } from '../../src/kernel/clock.js';
 import { defaultWorldSpec } from '../../src/sim/defaults.js';
 import type { GrblFirmware } from '../../src/sim/firmware/grbl.js';
 import type { ProScanFirmware } from '../../src/sim/firmware/proscan.js';

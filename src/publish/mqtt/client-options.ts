@@ -6,8 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { IClientOptions } from 'mqtt';
-import { ConfigError } from '../../config/validate.js';
-import { Secret } from '../../config/secret.js';
+import { ConfigError } from '../../kernel/validate.js';
+import { Secret } from '../../kernel/secret.js';
 import type { MqttConfig } from '../config.js';
 
 function readPem(file: string | undefined, path: string): Buffer | undefined {

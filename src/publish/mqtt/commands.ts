@@ -8,7 +8,7 @@
  * reply can be sent, a `replyFailed` count). Rejections are logged, rate-limited so a flood cannot fill the journal.
  */
 import type { MqttClient, IClientPublishOptions, IPublishPacket } from 'mqtt';
-import type { Logger } from '../../ops/logger.js';
+import type { Logger } from '../../kernel/logger.js';
 import { SCHEMA_VERSION, type CommandErrorCode, type CommandName, type CommandPayloads, type CommandReply, type DeviceRef } from '../payloads.js';
 import { commandSchemas, commandValidator, describeErrors } from '../schemas/index.js';
 import type { Topics } from './topics.js';

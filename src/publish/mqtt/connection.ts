@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from 'mqtt';
-import type { Logger } from '../../ops/logger.js';
+import type { Logger } from '../../kernel/logger.js';
 
 export interface ConnectionOptions {
   url: string;

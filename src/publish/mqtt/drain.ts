@@ -14,7 +14,7 @@
  *   is treated as delivered: the broker decided, like a 3.1.1 broker that silently drops a denied publish.
  */
 import type { IClientPublishOptions, MqttClient } from 'mqtt';
-import type { Logger } from '../../ops/logger.js';
+import type { Logger } from '../../kernel/logger.js';
 import type { OutboxStore, StoredRecord } from '../outbox/store.js';
 import type { Topics } from './topics.js';
 

@@ -4,8 +4,8 @@
  * published periodically; commands arrive on `cmd/+`. A Sparkplug B edge node runs beside it when configured.
  */
 import type { IClientOptions, IConnackPacket, MqttClient } from 'mqtt';
-import type { Clock } from '../../ops/clock.js';
-import type { Logger } from '../../ops/logger.js';
+import type { Clock } from '../../kernel/clock.js';
+import type { Logger } from '../../kernel/logger.js';
 import type { MqttConfig } from '../config.js';
 import { EventBuilder, type Built } from '../event-builder.js';
 import type { AlarmInput, AuditInput, DefectEventInput, EncodedImage, EventSink, ScanEventInput, SinkHealth, ThumbnailInput } from '../event-sink.js';

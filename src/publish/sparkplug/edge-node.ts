@@ -16,7 +16,7 @@ import { dirname } from 'node:path';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import sparkplugPayload from 'sparkplug-payload';
 import type { UMetric, UPayload } from 'sparkplug-payload/lib/sparkplugbpayload.js';
-import type { Logger } from '../../ops/logger.js';
+import type { Logger } from '../../kernel/logger.js';
 import { Connection } from '../mqtt/connection.js';
 import type { DefectEvent, DeviceState, ScanEvent } from '../payloads.js';
 import { DeviceMetrics, NODE_METRICS } from './metrics.js';

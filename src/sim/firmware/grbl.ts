@@ -12,7 +12,7 @@
  *   a reset while moving reports ALARM:3; power-up with homing enabled starts locked (`'$H'|'$X' to unlock`).
  * Simplifications: no junction blending between blocks, no work offsets (WCO is always 0), no spindle or coolant.
  */
-import type { Clock } from '../../ops/clock.js';
+import type { Clock } from '../../kernel/clock.js';
 import { AXES, type StagePhysics, type Vec3 } from '../stage-physics.js';
 import { normaliseLine, parseGcode, type ParsedBlock } from './grbl-gcode.js';
 import { GrblSettings } from './grbl-settings.js';

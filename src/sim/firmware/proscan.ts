@@ -6,7 +6,7 @@
  * Speed and acceleration (SMS/SAS for XY, SMZ/SAZ for Z) are percentages of what the stage physics can do.
  * Simplifications: one coordinated move at a time (XY and Z do not run independently), no joystick, no S-curve.
  */
-import type { Clock } from '../../ops/clock.js';
+import type { Clock } from '../../kernel/clock.js';
 import { AXES, type StagePhysics, type Vec3 } from '../stage-physics.js';
 import { SerialFirmware, type FirmwareBaseOptions } from './serial-firmware.js';
 

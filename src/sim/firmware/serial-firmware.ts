@@ -15,7 +15,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
-import type { Clock } from '../../ops/clock.js';
+import type { Clock } from '../../kernel/clock.js';
 import { holdTime } from '../../stage/hold-time.js';
 import { Rng } from '../rng.js';
 import { AXES, type StagePhysics, type Vec3 } from '../stage-physics.js';

@@ -6,8 +6,8 @@
  */
 import type { Duplex } from 'node:stream';
 import { SerialPort } from 'serialport';
-import type { Clock } from '../../ops/clock.js';
-import { silentLogger, type Logger } from '../../ops/logger.js';
+import type { Clock } from '../../kernel/clock.js';
+import { silentLogger, type Logger } from '../../kernel/logger.js';
 import { parseStageConfig, type StageConfig } from '../../stage/config.js';
 import { GrblStage } from '../../stage/grbl/driver.js';
 import { ProScanStage } from '../../stage/proscan/driver.js';

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { networkInterfaces } from 'node:os';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { RealClock } from '../../../src/ops/clock.js';
+import { RealClock } from '../../../src/kernel/clock.js';
 import { GenicamFrameSource } from '../../../src/camera/genicam-source.js';
 import { frameSourceContract } from '../../contracts/frame-source.contract.js';
 

@@ -64,7 +64,7 @@ export function obj(description: string, properties: Record<string, Schema>, opt
 
 /**
  * A secret given by reference only: `{ file: PATH }` (first line of the file; relative paths are relative to the config
- * file) or `{ env: NAME }`, never inline. At load time the reference is replaced by a {@link Secret} (src/config/secret.ts)
+ * file) or `{ env: NAME }`, never inline. At load time the reference is replaced by a {@link Secret} (src/kernel/secret.ts)
  * whose value only `reveal()` returns: it prints, logs and serialises as "[secret]".
  */
 export function secretRef(description: string): Schema {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RealClock, SimClock } from '../../src/ops/clock.js';
+import { RealClock, SimClock } from '../../src/kernel/clock.js';
 
 describe('SimClock', () => {
   it('jumps over sleeps when nothing runs: instrument time passes without wall time', async () => {

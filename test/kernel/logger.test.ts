@@ -1,9 +1,9 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { obj, secretRef, str } from '../../src/config/schema-kit.js';
-import { resolveSecrets } from '../../src/config/secret.js';
-import { validate } from '../../src/config/validate.js';
-import { createLogger } from '../../src/ops/logger.js';
+import { obj, secretRef, str } from '../../src/kernel/schema-kit.js';
+import { resolveSecrets } from '../../src/kernel/secret.js';
+import { validate } from '../../src/kernel/validate.js';
+import { createLogger } from '../../src/kernel/logger.js';
 
 describe('logs', () => {
   it('are JSON lines with the module of each child, and never contain a secret', () => {
