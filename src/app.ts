@@ -1,6 +1,6 @@
 /**
  * Composition root: the only place that chooses between real and simulated adapters. It builds the parts the
- * appliance daemon (src/ops/appliance.ts) runs: camera, stage, event sink, model loader and pipeline.
+ * appliance daemon (src/appliance/appliance.ts) runs: camera, stage, event sink, model loader and pipeline.
  *
  * - camera: `camera.kind` — the twin (rendering into the native frame pool), GenICam or V4L2;
  * - stage: `stage.driver` — GRBL or ProScan over a serial port, or the twin (a protocol driver talking to the twin's
@@ -19,14 +19,14 @@ import type { Config } from './config/schema.js';
 import { ConfigError } from './kernel/validate.js';
 import type { InferenceConfig } from './inference/config.js';
 import { OnnxDetector } from './inference/onnx-detector.js';
-import type { ApplianceParts, EventsPort } from './ops/appliance.js';
-import { FrameLoopPipeline } from './ops/frame-loop.js';
+import type { ApplianceParts, EventsPort } from './appliance/appliance.js';
+import { FrameLoopPipeline } from './appliance/frame-loop.js';
 import type { Logger } from './kernel/logger.js';
 import type { MqttConfig } from './publish/config.js';
 import type { EventSink } from './publish/event-sink.js';
 import { createEventSink } from './publish/index.js';
 import { calibrate, loadCalibration, saveCalibration, type Calibration } from './scan/calibration.js';
-import { ScanPipeline } from './scan/pipeline.js';
+import { ScanPipeline } from './appliance/scan-pipeline.js';
 import { parseRecipe, type Recipe } from './scan/recipe.js';
 import { sampleOutline } from './demo/twin-loop.js';
 import { createTwinStage } from './sim/firmware/twin-serial-stage.js';

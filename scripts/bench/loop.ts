@@ -16,11 +16,12 @@ import { join } from 'node:path';
 import { parseConfig } from '../../src/config/load.js';
 import { TwinLoop, type TwinSampleResult } from '../../src/demo/twin-loop.js';
 import { openDetector } from '../../src/inference/factory.js';
-import { scanDetector } from '../../src/inference/scan-adapter.js';
+import { scanDetector } from '../../src/appliance/scan-detector.js';
 import type { InferenceConfig } from '../../src/inference/config.js';
 import { SimClock } from '../../src/kernel/clock.js';
 import { createLogger } from '../../src/kernel/logger.js';
-import { MemoryEventSink, scanSinkFor } from '../../src/publish/index.js';
+import { MemoryEventSink } from '../../src/publish/index.js';
+import { scanSinkFor } from '../../src/appliance/scan-sink.js';
 import { SyntheticSample } from '../../src/sim/synthetic-sample.js';
 
 const samples = Number(process.env.BENCH_SAMPLES ?? 10);

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { createApplianceParts } from '../app.js';
 import { ConfigError } from '../kernel/validate.js';
 import { EXIT } from '../exit-codes.js';
-import { checkBroker, checkCamera, checkClock, checkDisk, checkModels, checkStage, daemonHealth, type DoctorCheck } from '../ops/doctor.js';
+import { checkBroker, checkCamera, checkClock, checkDisk, checkModels, checkStage, daemonHealth, type DoctorCheck } from '../appliance/doctor.js';
 import { silentLogger } from '../kernel/logger.js';
 import { loadConfig } from './config.js';
 

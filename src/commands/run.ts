@@ -8,7 +8,7 @@
 import type { Command } from 'commander';
 import { createApplianceParts } from '../app.js';
 import { EXIT } from '../exit-codes.js';
-import { Appliance } from '../ops/appliance.js';
+import { Appliance } from '../appliance/appliance.js';
 import { createLogger } from '../kernel/logger.js';
 import { createNotifier } from '../ops/notifier.js';
 import { loadConfig } from './config.js';

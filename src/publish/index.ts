@@ -3,11 +3,11 @@
  * configured) and the in-memory sink for tests and dry runs.
  */
 import { join } from 'node:path';
-import type { DeviceConfig } from '../config/schema.js';
 import { packageVersion } from '../kernel/paths.js';
 import type { Clock } from '../kernel/clock.js';
 import type { Logger } from '../kernel/logger.js';
 import type { MqttConfig } from './config.js';
+import type { DeviceRef } from './payloads.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './embedded-broker.js';
 import { baseClientOptions } from './mqtt/client-options.js';
 import { MqttEventSink } from './mqtt/mqtt-sink.js';
@@ -20,7 +20,6 @@ export type * from './payloads.js';
 export { SCHEMA_VERSION } from './payloads.js';
 export { MqttEventSink } from './mqtt/mqtt-sink.js';
 export { MemoryEventSink } from './memory-sink.js';
-export { scanSinkFor } from './scan-sink.js';
 export { startEmbeddedBroker, type EmbeddedBroker } from './embedded-broker.js';
 export { renderThumbnail, type ThumbnailSource } from './thumbnails.js';
 export { mqttSchema, type MqttConfig } from './config.js';
@@ -28,7 +27,7 @@ export { mqttSchema, type MqttConfig } from './config.js';
 export interface EventSinkDeps {
   clock: Clock;
   logger: Logger;
-  device: DeviceConfig;
+  device: DeviceRef;
   /** Default: the version in package.json. */
   softwareVersion?: string;
   /** Default: the file store in `mqtt.outbox.dir`. */

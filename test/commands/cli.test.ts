@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/schema.js';
 import { parseConfig } from '../../src/config/load.js';
-import { checkBroker, checkClock } from '../../src/ops/doctor.js';
+import { checkBroker, checkClock } from '../../src/appliance/doctor.js';
 import { generateSigningKey } from '../../src/bundles/keys.js';
 import { makeBundle, makeTrustedKey, writeBundleDir, writeBundleTar, type TestKeys } from '../support/bundles.js';
 import { runCli } from '../support/cli.js';

@@ -5,7 +5,7 @@ import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FrameInput } from '../../src/inference/detector.js';
 import { OnnxDetector } from '../../src/inference/onnx-detector.js';
-import { scanDetector } from '../../src/inference/scan-adapter.js';
+import { scanDetector } from '../../src/appliance/scan-detector.js';
 import { createLogger } from '../../src/kernel/logger.js';
 import { writeBundle } from '../support/model-fixtures.js';
 

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { AuditRelay, type AuditPublisher } from '../../src/ops/audit-relay.js';
+import { AuditRelay, type AuditPublisher } from '../../src/appliance/audit-relay.js';
 import { ImageStore } from '../../src/records/images.js';
 import { Records, SCHEMA_VERSION } from '../../src/records/records.js';
 

@@ -12,7 +12,7 @@ import type { ModelStore } from '../bundles/store.js';
 import type { Records } from '../records/records.js';
 import { daemonActor } from '../kernel/actor.js';
 import type { Logger } from '../kernel/logger.js';
-import type { Metrics } from './metrics.js';
+import type { Metrics } from '../ops/metrics.js';
 
 export class ModelWatcher<M extends LoadedModel> {
   private timer: NodeJS.Timeout | null = null;

@@ -5,8 +5,8 @@
  */
 import type { Logger } from '../kernel/logger.js';
 import type { ConfirmedDefect, ScanRecorder, ThumbnailSource } from '../scan/ports.js';
-import type { ImageStore } from './images.js';
-import type { Records } from './records.js';
+import type { ImageStore } from '../records/images.js';
+import type { Records } from '../records/records.js';
 
 export function recordsScanRecorder(records: Records, images: ImageStore, opts: { device: string; softwareVersion: string; logger: Logger }): ScanRecorder {
   const log = opts.logger.child({ module: 'scan-records' });

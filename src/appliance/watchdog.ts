@@ -6,7 +6,7 @@
  * (WatchdogSec= and Restart=on-failure in systemd/smartscope.service; sd_watchdog_enabled(3)).
  */
 import type { Logger } from '../kernel/logger.js';
-import type { Notifier } from './notifier.js';
+import type { Notifier } from '../ops/notifier.js';
 
 export class Heartbeat {
   private n = 0;

@@ -6,17 +6,17 @@
 import type { ModelSlot } from '../bundles/model-slot.js';
 import type { Nosepiece } from '../camera/nosepiece.js';
 import type { OnnxDetector } from '../inference/onnx-detector.js';
-import { scanDetector } from '../inference/scan-adapter.js';
-import type { Pipeline, PipelineContext } from '../ops/appliance.js';
+import { scanDetector } from './scan-detector.js';
+import type { Pipeline, PipelineContext } from './appliance.js';
 import type { Clock } from '../kernel/clock.js';
 import { packageVersion } from '../kernel/paths.js';
-import { recordsScanRecorder } from '../records/scan-recorder.js';
+import { recordsScanRecorder } from './scan-recorder.js';
 import type { EventSink } from '../publish/event-sink.js';
-import { scanSinkFor } from '../publish/scan-sink.js';
-import type { Calibration } from './calibration.js';
-import type { ScanDetector } from './ports.js';
-import type { Recipe } from './recipe.js';
-import { ScanService } from './service.js';
+import { scanSinkFor } from './scan-sink.js';
+import type { Calibration } from '../scan/calibration.js';
+import type { ScanDetector } from '../scan/ports.js';
+import type { Recipe } from '../scan/recipe.js';
+import { ScanService } from '../scan/service.js';
 
 export interface ScanPipelineOptions {
   clock: Clock;

@@ -4,7 +4,7 @@
  */
 import type { Frame } from '../camera/frame-source.js';
 import type { DetectionOutput, PixelDetection, ScanDetector } from '../scan/ports.js';
-import type { Detection, Detector } from './detector.js';
+import type { Detection, Detector } from '../inference/detector.js';
 
 export function toPixelDetection(d: Detection): PixelDetection {
   const contourPx: Array<[number, number]> = [];

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createNotifier, formatNotify, type Notifier, type NotifyFields } from '../../src/ops/notifier.js';
-import { Heartbeat, WatchdogFeeder, watchdogIntervalMs } from '../../src/ops/watchdog.js';
+import { Heartbeat, WatchdogFeeder, watchdogIntervalMs } from '../../src/appliance/watchdog.js';
 import { NotifyReceiver, until } from '../support/daemon.js';
 
 class Recorder implements Notifier {

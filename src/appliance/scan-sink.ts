@@ -7,9 +7,9 @@ import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import type { ConfirmedDefect, ScanContext, ScanEvent as EngineEvent, ScanSink, ThumbnailSource as EngineThumbnail } from '../scan/ports.js';
 import type { ScanSummary as EngineSummary } from '../scan/summary.js';
-import type { DefectEventInput, EncodedImage, EventSink, ScanEventInput } from './event-sink.js';
-import type { AcceptanceReason, ScopeState } from './payloads.js';
-import type { ThumbnailSource } from './thumbnails.js';
+import type { DefectEventInput, EncodedImage, EventSink, ScanEventInput } from '../publish/event-sink.js';
+import type { AcceptanceReason, ScopeState } from '../publish/payloads.js';
+import type { ThumbnailSource } from '../publish/thumbnails.js';
 
 export interface ScanSinkOptions {
   /** Longest side of the published report image (px) and its size bound (bytes). */

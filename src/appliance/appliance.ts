@@ -17,14 +17,14 @@ import { Records } from '../records/records.js';
 import type { Stage } from '../stage/stage.js';
 import { daemonActor } from '../kernel/actor.js';
 import { AuditRelay, type AuditPublisher } from './audit-relay.js';
-import { ControlServer } from './control-socket.js';
-import { HealthServer, type HealthCheck, type HealthReport } from './health-server.js';
+import { ControlServer } from '../ops/control-socket.js';
+import { HealthServer, type HealthCheck, type HealthReport } from '../ops/health-server.js';
 import type { Logger } from '../kernel/logger.js';
-import { Metrics } from './metrics.js';
+import { Metrics } from '../ops/metrics.js';
 import { ModelWatcher } from './model-watcher.js';
-import type { Notifier } from './notifier.js';
+import type { Notifier } from '../ops/notifier.js';
 import { packageVersion } from '../kernel/paths.js';
-import { statePaths } from './state-paths.js';
+import { statePaths } from '../ops/state-paths.js';
 import { Heartbeat, WatchdogFeeder, watchdogIntervalMs } from './watchdog.js';
 
 /** The parts of the event sink the lifecycle uses (src/publish's EventSink satisfies it). */

@@ -5,7 +5,7 @@
  * other event).
  */
 import type { Logger } from '../kernel/logger.js';
-import type { Metrics } from './metrics.js';
+import type { Metrics } from '../ops/metrics.js';
 import type { AuditRow, Records } from '../records/records.js';
 
 /** What the relay needs from the event sink (the MQTT EventSink's `audit()` has this shape). */

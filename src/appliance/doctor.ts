@@ -15,7 +15,7 @@ import { ModelStore } from '../bundles/store.js';
 import { BundleRefused } from '../bundles/verify.js';
 import type { Stage } from '../stage/stage.js';
 import { packageRoot } from '../kernel/paths.js';
-import { statePaths } from './state-paths.js';
+import { statePaths } from '../ops/state-paths.js';
 
 export type CheckStatus = 'pass' | 'fail' | 'skip';
 

@@ -8,12 +8,12 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { SimClock } from '../../src/kernel/clock.js';
 import { MemoryEventSink } from '../../src/publish/memory-sink.js';
-import { reason, scanSinkFor } from '../../src/publish/scan-sink.js';
+import { reason, scanSinkFor } from '../../src/appliance/scan-sink.js';
 import { payloadValidator } from '../../src/publish/schemas/index.js';
 import type { ConfirmedDefect, ScanContext } from '../../src/scan/ports.js';
 import type { Recipe } from '../../src/scan/recipe.js';
 import { judge, type ScanSummary } from '../../src/scan/summary.js';
-import { device, tempDir } from './fixtures.js';
+import { device, tempDir } from '../publish/fixtures.js';
 
 const ctx: ScanContext = {
   scanId: 'scan-7',
