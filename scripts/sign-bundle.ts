@@ -15,7 +15,7 @@
  * `golden` renders its inputs with the digital twin (models trained on twin data) or crops them from the training
  * dataset (real-data models; ../shared/datasets/<name> or --dataset DIR), normalises them with the runtime's own
  * pre-processing, and takes the reference outputs from onnxruntime-node's CPU execution provider here, in the packaging
- * environment: that is what every microscope's installer must reproduce (src/bundles/golden.ts explains the tolerance).
+ * environment: that is what every microscope's installer must reproduce (scripts/bundle-tools/golden.ts explains the tolerance).
  *
  * Copy NAME.pub into /etc/smartscope/trusted-keys/ on each microscope that should accept bundles signed by NAME.key.
  * Keep NAME.key off the microscopes.
@@ -23,9 +23,9 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { makeGoldenSet, type GoldenSource } from '../src/bundles/golden.js';
+import { makeGoldenSet, type GoldenSource } from './bundle-tools/golden.js';
 import { generateSigningKey } from '../src/bundles/keys.js';
-import { packBundle, signBundleDir } from '../src/bundles/sign.js';
+import { packBundle, signBundleDir } from './bundle-tools/sign.js';
 
 function usage(msg?: string): never {
   if (msg) process.stderr.write(`sign-bundle: ${msg}\n`);

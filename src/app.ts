@@ -14,6 +14,7 @@ import { parse as parseYaml } from 'yaml';
 import type { LoadedModel } from './bundles/model-slot.js';
 import { OrtWorkerModel } from './bundles/ort-worker-model.js';
 import { createFrameSource } from './camera/factory.js';
+import { twinCameraBuilder } from './sim/twin-frame-source.js';
 import type { FrameSource } from './camera/frame-source.js';
 import type { Config } from './config/schema.js';
 import { ConfigError } from './kernel/validate.js';
@@ -28,7 +29,7 @@ import { createEventSink } from './publish/index.js';
 import { calibrate, loadCalibration, saveCalibration, type Calibration } from './scan/calibration.js';
 import { ScanPipeline } from './appliance/scan-pipeline.js';
 import { parseRecipe, type Recipe } from './scan/recipe.js';
-import { sampleOutline } from './demo/twin-loop.js';
+import { sampleOutline } from './sim/sample-outline.js';
 import { createTwinStage } from './sim/firmware/twin-serial-stage.js';
 import { pixelSizeUm } from './sim/optics.js';
 import { createTwin, type Twin } from './sim/twin.js';
@@ -43,7 +44,7 @@ export async function createApplianceParts(config: Config, log: Logger): Promise
   let camera: FrameSource | null = null;
   let stage: Stage | null = null;
   let sink: EventSink | null = null;
-  const cameraPart = (): FrameSource => (camera ??= createFrameSource(config.camera, { clock: twin.clock, world: twin.world }));
+  const cameraPart = (): FrameSource => (camera ??= createFrameSource(config.camera, { clock: twin.clock, twin: twinCameraBuilder(twin.world, twin.clock) }));
   const stagePart = async (): Promise<Stage> => {
     if (stage) return stage;
     if (stageCfg.driver === 'twin') {
@@ -125,7 +126,7 @@ export async function measureCalibration(config: Config, log: Logger): Promise<C
     throw new Error(`calibrate needs a motorised objective turret; camera.kind "${config.camera.kind}" has no nosepiece driver yet`);
   }
   const twin = await createTwin(config.twin);
-  const camera = createFrameSource(config.camera, { clock: twin.clock, world: twin.world });
+  const camera = createFrameSource(config.camera, { clock: twin.clock, twin: twinCameraBuilder(twin.world, twin.clock) });
   const stageCfg = config.stage as StageConfig;
   const stage =
     stageCfg.driver === 'twin'

@@ -1,5 +1,5 @@
-// Import graph of src/: which file imports which, folded into folders (the first path segment under src/; files
-// directly in src/ form the folder "root"). Used by the architecture test and by scripts/folder-graph.ts.
+// Import graph of src/: which file imports which, folded into folders (the first path segment under src/; a file
+// directly in src/ is a node of its own, named without `.ts`). Used by the architecture test and scripts/folder-graph.ts.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 
@@ -44,10 +44,10 @@ export function fileImports(rootDir: string, srcDir = join(rootDir, 'src')): Fil
   return out;
 }
 
-/** The folder of a src/ file: `src/scan/engine.ts` → `scan`, `src/app.ts` → `root`. */
+/** The folder of a src/ file: `src/scan/engine.ts` → `scan`, `src/app.ts` → `app`. */
 export function folderOf(path: string): string {
   const parts = path.split('/');
-  return parts.length > 2 ? parts[1]! : 'root';
+  return parts.length > 2 ? parts[1]! : parts[1]!.replace(/\.ts$/, '');
 }
 
 /** Folder → folders it imports (self-imports left out), sorted. */

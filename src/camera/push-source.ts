@@ -14,7 +14,7 @@ import type { NativePixelFormat } from '../native/binding.js';
 import { expectNumber } from '../native/expect.js';
 import { cameraError, type FrameSourceInfo, type Roi } from './frame-source.js';
 import { NativeFrameSource } from './native-frame-source.js';
-import type { FramePool } from '../sim/twin-camera.js';
+import type { FramePool } from './frame-pool.js';
 
 /** One exposure as the producer made it. */
 export interface Exposure {

@@ -13,9 +13,10 @@ import { createTwinStage } from '../sim/firmware/twin-serial-stage.js';
 import { pixelSizeUm } from '../sim/optics.js';
 import type { Sample } from '../sim/sample.js';
 import { scoreScan, type TwinScore } from '../sim/scoring.js';
-import { createTwinFrameSource } from '../camera/twin-frame-source.js';
+import { createTwinFrameSource } from '../sim/twin-frame-source.js';
 import type { FrameSource } from '../camera/frame-source.js';
 import { TwinNosepiece } from '../sim/twin-nosepiece.js';
+import { sampleOutline } from '../sim/sample-outline.js';
 import { TwinWorld } from '../sim/world.js';
 import { calibrate, loadCalibration, saveCalibration, type Calibration } from '../scan/calibration.js';
 import { ScanControl } from '../scan/control.js';
@@ -58,26 +59,6 @@ export interface TwinSampleResult {
   score: TwinScore;
   raster?: RasterResult;
   wallMs: number;
-}
-
-/** The stage rectangle (reference objective) that covers the sample, inset by `insetUm`. */
-export function sampleOutline(world: TwinWorld, insetUm = 30): { xUm: number; yUm: number; widthUm: number; heightUm: number } {
-  const ref = world.spec.objectives[0]!;
-  const s = world.sample;
-  const pts = [
-    world.sampleToStage(0, 0, ref),
-    world.sampleToStage(s.widthUm, 0, ref),
-    world.sampleToStage(0, s.heightUm, ref),
-    world.sampleToStage(s.widthUm, s.heightUm, ref),
-  ];
-  // The largest axis-aligned rectangle inside the (slightly rotated) sample.
-  const xs = pts.map((p) => p[0]).sort((a, b) => a - b);
-  const ys = pts.map((p) => p[1]).sort((a, b) => a - b);
-  const x0 = xs[1]! + insetUm;
-  const x1 = xs[2]! - insetUm;
-  const y0 = ys[1]! + insetUm;
-  const y1 = ys[2]! - insetUm;
-  return { xUm: x0, yUm: y0, widthUm: x1 - x0, heightUm: y1 - y0 };
 }
 
 export class TwinLoop {

@@ -4,9 +4,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { TWIN_CLASSES } from '../sim/sample.js';
 import { arr, bool, int, num, obj, oneOf, str, type Schema } from '../kernel/schema-kit.js';
 import { ConfigError, validate } from '../kernel/validate.js';
+import { DEFECT_CLASSES } from './defect-classes.js';
 
 const perClass = (description: string, unit: string, max: number): Schema => ({
   type: 'object',
@@ -80,7 +80,7 @@ export const recipeSchema: Schema = {
         minConfidence: num('Only defects at least this confident count against the criteria.', 0.5, 0, 1),
       }),
       unreachable: oneOf('What to do with a target that cannot be reached or focused: skip it (and say so), pause the scan, or fail the sample.', ['skip', 'pause', 'fail'] as const, 'skip'),
-      classes: arr('Defect classes the zoom model reports (for acceptance keys).', { type: 'string' }, { default: [...TWIN_CLASSES] }),
+      classes: arr('Defect classes the zoom model reports (for acceptance keys).', { type: 'string' }, { default: [...DEFECT_CLASSES] }),
     }, { required: ['id', 'outline'] }),
   ),
 };

@@ -4,6 +4,7 @@
  * Values are those of common industrial inspection microscopes; every one can be overridden in the config's `twin`
  * section.
  */
+import { DEFAULT_STAGE_AXES } from '../stage/defaults.js';
 import type { WorldSpec } from './world.js';
 
 export function defaultWorldSpec(): WorldSpec {
@@ -16,9 +17,9 @@ export function defaultWorldSpec(): WorldSpec {
     illumination: { electronsPerMs: 9000, vignetting: 0.25, gradient: [0.04, -0.03] },
     camera: { rotationDeg: 0.6, flipX: false },
     stage: {
-      x: { minUm: 0, maxUm: 100_000, maxSpeedUmPerS: 20_000, accelUmPerS2: 100_000, backlashUm: 1.5 },
-      y: { minUm: 0, maxUm: 100_000, maxSpeedUmPerS: 20_000, accelUmPerS2: 100_000, backlashUm: 1.5 },
-      z: { minUm: -500, maxUm: 500, maxSpeedUmPerS: 2_000, accelUmPerS2: 20_000, backlashUm: 0.2 },
+      x: { ...DEFAULT_STAGE_AXES.x, backlashUm: 1.5 },
+      y: { ...DEFAULT_STAGE_AXES.y, backlashUm: 1.5 },
+      z: { ...DEFAULT_STAGE_AXES.z, backlashUm: 0.2 },
       settleMs: 60,
       ringingUm: 0.8,
     },

@@ -6,9 +6,11 @@
  * truth: the list of defects and, per rendered pixel, the class that covers it.
  */
 
-/** Class names of the synthetic samples; mask value = index + 1 (0 is background). */
-export const TWIN_CLASSES = ['scratch', 'pit', 'particle', 'crack'] as const;
-export type TwinClass = (typeof TWIN_CLASSES)[number];
+import { DEFECT_CLASSES, type DefectClass } from '../scan/defect-classes.js';
+
+/** Class names of the synthetic samples (the scan's defect classes); mask value = index + 1 (0 is background). */
+export const TWIN_CLASSES = DEFECT_CLASSES;
+export type TwinClass = DefectClass;
 
 export interface GroundTruthDefect {
   /** Unique within its sample. */

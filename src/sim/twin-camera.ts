@@ -16,15 +16,9 @@ import {
   type PixelFormat,
   type Roi,
 } from '../camera/frame-source.js';
+import type { FramePool } from '../camera/frame-pool.js';
 import { hash4 } from './rng.js';
 import type { TwinWorld } from './world.js';
-
-/** Where a frame's memory comes from: a JS ring by default, the native pool when the addon provides one. */
-export interface FramePool {
-  /** A free buffer of at least `pixels` elements of the sensor's type, or null when all are in use. */
-  acquire(): { data: Uint8Array | Uint16Array; release(): void } | null;
-  readonly size: number;
-}
 
 export class JsFramePool implements FramePool {
   private readonly free: Array<Uint8Array | Uint16Array> = [];

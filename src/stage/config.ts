@@ -3,7 +3,7 @@
  */
 import { bool, int, num, obj, oneOf, str, type Schema } from '../kernel/schema-kit.js';
 import { ConfigError, validate, type ConfigIssue } from '../kernel/validate.js';
-import { defaultWorldSpec } from '../sim/defaults.js';
+import { DEFAULT_STAGE_AXES } from './defaults.js';
 import type { StageAxis } from './stage.js';
 
 export type StageDriverKind = 'twin' | 'grbl' | 'proscan';
@@ -40,7 +40,7 @@ export interface StageConfig {
   twin: { protocol: 'grbl' | 'proscan' | 'direct'; transport: 'stream' | 'pty' };
 }
 
-const w = defaultWorldSpec().stage;
+const w = DEFAULT_STAGE_AXES;
 
 const axis = (name: StageAxis, stepsPerUm: number, minUm: number, maxUm: number): Schema =>
   obj(`Stage ${name} axis.`, {

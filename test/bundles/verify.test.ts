@@ -126,7 +126,7 @@ describe('bundle verification', () => {
 
   it('refuses a file that is not an ONNX model', async () => {
     const files = makeBundle({ version: '1.3.0' }, keys.privatePem);
-    const { assembleBundle } = await import('../../src/bundles/sign.js');
+    const { assembleBundle } = await import('../../scripts/bundle-tools/sign.js');
     const manifest = JSON.parse(files.get('manifest.json')!.toString());
     files.set('model.onnx', Buffer.from('this is not a protobuf'));
     files.delete('manifest.json');
@@ -139,7 +139,7 @@ describe('bundle verification', () => {
 
   it('refuses a manifest that breaks the schema, naming the field', async () => {
     const files = makeBundle({ version: '1.4.0' }, keys.privatePem);
-    const { assembleBundle } = await import('../../src/bundles/sign.js');
+    const { assembleBundle } = await import('../../scripts/bundle-tools/sign.js');
     const manifest = JSON.parse(files.get('manifest.json')!.toString());
     files.delete('manifest.json');
     files.delete('manifest.sig');

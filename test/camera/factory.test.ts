@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { SimClock, RealClock } from '../../src/kernel/clock.js';
 import { createTwin } from '../../src/sim/twin.js';
+import { twinCameraBuilder } from '../../src/sim/twin-frame-source.js';
 import { createFrameSource } from '../../src/camera/factory.js';
 import { GenicamFrameSource } from '../../src/camera/genicam-source.js';
 import { PushFrameSource } from '../../src/camera/push-source.js';
@@ -13,14 +14,14 @@ describe('camera config and factory', () => {
     expect(cfg.camera).toMatchObject({ kind: 'twin', poolSize: 4, queueDepth: 2, exposureUs: 2000, grabTimeoutMs: 5000, twin: { nativePool: true, readoutMs: 10 } });
     const clock = new SimClock(new Date('2026-01-01T00:00:00Z'));
     const twin = await createTwin(cfg.twin, { clock });
-    const source = createFrameSource(cfg.camera, { clock, world: twin.world });
+    const source = createFrameSource(cfg.camera, { clock, twin: twinCameraBuilder(twin.world, clock) });
     expect(source).toBeInstanceOf(PushFrameSource);
     await source.open();
     const f = await source.grab();
     expect([f.width, f.height, f.exposureUs]).toEqual([64, 48, 2000]);
     f.release();
     await source.close();
-    const js = createFrameSource({ ...cfg.camera, twin: { ...cfg.camera.twin, nativePool: false } }, { clock, world: twin.world });
+    const js = createFrameSource({ ...cfg.camera, twin: { ...cfg.camera.twin, nativePool: false } }, { clock, twin: twinCameraBuilder(twin.world, clock) });
     expect(js).toBeInstanceOf(TwinCamera);
   });
 

@@ -3,7 +3,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { SimClock } from '../../src/kernel/clock.js';
 import { createTwin } from '../../src/sim/twin.js';
 import { TwinCamera } from '../../src/sim/twin-camera.js';
-import { createTwinFrameSource } from '../../src/camera/twin-frame-source.js';
+import { createTwinFrameSource } from '../../src/sim/twin-frame-source.js';
 import { PushFrameSource } from '../../src/camera/push-source.js';
 import { frameSourceContract } from '../contracts/frame-source.contract.js';
 

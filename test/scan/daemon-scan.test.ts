@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signBundleDir } from '../../src/bundles/sign.js';
+import { signBundleDir } from '../../scripts/bundle-tools/sign.js';
 import { Records } from '../../src/records/records.js';
 import { makeTrustedKey } from '../support/bundles.js';
 import { repoRoot, runCli, runCliAsync } from '../support/cli.js';

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { generateSigningKey, type KeyPairPem } from '../../src/bundles/keys.js';
 import type { Manifest, ModelRole } from '../../src/bundles/manifest.js';
 import { formatNpy } from '../../src/bundles/npy.js';
-import { assembleBundle, packBundle, type ManifestDraft } from '../../src/bundles/sign.js';
+import { assembleBundle, packBundle, type ManifestDraft } from '../../scripts/bundle-tools/sign.js';
 import { tinyConvModel, tinyConvReference, type TinyModel } from './tiny-onnx.js';
 
 export interface TestKeys extends KeyPairPem {

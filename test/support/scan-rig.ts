@@ -6,10 +6,10 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTwinFrameSource } from '../../src/camera/twin-frame-source.js';
+import { createTwinFrameSource } from '../../src/sim/twin-frame-source.js';
 import type { FrameSource } from '../../src/camera/frame-source.js';
 import { parseConfig } from '../../src/config/load.js';
-import { sampleOutline } from '../../src/demo/twin-loop.js';
+import { sampleOutline } from '../../src/sim/sample-outline.js';
 import { openDetector } from '../../src/inference/factory.js';
 import type { InferenceConfig } from '../../src/inference/config.js';
 import type { OnnxDetector } from '../../src/inference/onnx-detector.js';

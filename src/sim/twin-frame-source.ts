@@ -5,10 +5,11 @@
  */
 import type { Clock } from '../kernel/clock.js';
 import { hasNativeAddon } from '../native/binding.js';
-import { TwinCamera, type TwinCameraOptions } from '../sim/twin-camera.js';
-import type { TwinWorld } from '../sim/world.js';
-import type { FrameSource } from './frame-source.js';
-import { PushFrameSource } from './push-source.js';
+import { TwinCamera, type TwinCameraOptions } from './twin-camera.js';
+import type { TwinWorld } from './world.js';
+import type { TwinCameraBuilder } from '../camera/factory.js';
+import type { FrameSource } from '../camera/frame-source.js';
+import { PushFrameSource } from '../camera/push-source.js';
 
 export interface TwinFrameSourceOptions extends Omit<TwinCameraOptions, 'pool'> {
   /** Use the native pool when the addon is built (default true). */
@@ -37,4 +38,9 @@ export function createTwinFrameSource(world: TwinWorld, clock: Clock, opts: Twin
     producer: twin,
     clock,
   });
+}
+
+/** The twin's camera as the camera factory builds it for `camera.kind: twin`. */
+export function twinCameraBuilder(world: TwinWorld, clock: Clock): TwinCameraBuilder {
+  return (request) => createTwinFrameSource(world, clock, request);
 }

@@ -4,10 +4,10 @@
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { signManifest } from './keys.js';
-import { bundleId, MANIFEST_FILE, SIGNATURE_FILE, type Manifest } from './manifest.js';
-import { writeTar } from './tar.js';
-import { sha256 } from './verify.js';
+import { signManifest } from '../../src/bundles/keys.js';
+import { bundleId, MANIFEST_FILE, SIGNATURE_FILE, type Manifest } from '../../src/bundles/manifest.js';
+import { writeTar } from '../../src/bundles/tar.js';
+import { sha256 } from '../../src/bundles/verify.js';
 
 /** A manifest whose `files` list (and model.sha256/bytes) sign-bundle fills in. */
 export type ManifestDraft = Manifest;

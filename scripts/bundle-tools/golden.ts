@@ -25,19 +25,19 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
-import { Dataset } from '../datasets/dataset.js';
-import { frameOf } from '../eval/evaluate.js';
-import { loadBundle, type ModelManifest } from '../inference/manifest.js';
-import { jsPixelOps } from '../inference/pixel-ops.js';
-import { packageRoot } from '../kernel/paths.js';
-import { defaultWorldSpec } from '../sim/defaults.js';
-import { pixelSizeUm, renderFrame, type ObjectiveSpec, type SensorSpec } from '../sim/optics.js';
-import { hash4, Rng } from '../sim/rng.js';
-import { TWIN_CLASSES } from '../sim/sample.js';
-import { SyntheticSample } from '../sim/synthetic-sample.js';
-import { MANIFEST_FILE, type GoldenCase, type Manifest } from './manifest.js';
-import { formatNpy } from './npy.js';
-import { openModel, runGoldenSet, type GoldenReport } from './onnx-check.js';
+import { Dataset } from '../../src/datasets/dataset.js';
+import { frameOf } from '../../src/eval/evaluate.js';
+import { loadBundle, type ModelManifest } from '../../src/inference/manifest.js';
+import { jsPixelOps } from '../../src/inference/pixel-ops.js';
+import { packageRoot } from '../../src/kernel/paths.js';
+import { defaultWorldSpec } from '../../src/sim/defaults.js';
+import { pixelSizeUm, renderFrame, type ObjectiveSpec, type SensorSpec } from '../../src/sim/optics.js';
+import { hash4, Rng } from '../../src/sim/rng.js';
+import { TWIN_CLASSES } from '../../src/sim/sample.js';
+import { SyntheticSample } from '../../src/sim/synthetic-sample.js';
+import { MANIFEST_FILE, type GoldenCase, type Manifest } from '../../src/bundles/manifest.js';
+import { formatNpy } from '../../src/bundles/npy.js';
+import { openModel, runGoldenSet, type GoldenReport } from '../../src/bundles/onnx-check.js';
 
 /**
  * Tolerance written into every golden set.
