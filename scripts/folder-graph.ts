@@ -1,9 +1,9 @@
-// Prints the import graph between src/ folders and any cycle in it: `node dist/scripts/folder-graph.js`.
-import { fileURLToPath } from 'node:url';
+// Prints the import graph between src/ folders and any cycle in it: `npx tsx scripts/folder-graph.ts [repo]`.
 import { resolve } from 'node:path';
+import { packageRoot } from '../src/kernel/paths.js';
 import { cycles, fileImports, folderGraph } from './architecture/import-graph.js';
 
-const root = resolve(fileURLToPath(new URL('.', import.meta.url)), process.argv[2] ?? '../..');
+const root = process.argv[2] ? resolve(process.argv[2]) : packageRoot();
 const graph = folderGraph(fileImports(root));
 for (const [folder, deps] of graph) console.log(`${folder.padEnd(10)} -> ${deps.join(', ') || '(nothing)'}`);
 const found = cycles(graph);
