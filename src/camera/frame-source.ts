@@ -13,6 +13,7 @@
  *   disconnect the source reports state 'disconnected' and `open()` may be called again.
  */
 import type { EventEmitter } from 'node:events';
+import { deviceError, type DeviceError, type DeviceMarks } from '../kernel/errors.js';
 
 export type PixelFormat = 'Mono8' | 'Mono12' | 'Mono16';
 
@@ -88,13 +89,12 @@ export interface FrameSource extends Pick<EventEmitter, 'on' | 'off' | 'once'> {
   counters(): FrameSourceCounters;
 }
 
-/** Errors with marker fields, in the style of serialport: check `err.canceled`, `err.timeout`, `err.disconnected`. */
-export interface CameraError extends Error {
-  canceled?: boolean;
-  timeout?: boolean;
-  disconnected?: boolean;
-}
+/**
+ * Errors with marker fields, in the style of serialport: check `err.canceled`, `err.timeout`, `err.disconnected`;
+ * `device: 'camera'` makes every one a device error (src/kernel/errors.ts).
+ */
+export type CameraError = DeviceError;
 
-export function cameraError(message: string, marks: { canceled?: boolean; timeout?: boolean; disconnected?: boolean } = {}): CameraError {
-  return Object.assign(new Error(message), marks);
+export function cameraError(message: string, marks: DeviceMarks = {}): CameraError {
+  return deviceError('camera', message, marks);
 }

@@ -4,6 +4,7 @@
  * device fault rather than reporting anything it did not measure.
  */
 import { join } from 'node:path';
+import { isDeviceFault } from '../kernel/errors.js';
 import { ScanAborted, type ScanControl } from './control.js';
 import { ScanJournal } from './journal.js';
 import type { ConfirmedDefect, ScanContext } from './ports.js';
@@ -32,11 +33,6 @@ export interface ScanResult {
   resumed: boolean;
 }
 
-/** Errors from devices that a person can fix (cable, power, jam): the scan pauses in state 'faulted'. */
-export function isDeviceFault(err: unknown): boolean {
-  const e = err as { disconnected?: boolean; timeout?: boolean; code?: unknown; canceled?: boolean };
-  return !!e && !e.canceled && (e.disconnected === true || e.timeout === true || typeof e.code === 'string');
-}
 
 export async function runScan(deps: ScanDeps, job: ScanJob, control: ScanControl): Promise<ScanResult> {
   const journal = new ScanJournal(join(deps.stateDir, 'journal'), job.scanId);
@@ -107,7 +103,9 @@ async function scanWithJournal(deps: ScanDeps, job: ScanJob, control: ScanContro
   let final: ScanSummary['state'] = 'finished';
   let failure: string | null = null;
   try {
-    // Each phase skips what the journal says is done, so after a device fault it is simply run again.
+    // A device fault (cable, power, jam: a person can fix it) pauses the scan in state 'faulted'; anything else
+    // (a full disk, a refused model, a bug) fails it. Each phase skips what the journal says is done, so after a
+    // device fault it is simply run again.
     const withFaults = async <T>(phase: () => Promise<T>): Promise<T> => {
       for (;;) {
         try {

@@ -1,10 +1,10 @@
 /** Small helpers for cancellable waits in the drivers. */
-import { stageError, type StageError } from './stage.js';
+import { isStageError, stageError } from './stage.js';
 
 /** The reason a signal aborted, as a StageError (callers' plain aborts become `canceled`). */
 export function abortReason(signal: AbortSignal, what = 'operation'): Error {
   const r: unknown = signal.reason;
-  if (r instanceof Error && typeof (r as StageError).code === 'string') return r;
+  if (isStageError(r)) return r;
   return stageError(`${what} canceled`, { canceled: true });
 }
 

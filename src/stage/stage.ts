@@ -20,6 +20,7 @@
  * re-homed), 'reconnect-failed' (Error, after the last attempt).
  */
 import type { EventEmitter } from 'node:events';
+import { deviceError, isDeviceError, type DeviceError } from '../kernel/errors.js';
 
 export interface StagePose {
   x: number;
@@ -86,7 +87,8 @@ export type StageErrorCode =
   | 'CONFIG'
   | 'OPEN_FAILED';
 
-export interface StageError extends Error {
+/** Every stage error is a device error (`device: 'stage'`, src/kernel/errors.ts); `code` says which. */
+export interface StageError extends DeviceError {
   code?: StageErrorCode;
   canceled?: boolean;
   disconnected?: boolean;
@@ -109,13 +111,13 @@ export function stageError(message: string, marks: StageErrorMarks = {}): StageE
   if (m.disconnected && !m.code) m.code = 'DISCONNECTED';
   if (m.code === 'CANCELED') m.canceled = true;
   if (m.code === 'DISCONNECTED') m.disconnected = true;
-  const err = Object.assign(new Error(message), m);
+  const err = deviceError('stage', message, m);
   err.name = 'StageError';
   return err;
 }
 
 export function isStageError(err: unknown): err is StageError {
-  return err instanceof Error && typeof (err as StageError).code === 'string';
+  return isDeviceError(err) && err.device === 'stage';
 }
 
 /**

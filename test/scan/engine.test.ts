@@ -5,6 +5,13 @@ import { ScanControl } from '../../src/scan/control.js';
 import { runScan, type ScanResult } from '../../src/scan/engine.js';
 import { scoreScan } from '../../src/sim/scoring.js';
 import { scanRig, type ScanRig } from '../support/scan-rig.js';
+import { BundleRefused } from '../../src/bundles/verify.js';
+import { cameraError, type FrameSource } from '../../src/camera/frame-source.js';
+import type { ScanDetector } from '../../src/scan/ports.js';
+
+// A whole scan with two ONNX models takes seconds on an idle machine and minutes on a busy one: the limits below
+// are only there so that a hang ends.
+const SCAN_MS = 600_000;
 
 describe('scan engine on the twin', () => {
   let rig: ScanRig;
@@ -13,7 +20,7 @@ describe('scan engine on the twin', () => {
   beforeAll(async () => {
     rig = await scanRig();
     result = await runScan(rig.deps, { scanId: 'scan-e2e', sampleId: 'S-1', lot: 'L-7', recipe: rig.recipe }, new ScanControl());
-  });
+  }, SCAN_MS);
   afterAll(() => rig.close());
 
   it('surveys, visits candidates and confirms defects that are really there', () => {
@@ -69,7 +76,7 @@ describe('scan engine on the twin', () => {
     expect(again.resumed).toBe(true);
     expect(again.summary.confirmed).toBe(result.summary.confirmed);
     expect(rig.sink.defects.length).toBe(before);
-  });
+  }, SCAN_MS);
 });
 
 describe('scan control', () => {
@@ -84,7 +91,7 @@ describe('scan control', () => {
         if (p.phase === 'survey' && p.done === 2 && !paused) {
           paused = true;
           control.pause();
-          setTimeout(() => control.resume(), 200);
+          setImmediate(() => control.resume());
         }
         if (p.phase === 'zoom' && p.done >= 1) control.abort('operator test');
       } }, { scanId: 'scan-ctl', sampleId: 'S-2', lot: 'L', recipe: rig.recipe }, control);
@@ -97,7 +104,7 @@ describe('scan control', () => {
     } finally {
       await rig.close();
     }
-  });
+  }, SCAN_MS);
 
   it('pauses in a faulted state when the stage link drops, and finishes after it is back and resumed', async () => {
     const rig = await scanRig({ seed: 13, density: 0.002 });
@@ -107,7 +114,7 @@ describe('scan control', () => {
       control.on('state', (s: string) => {
         if (s === 'faulted') {
           expect(control.reason).toMatch(/disconnect|cable|closed|port/i);
-          void rig.stage.replug().then(() => setTimeout(() => control.resume(), 300));
+          void rig.stage.replug().then(() => control.resume());
         }
       });
       const r = await runScan(
@@ -127,5 +134,65 @@ describe('scan control', () => {
     } finally {
       await rig.close();
     }
-  }, 180_000);
+  }, SCAN_MS);
+});
+
+/** The survey detector, failing its second call with `err`. */
+function failingSecondCall(inner: ScanDetector, err: Error): ScanDetector {
+  let calls = 0;
+  return { id: inner.id, classes: inner.classes, detect: (frame, signal) => (++calls === 2 ? Promise.reject(err) : inner.detect(frame, signal)) };
+}
+
+describe('device faults pause a scan, other errors fail it', () => {
+  const cases: Array<[string, () => Error]> = [
+    ['a full disk (ENOSPC)', () => Object.assign(new Error("ENOSPC: no space left on device, write '/var/lib/smartscope/journal/x'"), { code: 'ENOSPC', errno: -28, syscall: 'write' })],
+    ['a permission (EACCES)', () => Object.assign(new Error("EACCES: permission denied, open '/var/lib/smartscope/records.db'"), { code: 'EACCES', errno: -13, syscall: 'open' })],
+    ['a refused model bundle', () => new BundleRefused('bad-signature', 'survey@2.0.0: the signature does not verify with any trusted key')],
+  ];
+  for (const [what, make] of cases) {
+    it(`fails on ${what}`, async () => {
+      const rig = await scanRig({ seed: 14, density: 0.002 });
+      try {
+        const err = make();
+        const control = new ScanControl();
+        const states: string[] = [];
+        control.on('state', (s: string) => states.push(s));
+        const r = await runScan(
+          { ...rig.deps, surveyDetector: failingSecondCall(rig.deps.surveyDetector, err) },
+          { scanId: 'scan-err', sampleId: 'S-4', lot: 'L', recipe: rig.recipe },
+          control,
+        );
+        expect(states).not.toContain('faulted');
+        expect(r.summary.state).toBe('failed');
+        expect(r.summary.reasons[0]).toBe(`scan failed: ${err.message}`);
+      } finally {
+        await rig.close();
+      }
+    }, SCAN_MS);
+  }
+
+  it('pauses when the camera cable is pulled, and finishes after it is back and resumed', async () => {
+    const rig = await scanRig({ seed: 15, density: 0.002 });
+    try {
+      const camera = rig.deps.camera;
+      let grabs = 0;
+      // The camera's port reports a pulled cable on the third grab; the next grab (after resume) works again.
+      const unplugged: FrameSource = Object.assign(Object.create(camera) as FrameSource, {
+        grab: (opts?: Parameters<FrameSource['grab']>[0]) =>
+          ++grabs === 3 ? Promise.reject(cameraError('camera twin: link lost (cable pulled)', { disconnected: true })) : camera.grab(opts),
+      });
+      const control = new ScanControl();
+      const faults: string[] = [];
+      control.on('state', (s: string, reason: string) => {
+        if (s !== 'faulted') return;
+        faults.push(reason);
+        setImmediate(() => control.resume());
+      });
+      const r = await runScan({ ...rig.deps, camera: unplugged }, { scanId: 'scan-cam', sampleId: 'S-5', lot: 'L', recipe: rig.recipe }, control);
+      expect(faults).toEqual(['camera twin: link lost (cable pulled)']);
+      expect(r.summary.state).toBe('finished');
+    } finally {
+      await rig.close();
+    }
+  }, SCAN_MS);
 });
