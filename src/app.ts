@@ -18,12 +18,10 @@ import { twinCameraBuilder } from './sim/twin-frame-source.js';
 import type { FrameSource } from './camera/frame-source.js';
 import type { Config } from './config/schema.js';
 import { ConfigError } from './kernel/validate.js';
-import type { InferenceConfig } from './inference/config.js';
 import { OnnxDetector } from './inference/onnx-detector.js';
 import type { ApplianceParts, EventsPort } from './appliance/appliance.js';
 import { FrameLoopPipeline } from './appliance/frame-loop.js';
 import type { Logger } from './kernel/logger.js';
-import type { MqttConfig } from './publish/config.js';
 import type { EventSink } from './publish/event-sink.js';
 import { createEventSink } from './publish/index.js';
 import { calibrate, loadCalibration, saveCalibration, type Calibration } from './scan/calibration.js';
@@ -34,13 +32,12 @@ import { createTwinStage } from './sim/firmware/twin-serial-stage.js';
 import { pixelSizeUm } from './sim/optics.js';
 import { createTwin, type Twin } from './sim/twin.js';
 import { createStage } from './stage/factory.js';
-import type { StageConfig } from './stage/config.js';
 import type { Stage } from './stage/stage.js';
 
 export async function createApplianceParts(config: Config, log: Logger): Promise<ApplianceParts<LoadedModel>> {
   const appLog = log.child({ module: 'app' });
   const twin = await createTwin(config.twin);
-  const stageCfg = config.stage as StageConfig;
+  const stageCfg = config.stage;
   let camera: FrameSource | null = null;
   let stage: Stage | null = null;
   let sink: EventSink | null = null;
@@ -57,8 +54,8 @@ export async function createApplianceParts(config: Config, log: Logger): Promise
   };
   appLog.info({ camera: config.camera.kind, stage: stageCfg.driver, pipeline: config.scan.pipeline, sample: config.camera.kind === 'twin' ? twin.sample.id : undefined }, 'adapters chosen');
   const events = async (): Promise<EventsPort> => {
-    sink = await createEventSink({ mqtt: config.mqtt as MqttConfig }, { clock: twin.clock, logger: log, device: config.device });
-    return sink as unknown as EventsPort;
+    sink = await createEventSink({ mqtt: config.mqtt }, { clock: twin.clock, logger: log, device: config.device });
+    return sink;
   };
   if (config.scan.pipeline === 'frame-loop') {
     return {
@@ -75,7 +72,7 @@ export async function createApplianceParts(config: Config, log: Logger): Promise
       { path: 'scan.pipeline', value: 'scan', expected: `"frame-loop" with camera.kind "${config.camera.kind}": no motorised nosepiece driver exists for hardware yet` },
     ]);
   }
-  const inference = config.inference as InferenceConfig;
+  const inference = config.inference;
   const stateDir = config.appliance.stateDir;
   const calFile = config.scan.calibrationFile ?? join(stateDir, 'calibration.json');
   return {
@@ -127,7 +124,7 @@ export async function measureCalibration(config: Config, log: Logger): Promise<C
   }
   const twin = await createTwin(config.twin);
   const camera = createFrameSource(config.camera, { clock: twin.clock, twin: twinCameraBuilder(twin.world, twin.clock) });
-  const stageCfg = config.stage as StageConfig;
+  const stageCfg = config.stage;
   const stage =
     stageCfg.driver === 'twin'
       ? (await createTwinStage(twin.world, twin.clock, { protocol: stageCfg.twin.protocol, transport: stageCfg.twin.transport, logger: log })).stage

@@ -17,7 +17,6 @@ import { parseConfig } from '../../src/config/load.js';
 import { TwinLoop, type TwinSampleResult } from '../../src/demo/twin-loop.js';
 import { openDetector } from '../../src/inference/factory.js';
 import { scanDetector } from '../../src/appliance/scan-detector.js';
-import type { InferenceConfig } from '../../src/inference/config.js';
 import { SimClock } from '../../src/kernel/clock.js';
 import { createLogger } from '../../src/kernel/logger.js';
 import { MemoryEventSink } from '../../src/publish/index.js';
@@ -32,7 +31,7 @@ const logger = createLogger({ level: 'warn', destination: process.stderr });
 const clock = new SimClock(new Date('2026-01-01T00:00:00Z'));
 const dir = mkdtempSync(join(tmpdir(), 'smartscope-bench-loop-'));
 const sink = new MemoryEventSink(cfg.device, clock);
-const inference = cfg.inference as InferenceConfig;
+const inference = cfg.inference;
 const survey = await openDetector(inference, 'survey', logger);
 const zoom = await openDetector(inference, 'zoom', logger);
 const loop = new TwinLoop({

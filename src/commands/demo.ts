@@ -8,12 +8,10 @@ import { InvalidArgumentError } from 'commander';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import mqtt from 'mqtt';
-import type { MqttConfig } from '../publish/config.js';
 import { createEventSink } from '../publish/index.js';
 import { scanSinkFor } from '../appliance/scan-sink.js';
 import { openDetector } from '../inference/factory.js';
 import { scanDetector } from '../appliance/scan-detector.js';
-import type { InferenceConfig } from '../inference/config.js';
 import { createLogger } from '../kernel/logger.js';
 import { SimClock } from '../kernel/clock.js';
 import { progress } from '../kernel/progress.js';
@@ -79,7 +77,7 @@ export async function runDemo(program: Command, opts: DemoOptions): Promise<Twin
   mkdirSync(runDir, { recursive: true });
   const logger = createLogger({ level: opts.verbose ? 'info' : 'warn', destination: process.stderr });
   const clock = new SimClock(new Date());
-  const mqttCfg = { ...(cfg.mqtt as MqttConfig), outbox: { ...(cfg.mqtt as MqttConfig).outbox, dir: join(runDir, 'outbox') } };
+  const mqttCfg = { ...cfg.mqtt, outbox: { ...cfg.mqtt.outbox, dir: join(runDir, 'outbox') } };
   const sink = await createEventSink({ mqtt: mqttCfg }, { clock, logger, device: cfg.device });
   const out = (s: string): void => {
     if (!opts.json) process.stdout.write(s);
@@ -93,9 +91,9 @@ export async function runDemo(program: Command, opts: DemoOptions): Promise<Twin
     else if (topic.includes('/thumbnails/')) received.thumbnails++;
     else if (topic.endsWith('/events/scan')) received.scans++;
   });
-  out(`smartscope demo: ${opts.samples} twin sample(s) of ${opts.sizeMm} × ${opts.sizeMm} mm; events to ${sink.url}${cfg.mqtt && (cfg.mqtt as MqttConfig).url ? '' : ' (embedded broker)'}\n`);
+  out(`smartscope demo: ${opts.samples} twin sample(s) of ${opts.sizeMm} × ${opts.sizeMm} mm; events to ${sink.url}${cfg.mqtt && cfg.mqtt.url ? '' : ' (embedded broker)'}\n`);
 
-  const inference = cfg.inference as InferenceConfig;
+  const inference = cfg.inference;
   const surveyDet = await openDetector(inference, 'survey', logger);
   const zoomDet = await openDetector(inference, 'zoom', logger);
   const loop = new TwinLoop({

@@ -8,7 +8,6 @@ import { renderModelCard } from '../eval/model-card.js';
 import { formatComparison, formatReport, summarise } from '../eval/report.js';
 import { ClassicalDetector } from '../inference/classical-detector.js';
 import { classicalPreset } from '../inference/classical-presets.js';
-import type { InferenceConfig } from '../inference/config.js';
 import type { Detector } from '../inference/detector.js';
 import { bundleDir } from '../inference/factory.js';
 import { readManifest, type ModelManifest } from '../inference/manifest.js';
@@ -63,7 +62,7 @@ export function registerEvalCommand(program: Command): void {
     .option('--json', 'print the JSON report on stdout instead of tables')
     .option('--record', 'write the validation metrics (model and baseline) into the bundle’s manifest.json and MODEL_CARD.md')
     .action(async (opts: EvalOpts) => {
-      const cfg = loadConfig(program).inference as InferenceConfig;
+      const cfg = loadConfig(program).inference;
       const dir = opts.model ? bundleDir(cfg, opts.model) : undefined;
       const manifest = dir ? readManifest(dir) : undefined;
       const baselinePreset = opts.baseline === false ? undefined : typeof opts.baseline === 'string' ? opts.baseline : manifest?.name;

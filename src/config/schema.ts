@@ -7,10 +7,10 @@ import { twinSchema, type TwinConfig } from '../sim/config.js';
 import { applianceSchema, healthSchema, type ApplianceConfig, type HealthConfig } from '../ops/config.js';
 import { modelsSchema, type ModelsConfig } from '../bundles/config.js';
 import { recordsSchema, type RecordsConfig } from '../records/config.js';
-import { mqttSchema } from '../publish/config.js';
-import { stageSchema } from '../stage/config.js';
+import { mqttSchema, type MqttConfig } from '../publish/config.js';
+import { stageSchema, type StageConfig } from '../stage/config.js';
 import { cameraSchema, type CameraConfig } from '../camera/config.js';
-import { inferenceSchema } from '../inference/config.js';
+import { inferenceSchema, type InferenceConfig } from '../inference/config.js';
 import { scanSchema, type ScanConfig } from '../scan/config.js';
 
 export const deviceSchema: Schema = obj('Who this microscope is: used in MQTT topics, records and events.', {
@@ -23,8 +23,8 @@ export const loggingSchema: Schema = obj('Logging (pino JSON lines on stdout).',
   level: oneOf('Lowest level written.', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
 });
 
-/** Sections registered by the areas. Add one line per section. */
-export const sections: Record<string, Schema> = {
+/** Sections registered by the areas. Add one line per section, and its type to {@link Config}. */
+export const sections: Record<keyof Config, Schema> = {
   device: deviceSchema,
   logging: loggingSchema,
   twin: twinSchema,
@@ -53,15 +53,20 @@ export interface DeviceConfig {
   id: string;
 }
 
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+/** The whole file after validation (defaults filled in, secrets resolved): one typed field per section. */
 export interface Config {
   device: DeviceConfig;
-  logging: { level: string };
+  logging: { level: LogLevel };
   twin: TwinConfig;
-  scan: ScanConfig;
   appliance: ApplianceConfig;
   health: HealthConfig;
   models: ModelsConfig;
   records: RecordsConfig;
+  mqtt: MqttConfig;
+  stage: StageConfig;
   camera: CameraConfig;
-  [section: string]: unknown;
+  inference: InferenceConfig;
+  scan: ScanConfig;
 }

@@ -58,8 +58,8 @@ async function scanWithJournal(deps: ScanDeps, job: ScanJob, control: ScanContro
   const replay = journal.replayed;
   const ended = replay.find((r) => r.t === 'end');
   if (ended && ended.t === 'end') {
-    const s = ended.summary as ScanSummary;
-    return { summary: s, defects: replay.flatMap((r) => (r.t === 'target' ? (r.defects as ConfirmedDefect[]) : [])), targets: [], outcomes: [], candidates: [], resumed: true };
+    const s = ended.summary;
+    return { summary: s, defects: replay.flatMap((r) => (r.t === 'target' ? r.defects : [])), targets: [], outcomes: [], candidates: [], resumed: true };
   }
   const begin = replay.find((r) => r.t === 'begin');
   if (begin && begin.t === 'begin' && (begin.calibrationVersion !== cal.version || begin.models.survey !== context.surveyModel || begin.models.zoom !== context.zoomModel)) {
@@ -77,10 +77,10 @@ async function scanWithJournal(deps: ScanDeps, job: ScanJob, control: ScanContro
   const outcomes: TargetOutcome[] = [];
   for (const r of replay) {
     if (r.t === 'focus') run.addFocusPoint(r.x, r.y, r.z, r.objective, false);
-    if (r.t === 'tile') run.restoreTile(r.index, r.candidates as Candidate[]);
-    if (r.t === 'targets') targets = r.targets as Target[];
+    if (r.t === 'tile') run.restoreTile(r.index, r.candidates);
+    if (r.t === 'targets') targets = r.targets;
     if (r.t === 'target') {
-      outcomes.push({ index: r.index, outcome: r.outcome, defects: r.defects as ConfirmedDefect[], fields: r.fields, ...(r.reason ? { reason: r.reason } : {}), ...(r.fieldCentres ? { fieldCentres: r.fieldCentres } : {}) });
+      outcomes.push({ index: r.index, outcome: r.outcome, defects: r.defects, fields: r.fields, ...(r.reason ? { reason: r.reason } : {}), ...(r.fieldCentres ? { fieldCentres: r.fieldCentres } : {}) });
     }
   }
   const o = job.recipe.outline;

@@ -51,6 +51,8 @@ export async function rasterScan(run: ScanRun, opts: { maxFields?: number } = {}
       .infer(() => run.deps.zoomDetector.detect(frame, run.control.signal))
       .then((out) => out.detections.filter((d) => d.confidence >= r.zoom.confirmThreshold).length)
       .finally(() => frame.release());
+    // Awaited after the next move: marked handled now so a failure during the move is not an unhandled rejection.
+    inflight.catch(() => undefined);
     run.progress('raster', i + 1, n);
   }
   if (inflight) detections += await run.account.track('inference', () => inflight!);

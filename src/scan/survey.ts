@@ -126,6 +126,9 @@ export async function survey(run: ScanRun): Promise<Candidate[]> {
     run.keepOverview(i, frame, pose);
     if (inflight) await run.account.track('inference', () => inflight!);
     inflight = inferSurvey(run, i, frame, { x: pose.x, y: pose.y, z: pose.z }, discarded);
+    // Awaited after the next move; marked handled now so a failure that lands during the move is not an unhandled
+    // rejection (which ends the process) but the error the next await throws.
+    inflight.catch(() => undefined);
     run.progress('survey', i + 1, fields.length);
     run.deps.heartbeat?.();
   }

@@ -376,7 +376,7 @@ async function confirmTarget(
     };
     defects.push(def);
   }
-  const published = new Set(run.journal.replayed.filter((x) => x.t === 'published').map((x) => (x as { eventId: string }).eventId));
+  const published = new Set(run.journal.replayed.filter((x) => x.t === 'published').flatMap((x) => (x.t === 'published' ? [x.eventId] : [])));
   for (const [k, def] of defects.entries()) {
     if (published.has(def.eventId)) continue;
     const part = fresh[k]!.parts.reduce((a, b) => (b.d.areaPx > a.d.areaPx ? b : a));

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/kernel/validate.js';
-import type { InferenceConfig } from '../../src/inference/config.js';
 import { bundleDir, modelsDir } from '../../src/inference/factory.js';
 import { shippedModelsDir } from '../../src/inference/manifest.js';
 
@@ -17,7 +16,7 @@ function problems(data: unknown): string[] {
 
 describe('inference config', () => {
   it('defaults to the shipped survey and zoom bundles on the CPU', () => {
-    const c = parseConfig({}).inference as InferenceConfig;
+    const c = parseConfig({}).inference;
     expect(c).toMatchObject({
       modelsDir: '',
       survey: 'survey',

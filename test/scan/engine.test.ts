@@ -177,9 +177,14 @@ describe('device faults pause a scan, other errors fail it', () => {
       const camera = rig.deps.camera;
       let grabs = 0;
       // The camera's port reports a pulled cable on the third grab; the next grab (after resume) works again.
-      const unplugged: FrameSource = Object.assign(Object.create(camera) as FrameSource, {
-        grab: (opts?: Parameters<FrameSource['grab']>[0]) =>
-          ++grabs === 3 ? Promise.reject(cameraError('camera twin: link lost (cable pulled)', { disconnected: true })) : camera.grab(opts),
+      const grab = (opts?: Parameters<FrameSource['grab']>[0]): ReturnType<FrameSource['grab']> =>
+        ++grabs === 3 ? Promise.reject(cameraError('camera twin: link lost (cable pulled)', { disconnected: true })) : camera.grab(opts);
+      const unplugged = new Proxy(camera, {
+        get: (target, prop) => {
+          if (prop === 'grab') return grab;
+          const v: unknown = Reflect.get(target, prop, target);
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
       });
       const control = new ScanControl();
       const faults: string[] = [];

@@ -11,7 +11,6 @@ import type { FrameSource } from '../../src/camera/frame-source.js';
 import { parseConfig } from '../../src/config/load.js';
 import { sampleOutline } from '../../src/sim/sample-outline.js';
 import { openDetector } from '../../src/inference/factory.js';
-import type { InferenceConfig } from '../../src/inference/config.js';
 import type { OnnxDetector } from '../../src/inference/onnx-detector.js';
 import { scanDetector } from '../../src/appliance/scan-detector.js';
 import { SimClock } from '../../src/kernel/clock.js';
@@ -48,7 +47,7 @@ export async function scanRig(opts: { seed?: number; density?: number; sizeUm?: 
   await camera.open();
   const stage = await createTwinStage(world, clock, { protocol: 'grbl', transport: 'stream' });
   await stage.stage.connect();
-  const inference = cfg.inference as InferenceConfig;
+  const inference = cfg.inference;
   const survey: OnnxDetector = await openDetector(inference, 'survey');
   const zoom: OnnxDetector = await openDetector(inference, 'zoom');
   const spec = world.spec;
