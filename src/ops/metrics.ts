@@ -75,13 +75,15 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'smartscope_' });
     // Labelled series appear only once touched: start the known ones at zero so dashboards see them from the start.
     for (const reason of ['timeout', 'error', 'overrun', 'incomplete', 'moving']) this.framesDropped.inc({ reason }, 0);
-    const self = this;
+    // prom-client calls collect() with the gauge as `this`.
+    const frameRate = this.frameRate;
+    const providers = (): MetricProviders => this.providers;
     new Gauge({
       name: 'smartscope_frame_rate_hz',
       help: 'Frames processed per second over the last 10 s.',
       registers: [this.registry],
       collect() {
-        this.set(self.frameRate.rate());
+        this.set(frameRate.rate());
       },
     });
     new Gauge({
@@ -89,7 +91,7 @@ export class Metrics {
       help: 'Events waiting in the durable outbox for the broker.',
       registers: [this.registry],
       collect() {
-        this.set(self.providers.outboxDepth?.() ?? 0);
+        this.set(providers().outboxDepth?.() ?? 0);
       },
     });
     new Gauge({
@@ -97,9 +99,10 @@ export class Metrics {
       help: 'Free space on the state volume.',
       registers: [this.registry],
       collect() {
-        if (!self.providers.stateDir) return;
+        const stateDir = providers().stateDir;
+        if (!stateDir) return;
         try {
-          const s = statfsSync(self.providers.stateDir);
+          const s = statfsSync(stateDir);
           this.set(s.bavail * s.bsize);
         } catch {
           // The folder vanished; keep the last value.

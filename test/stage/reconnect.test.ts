@@ -1,6 +1,6 @@
 // Reconnecting: when the port disappears the driver reports 'disconnected', fails what was waiting, retries with
 // back-off, and re-reads (or re-homes) the position before it accepts moves again. Nothing is ever re-sent.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { SimClock } from '../../src/kernel/clock.js';
 import { holdTime } from '../../src/stage/hold-time.js';
 import type { StagePose } from '../../src/stage/stage.js';

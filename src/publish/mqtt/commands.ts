@@ -188,5 +188,7 @@ export class CommandRouter {
 }
 
 function validReplyTopic(t: string): boolean {
+  // MQTT forbids wildcards and NUL in a topic name (MQTT 5.0 §4.7.3).
+  // eslint-disable-next-line no-control-regex
   return t.length > 0 && t.length < 1024 && !/[#+\u0000]/.test(t);
 }

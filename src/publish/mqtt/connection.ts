@@ -25,11 +25,14 @@ export interface ConnectionCounters {
   failedAttempts: number;
 }
 
+// Typed events: the interface adds the overloads of `on` to the class (declaration merging, on purpose).
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export interface Connection {
   on(event: 'up', fn: (client: MqttClient, connack: IConnackPacket) => void): this;
   on(event: 'down', fn: (reason: string) => void): this;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class Connection extends EventEmitter {
   private client: MqttClient | null = null;
   private live: MqttClient | null = null;
