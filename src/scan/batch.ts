@@ -4,8 +4,9 @@
  * replaced atomically on every change, so a restart picks up where it stopped: a sample that was being scanned is
  * resumed from its journal under the same scan id.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { writeFileAtomic } from '../kernel/durable-fs.js';
 import { EventEmitter } from 'node:events';
 
 export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'aborted';
@@ -92,20 +93,6 @@ export class BatchQueue extends EventEmitter {
   }
 
   private save(): void {
-    const tmp = `${this.path}.tmp`;
-    const fd = openSync(tmp, 'w');
-    try {
-      writeSync(fd, `${JSON.stringify({ seq: this.seq, jobs: this.jobs }, null, 1)}\n`);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.path);
-    const d = openSync(dirname(this.path), 'r');
-    try {
-      fsyncSync(d);
-    } finally {
-      closeSync(d);
-    }
+    writeFileAtomic(this.path, `${JSON.stringify({ seq: this.seq, jobs: this.jobs }, null, 1)}\n`);
   }
 }

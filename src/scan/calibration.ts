@@ -4,8 +4,8 @@
  * versioned JSON file; every scan result carries the version it was computed with.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../kernel/durable-fs.js';
 import type { FrameSource } from '../camera/frame-source.js';
 import type { Nosepiece } from '../camera/nosepiece.js';
 import { decompose, fitMatrix, matrixFrom, type Mat2, type ObjectiveCalibration } from '../geometry/affine.js';
@@ -165,21 +165,7 @@ export function nominalCalibration(
 }
 
 export function saveCalibration(path: string, cal: Calibration): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, `${JSON.stringify(cal, null, 2)}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  const dfd = openSync(dirname(path), 'r');
-  try {
-    fsyncSync(dfd);
-  } finally {
-    closeSync(dfd);
-  }
+  writeFileAtomic(path, `${JSON.stringify(cal, null, 2)}\n`);
 }
 
 export function loadCalibration(path: string): Calibration {

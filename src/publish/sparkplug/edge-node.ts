@@ -11,8 +11,9 @@
  * - With a primary host configured, births wait for its retained STATE `{online: true}`; a newer `{online: false}`
  *   makes the node publish NDEATH, disconnect, and connect again later (spec 3.0 §7.x "Primary Host Application").
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { writeFileAtomic } from '../../kernel/durable-fs.js';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import sparkplugPayload from 'sparkplug-payload';
 import type { UMetric, UPayload } from 'sparkplug-payload/lib/sparkplugbpayload.js';
@@ -240,9 +241,8 @@ export class SparkplugNode {
   private saveBdSeq(): void {
     try {
       mkdirSync(dirname(this.opts.bdSeqFile), { recursive: true });
-      const tmp = `${this.opts.bdSeqFile}.tmp`;
-      writeFileSync(tmp, `${this.bdSeq}\n`);
-      renameSync(tmp, this.opts.bdSeqFile);
+      // Durable (fsync, rename, fsync the folder): after a power cut the next session still counts on from it.
+      writeFileAtomic(this.opts.bdSeqFile, `${this.bdSeq}\n`);
     } catch (err) {
       this.log.warn({ err: (err as Error).message, file: this.opts.bdSeqFile }, 'cannot keep bdSeq on disk');
     }
