@@ -5,7 +5,7 @@
  */
 import { labelRegions } from '../datasets/components.js';
 import type { Dataset, LabelledImage } from '../datasets/dataset.js';
-import { DefectIndex, sampleToPixel, surfaceHeight, viewBounds, viewMap, type FieldView, type GroundTruthDefect, type Sample, type SurfaceShape } from './sample.js';
+import { checkViewBuffers, DefectIndex, sampleToPixel, surfaceHeight, viewBounds, viewMap, type FieldView, type GroundTruthDefect, type Sample, type SurfaceShape } from './sample.js';
 
 interface Placed {
   img: LabelledImage;
@@ -117,7 +117,7 @@ export class ImageSample implements Sample {
   }
 
   renderReflectance(view: FieldView, out: Float32Array, mask?: Uint8Array): void {
-    const n = view.width * view.height;
+    const n = checkViewBuffers(view, out, mask);
     out.fill(BACKGROUND, 0, n);
     if (mask) mask.fill(0, 0, n);
     const m = viewMap(view);

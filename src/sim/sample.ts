@@ -78,6 +78,14 @@ export interface ViewMap {
   by: number;
 }
 
+/** Checks that the buffers hold the whole view (`out`, and `mask` when given); returns its pixel count. */
+export function checkViewBuffers(view: FieldView, out: Float32Array, mask?: Uint8Array): number {
+  const n = view.width * view.height;
+  if (out.length < n) throw new RangeError(`reflectance buffer holds ${out.length} pixels but the view needs ${n}`);
+  if (mask && mask.length < n) throw new RangeError(`mask buffer holds ${mask.length} pixels but the view needs ${n}`);
+  return n;
+}
+
 export function viewMap(view: FieldView): ViewMap {
   const p = view.pixelSizeUm;
   const th = view.rotationRad ?? 0;

@@ -4,6 +4,7 @@
  */
 import { Rng, hashUnit } from './rng.js';
 import {
+  checkViewBuffers,
   DefectIndex,
   TWIN_CLASSES,
   surfaceHeight,
@@ -94,9 +95,7 @@ export class SyntheticSample implements Sample {
   }
 
   renderReflectance(view: FieldView, out: Float32Array, mask?: Uint8Array): void {
-    const n = view.width * view.height;
-    if (out.length < n) throw new RangeError(`reflectance buffer holds ${out.length} pixels but the view needs ${n}`);
-    if (mask && mask.length < n) throw new RangeError(`mask buffer holds ${mask.length} pixels but the view needs ${n}`);
+    const n = checkViewBuffers(view, out, mask);
     if (this.texture === 'die') this.renderDie(view, out);
     else this.renderGrains(view, out);
     if (mask) mask.fill(0, 0, n);

@@ -114,7 +114,12 @@ describe('scan control', () => {
       control.on('state', (s: string) => {
         if (s === 'faulted') {
           expect(control.reason).toMatch(/disconnect|cable|closed|port/i);
-          void rig.stage.replug().then(() => control.resume());
+          // Resume once the driver has reconnected and re-read the position (state back to idle), not after a guess.
+          const resumeWhenBack = (): void => {
+            if (rig.stage.stage.state === 'idle') control.resume();
+            else rig.stage.stage.once('state', resumeWhenBack);
+          };
+          void rig.stage.replug().then(resumeWhenBack);
         }
       });
       const r = await runScan(

@@ -26,6 +26,12 @@ const surface = { z0Um: 0, tiltXUmPerMm: 1, tiltYUmPerMm: 0, bowUm: 0, waveUm: 0
 describe('image-backed sample', () => {
   const sample = ImageSample.fromImages([micrograph('a'), micrograph('b')], ['pore', 'crack'], { id: 'real', pixelSizeUm: 0.5, columns: 2, gapUm: 10, surface });
 
+  it('refuses buffers smaller than the view, like every sample', () => {
+    const view = { centreXUm: 10, centreYUm: 10, pixelSizeUm: 0.5, width: 8, height: 4 };
+    expect(() => sample.renderReflectance(view, new Float32Array(31))).toThrow(new RangeError('reflectance buffer holds 31 pixels but the view needs 32'));
+    expect(() => sample.renderReflectance(view, new Float32Array(32), new Uint8Array(2))).toThrow(new RangeError('mask buffer holds 2 pixels but the view needs 32'));
+  });
+
   it('lays the micrographs out as a mosaic at the stated pixel size', () => {
     expect(sample.widthUm).toBeCloseTo(10 + 2 * (200 * 0.5 + 10), 9);
     expect(sample.heightUm).toBeCloseTo(10 + 160 * 0.5 + 10, 9);
