@@ -15,6 +15,7 @@ import { ModelStore } from '../bundles/store.js';
 import { BundleRefused } from '../bundles/verify.js';
 import type { Stage } from '../stage/stage.js';
 import { packageRoot } from '../kernel/paths.js';
+import { withTimeout } from '../kernel/timeout.js';
 import { statePaths } from '../ops/state-paths.js';
 
 export type CheckStatus = 'pass' | 'fail' | 'skip';
@@ -33,22 +34,6 @@ export interface DoctorDevices {
 
 const pass = (name: DoctorCheck['name'], detail: string): DoctorCheck => ({ name, status: 'pass', detail });
 const fail = (name: DoctorCheck['name'], detail: string, hint: string): DoctorCheck => ({ name, status: 'fail', detail, hint });
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${what} did not answer within ${ms / 1000} s`)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(t);
-        reject(e as Error);
-      },
-    );
-  });
-}
 
 /** The running daemon's /healthz, or null when no daemon answers. */
 export async function daemonHealth(config: Config): Promise<Record<string, unknown> | null> {

@@ -10,7 +10,7 @@ import { StoreBusy } from '../bundles/store.js';
 import { BundleRefused, verifyBundle, type VerifiedBundle, type VerifyStep } from '../bundles/verify.js';
 import { EXIT } from '../exit-codes.js';
 import { openApplianceContext, type ApplianceContext } from './appliance-context.js';
-import { progressBar } from './progress.js';
+import { progress } from '../kernel/progress.js';
 
 interface JsonOpt {
   json?: boolean;
@@ -52,20 +52,20 @@ export function registerModelCommands(program: Command): void {
       const ctx = openApplianceContext(program);
       try {
         ctx.records.audit({ action: 'model.install.request', subject: path, outcome: 'ok', actor: ctx.actor, details: { files: src.files.size } });
-        const bar = progressBar(!opts.json && process.stderr.isTTY === true);
+        const bar = progress('verifying', { enabled: !opts.json });
         let v: VerifiedBundle;
         try {
           v = await verifyBundle(src, {
             trustedKeys: ctx.trustedKeys,
             trustedKeysDir: ctx.config.models.trustedKeysDir,
-            onProgress: (step, done, total) => bar.update(STEP_LABEL[step], done, total),
+            onProgress: (step, done, total) => bar.update(done, total, STEP_LABEL[step]),
           });
         } catch (err) {
-          bar.finish();
+          bar.done();
           process.exitCode = refused(ctx, opts, 'model.install', path, err);
           return;
         } finally {
-          bar.finish();
+          bar.done();
         }
         const id = bundleId(v.manifest);
         ctx.records.audit({ action: 'model.verify', subject: id, outcome: 'ok', actor: ctx.actor, details: { keyId: v.key.id, golden: v.golden } });

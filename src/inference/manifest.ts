@@ -3,10 +3,10 @@
  * models/manifest.schema.json, shared with the bundle tooling (src/bundles/) so both sides agree on one format.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { validate } from '../kernel/validate.js';
+import { packageRoot } from '../kernel/paths.js';
 import manifestSchema from '../../models/manifest.schema.json' with { type: 'json' };
 import { detectorError } from './detector.js';
 
@@ -92,12 +92,7 @@ export interface LoadedBundle {
 
 /** The models/ folder shipped with the product (next to package.json). */
 export function shippedModelsDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'models'))) return join(dir, 'models');
-    dir = dirname(dir);
-  }
-  return resolve('models');
+  return join(packageRoot(), 'models');
 }
 
 export function sha256Hex(bytes: Uint8Array): string {

@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from 'mqtt';
 import type { Logger } from '../../kernel/logger.js';
+import { withTimeout } from '../../kernel/timeout.js';
 
 export interface ConnectionOptions {
   url: string;
@@ -76,9 +77,9 @@ export class Connection extends EventEmitter {
     this.live = null;
     if (!c) return;
     if (wasLive && goodbye) {
-      await withTimeout(goodbye(c), timeoutMs).catch((err: Error) => this.opts.logger.warn({ err: err.message }, 'last messages before disconnect failed'));
+      await withTimeout(goodbye(c), timeoutMs, 'the broker (last messages)').catch((err: Error) => this.opts.logger.warn({ err: err.message }, 'last messages before disconnect failed'));
     }
-    await withTimeout(c.endAsync(!wasLive), timeoutMs).catch(() => c.end(true));
+    await withTimeout(c.endAsync(!wasLive), timeoutMs, 'the broker (disconnect)').catch(() => c.end(true));
     if (wasLive) this.emit('down', 'stopped');
   }
 
@@ -88,8 +89,8 @@ export class Connection extends EventEmitter {
     if (!c || this.stopped) return;
     this.client = null;
     this.live = null;
-    if (goodbye) await withTimeout(goodbye(c), timeoutMs).catch((err: Error) => this.opts.logger.warn({ err: err.message }, 'last messages before disconnect failed'));
-    await withTimeout(c.endAsync(), timeoutMs).catch(() => c.end(true));
+    if (goodbye) await withTimeout(goodbye(c), timeoutMs, 'the broker (last messages)').catch((err: Error) => this.opts.logger.warn({ err: err.message }, 'last messages before disconnect failed'));
+    await withTimeout(c.endAsync(), timeoutMs, 'the broker (disconnect)').catch(() => c.end(true));
     this.counters.disconnects++;
     this.emit('down', 'recycled');
     this.schedule();
@@ -149,20 +150,4 @@ export class Connection extends EventEmitter {
       this.attempt();
     }, wait);
   }
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(t);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
 }
