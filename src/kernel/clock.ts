@@ -85,10 +85,15 @@ export class SimClock implements Clock {
   private holds = 0;
   private scheduled = false;
   private readonly epochMs: number;
+  private readonly workTimeMs: () => number;
 
-  /** @param startWallTime wall time that instrument time 0 corresponds to (fixed in tests for reproducible stamps). */
-  constructor(startWallTime: Date = new Date()) {
+  /**
+   * @param startWallTime wall time that instrument time 0 corresponds to (fixed in tests for reproducible stamps).
+   * @param opts.workTimeMs how `busy()` measures the real work (default: performance.now(); tests pass a counter).
+   */
+  constructor(startWallTime: Date = new Date(), opts: { workTimeMs?: () => number } = {}) {
     this.epochMs = startWallTime.getTime();
+    this.workTimeMs = opts.workTimeMs ?? (() => performance.now());
   }
 
   now(): number {
@@ -128,9 +133,9 @@ export class SimClock implements Clock {
 
   async busy<T>(work: () => Promise<T>): Promise<T> {
     const start = this.t;
-    const r0 = performance.now();
+    const r0 = this.workTimeMs();
     const result = await work();
-    const end = start + (performance.now() - r0);
+    const end = start + (this.workTimeMs() - r0);
     if (end > this.t) await this.sleep(end - this.t);
     return result;
   }
