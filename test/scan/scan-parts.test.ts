@@ -110,7 +110,8 @@ describe('control', () => {
     expect(c.pause()).toBe(true);
     let passed = false;
     const p = c.checkpoint().then(() => (passed = true));
-    await new Promise((r) => setTimeout(r, 10));
+    // Only a state change wakes a checkpoint (no timer): once pending promise callbacks have run, it is still held.
+    await new Promise((r) => setImmediate(r));
     expect(passed).toBe(false);
     c.resume();
     await p;
