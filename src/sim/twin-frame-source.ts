@@ -15,12 +15,16 @@ export interface TwinFrameSourceOptions extends Omit<TwinCameraOptions, 'pool'> 
   /** Use the native pool when the addon is built (default true). */
   native?: boolean;
   queueDepth?: number;
-  /** Real-time grab limit when GrabOptions.timeoutMs is not given (ms). */
+  /**
+   * Real-time grab limit when GrabOptions.timeoutMs is not given (ms). Default 60 000: a twin frame is rendered on
+   * this machine's CPU (about 0.7 s for 2048² on an idle core, several times that on a loaded one), so the 5 s that
+   * tells a dead hardware camera would fail healthy twin scans on a busy machine.
+   */
   defaultTimeoutMs?: number;
 }
 
 export function createTwinFrameSource(world: TwinWorld, clock: Clock, opts: TwinFrameSourceOptions = {}): FrameSource {
-  const { native = true, queueDepth, defaultTimeoutMs, ...cameraOpts } = opts;
+  const { native = true, queueDepth, defaultTimeoutMs = 60_000, ...cameraOpts } = opts;
   const twin = new TwinCamera(world, clock, cameraOpts);
   if (!native || !hasNativeAddon()) return twin;
   const s = world.spec.sensor;
@@ -32,7 +36,7 @@ export function createTwinFrameSource(world: TwinWorld, clock: Clock, opts: Twin
     pixelFormat: s.bitDepth === 8 ? 'Mono8' : s.bitDepth === 12 ? 'Mono12' : 'Mono16',
     poolSize: opts.poolSize ?? 4,
     ...(queueDepth !== undefined ? { queueDepth } : {}),
-    ...(defaultTimeoutMs !== undefined ? { defaultTimeoutMs } : {}),
+    defaultTimeoutMs,
     exposureUs: twin.info().exposureUs,
     gainDb: twin.info().gainDb,
     producer: twin,
