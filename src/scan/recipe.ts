@@ -73,6 +73,19 @@ export const recipeSchema: Schema = {
         joinUm: num('Zoom detections closer than this (dashes of one scratch, parts in neighbouring fields) are one defect.', 8, 0, 1000, 'µm'),
         mosaic: bool('Image candidates larger than one zoom field as a mosaic of fields.', true),
         maxFieldsPerTarget: int('Most fields of one mosaic (those covering most of the candidate are kept).', 16, 1, 400),
+        rasterCoverage: num(
+          'A block of zoom fields (rasterBlockFields on a side) in which candidates touch at least this share of the fields is rastered — every field imaged and every defect in it reported — instead of visited candidate by candidate. 1 turns rastering of busy regions off.',
+          0.5,
+          0,
+          1,
+        ),
+        rasterBlockFields: int('Side of the blocks of zoom fields judged for rastering.', 3, 1, 50),
+        rasterAllShare: num(
+          'When the planned visits (mosaic fields counted) and rastered fields reach this share of a raster of the whole outline, the whole outline is rastered: the loop is then never slower than a raster. 1 turns it off.',
+          0.8,
+          0,
+          1,
+        ),
       }),
       acceptance: obj('Pass/fail criteria of the sample.', {
         maxDefectsPerCm2: perClass('Most confirmed defects per cm² of inspected area.', 'per cm²', 1e9),
@@ -118,6 +131,9 @@ export interface Recipe {
     joinUm: number;
     mosaic: boolean;
     maxFieldsPerTarget: number;
+    rasterCoverage: number;
+    rasterBlockFields: number;
+    rasterAllShare: number;
   };
   acceptance: { maxDefectsPerCm2: Record<string, number>; maxDefectSizeUm: Record<string, number>; minConfidence: number };
   unreachable: 'skip' | 'pause' | 'fail';

@@ -7,16 +7,15 @@ import { createHash } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import type { Frame } from '../camera/frame-source.js';
 import { stageToPixel } from '../geometry/affine.js';
-import { centre, expand, gap, iou, mergeBoxes, type Rect } from '../geometry/rect.js';
-import { planRoute, type Point } from '../geometry/route.js';
+import { centre, contains, expand, gap, iou, mergeBoxes, type Rect } from '../geometry/rect.js';
+import type { Point } from '../geometry/route.js';
 import { autofocus, climbFocus } from './focus.js';
 import type { ConfirmedDefect, PixelDetection, ThumbnailSource } from './ports.js';
+import type { Target } from './plan.js';
 import type { ScanRun } from './run.js';
-import { detectionRect, framePixelToStage, type Candidate, type FrameGeometry } from './survey.js';
+import { detectionRect, framePixelToStage, type FrameGeometry } from './survey.js';
 
-export interface Target extends Candidate {
-  index: number;
-}
+export type { Target } from './plan.js';
 
 export interface TargetOutcome {
   index: number;
@@ -43,40 +42,12 @@ interface Found {
   thumbnail: ThumbnailSource | null;
 }
 
-/**
- * Groups candidates that fit together in one zoom field (their union within `fill` of the field), best scores first,
- * so neighbouring candidates cost one visit.
- */
-export function clusterCandidates(candidates: Candidate[], fieldUm: [number, number], fill = 0.8): Candidate[] {
-  const maxW = fieldUm[0] * fill;
-  const maxH = fieldUm[1] * fill;
-  const clusters: Candidate[] = [];
-  for (const c of [...candidates].sort((a, b) => b.score - a.score)) {
-    const into = clusters.find((k) => {
-      const u: Rect = [Math.min(k.rect[0], c.rect[0]), Math.min(k.rect[1], c.rect[1]), Math.max(k.rect[2], c.rect[2]), Math.max(k.rect[3], c.rect[3])];
-      return u[2] - u[0] <= maxW && u[3] - u[1] <= maxH;
-    });
-    if (!into) {
-      clusters.push({ ...c, members: c.members ?? [c.rect] });
-      continue;
-    }
-    into.members = [...(into.members ?? [into.rect]), ...(c.members ?? [c.rect])];
-    into.rect = [Math.min(into.rect[0], c.rect[0]), Math.min(into.rect[1], c.rect[1]), Math.max(into.rect[2], c.rect[2]), Math.max(into.rect[3], c.rect[3])];
-    into.areaUm2 += c.areaUm2;
-  }
-  return clusters;
-}
-
-export function orderTargets(candidates: Candidate[], maxTargets: number, start: Point): Target[] {
-  const chosen = [...candidates].sort((a, b) => b.score - a.score).slice(0, maxTargets);
-  const order = planRoute(start, chosen.map((c) => centre(c.rect)));
-  return order.map((i, k) => ({ ...chosen[i]!, index: k }));
-}
-
 /** Field centres covering a target: one field, or a grid when it is larger than a field (mosaic). */
 export function fieldsFor(run: ScanRun, t: Target): Point[] {
   const z = run.recipe.zoom;
   const [fw, fh] = run.objectiveCal(z.objective).fieldUm;
+  // A raster field is imaged where the raster grid puts it.
+  if (t.raster) return [centre(t.rect)];
   const r = expand(t.rect, 5);
   const w = r[2] - r[0];
   const h = r[3] - r[1];
@@ -205,7 +176,9 @@ export async function zoomFocus(run: ScanRun, x: number, y: number, z0: number):
 /** Sets the camera's region of interest to the target's box (with a margin) inside this field. */
 async function captureRoi(run: ScanRun, t: Target, pose: { x: number; y: number }): Promise<FrameGeometry> {
   const cam = run.deps.camera;
-  if (!cam.setRoi) {
+  if (!cam.setRoi || t.raster) {
+    // A raster field is read whole: what it reports is not limited to where the survey pointed.
+    if (cam.setRoi) await cam.setRoi(null);
     const info = cam.info();
     return { sensor: [info.width, info.height], roiOffset: [0, 0] };
   }
@@ -328,8 +301,9 @@ async function confirmTarget(
   );
   // A zoom detection confirms a candidate when it lies on one of the target's candidates: what the zoom model finds
   // elsewhere in the region read out has no survey evidence behind it and is not reported.
+  // In a rastered field, every defect centred in the part of the outline the field answers for counts.
   const members = t.members ?? [t.rect];
-  const near = (rect: Rect): boolean => members.some((m) => gap(rect, m) <= r.zoom.matchUm);
+  const near = (rect: Rect): boolean => (t.raster ? contains(t.rect, ...centre(rect)) : members.some((m) => gap(rect, m) <= r.zoom.matchUm));
   // Part of a defect another target already reported (a long scratch crossing two targets' regions) is that defect.
   const known = (m: { rect: Rect; d: PixelDetection; umPerPx: number }): boolean =>
     confirmed.some((c) => iou(c.bboxUm, m.rect) > 0.2 || gap(c.bboxUm, m.rect) <= (c.className === m.d.className ? r.zoom.joinUm : 0) || continues(c, m));
