@@ -19,6 +19,9 @@ import { BatchQueue } from '../scan/batch.js';
 import { SyntheticSample } from '../sim/synthetic-sample.js';
 import { TwinLoop, type TwinSampleResult } from '../demo/twin-loop.js';
 import { formatDemoReport } from '../demo/report.js';
+
+/** Acceptance criteria of the demo's twin recipe (recipe reference: docs/recipe.md). */
+export const DEMO_ACCEPTANCE = { maxDefectsPerCm2: { total: 500, crack: 25 }, maxDefectSizeUm: { scratch: 400, pit: 60 }, minConfidence: 0.6 };
 import { loadConfig } from './config.js';
 
 function num(name: string, min: number, max: number) {
@@ -105,6 +108,8 @@ export async function runDemo(program: Command, opts: DemoOptions): Promise<Twin
     transport: opts.transport,
     detectors: { survey: scanDetector(surveyDet, { probabilityMaxSide: 512 }), zoom: scanDetector(zoomDet, { probabilityMaxSide: 512 }) },
     sink: scanSinkFor(sink),
+    // The demo judges each sample as a plant would: a polished part with a limit on defects per cm² and on size.
+    recipe: { acceptance: DEMO_ACCEPTANCE },
     onProgress: (p) => bar.update(p.done, p.total, `${p.sampleId} ${p.phase}`),
   });
   let bar = progress('scan', { enabled: !opts.json });
@@ -135,7 +140,7 @@ export async function runDemo(program: Command, opts: DemoOptions): Promise<Twin
         const r = await loop.scanSample({ sampleId: job.sampleId, lot: job.lot, sample: samples.get(job.sampleId)! }, job.scanId);
         bar.done();
         const s = r.result.summary;
-        queue.update(job.scanId, { state: s.state === 'finished' ? 'done' : s.state, endedAt: clock.wallTime().toISOString(), result: `${s.pass ? 'PASS' : 'FAIL'} ${s.confirmed} defects` });
+        queue.update(job.scanId, { state: s.state === 'finished' ? 'done' : s.state, endedAt: clock.wallTime().toISOString(), result: `${s.verdict.toUpperCase()} ${s.confirmed} defects` });
         results.push(r);
         out(formatDemoReport([r], { header: false }));
       } catch (err) {

@@ -11,7 +11,7 @@ export function formatDemoReport(results: TwinSampleResult[], opts: { header: bo
       const s = r.result.summary;
       const t = s.time;
       lines.push(
-        `  ${r.sampleId}: ${s.state}, ${s.pass ? 'PASS' : 'FAIL'}${s.reasons.length ? ` (${s.reasons.join('; ')})` : ''}`,
+        `  ${r.sampleId}: ${s.state}, ${s.verdict.toUpperCase()}${s.reasons.length ? ` (${s.reasons.join('; ')})` : ''}`,
         `    survey ${s.surveyFields} fields → ${s.candidates} candidates → ${s.targetsVisited} zoom targets → ${s.confirmed} defects confirmed, ${s.rejected} targets rejected`,
         `    against ground truth: recall ${pct(r.score.recall)}, precision ${pct(r.score.precision)}, ${r.score.missedBySurvey} real defects never targeted, targets landed ${pct(r.score.landedShare)}`,
         `    per class: ${Object.entries(r.score.perClass)

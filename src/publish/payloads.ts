@@ -152,7 +152,7 @@ export interface ScanSummary {
   countsByClass: Record<string, number>;
   inspectedAreaCm2: number;
   densityPerCm2: { total: number; byClass: Record<string, number> };
-  acceptance: { result: 'pass' | 'fail'; reasons: AcceptanceReason[] };
+  acceptance: { result: 'pass' | 'fail' | 'not-judged'; reasons: AcceptanceReason[] };
   instrumentTime: InstrumentTimeMs;
   reportImage?: ImageRef;
   surveyFields?: number;
@@ -161,6 +161,7 @@ export interface ScanSummary {
   targetsSkipped?: number;
   rejected?: number;
   largestUmByClass?: Record<string, number>;
+  rasterFields?: number;
 }
 
 interface ScanEventBase extends EventEnvelope {

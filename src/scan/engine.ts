@@ -13,7 +13,8 @@ import { writeReportImage } from './report.js';
 import { ScanRun, type ScanDeps } from './run.js';
 import { judge, type ScanSummary } from './summary.js';
 import { survey, type Candidate } from './survey.js';
-import { clusterCandidates, orderTargets, zoom, type Target, type TargetOutcome } from './zoom.js';
+import { planZoom } from './plan.js';
+import { zoom, type Target, type TargetOutcome } from './zoom.js';
 
 export interface ScanJob {
   /** Stable id: pass the same one to resume after a crash. */
@@ -123,8 +124,9 @@ async function scanWithJournal(deps: ScanDeps, job: ScanJob, control: ScanContro
       candidates = await run.account.phase('survey', () => withFaults(() => survey(run)));
       const first = job.recipe.outline;
       const start: [number, number] = run.overview.length > 0 ? [run.overview.at(-1)!.pose.x, run.overview.at(-1)!.pose.y] : [first.xUm, first.yUm];
-      const clustered = clusterCandidates(candidates, run.objectiveCal(job.recipe.zoom.objective).fieldUm);
-      targets = orderTargets(clustered, job.recipe.zoom.maxTargets, start);
+      const plan = planZoom(candidates, job.recipe, run.objectiveCal(job.recipe.zoom.objective).fieldUm, start);
+      targets = plan.targets;
+      if (plan.rasterFields > 0) run.log.info({ rasterFields: plan.rasterFields, outlineFields: plan.outlineFields, rasterAll: plan.rasterAll, visits: targets.length - plan.rasterFields }, 'busy regions rastered at zoom magnification');
       journal.append({ t: 'targets', targets });
     } else {
       candidates = targets;
@@ -151,7 +153,7 @@ async function scanWithJournal(deps: ScanDeps, job: ScanJob, control: ScanContro
     const partial = outcomes.flatMap((x) => x.defects);
     const time = run.account.split();
     return {
-      summary: { scanId: job.scanId, sampleId: job.sampleId, lot: job.lot, recipeId: job.recipe.id, recipeVersion: job.recipe.version, calibrationVersion: cal.version, models: { survey: context.surveyModel, zoom: context.zoomModel }, state: 'aborted', inspectedAreaCm2: 0, surveyFields: run.tilesDone().size, candidates: candidates.length, targetsVisited: outcomes.length, targetsSkipped: 0, confirmed: partial.length, rejected: 0, countsByClass: {}, densityPerCm2: {}, largestUm: {}, pass: false, reasons: ['suspended for shutdown; resumes on the next start'], time },
+      summary: { scanId: job.scanId, sampleId: job.sampleId, lot: job.lot, recipeId: job.recipe.id, recipeVersion: job.recipe.version, calibrationVersion: cal.version, models: { survey: context.surveyModel, zoom: context.zoomModel }, state: 'aborted', inspectedAreaCm2: 0, surveyFields: run.tilesDone().size, candidates: candidates.length, targetsVisited: outcomes.length, targetsSkipped: 0, confirmed: partial.length, rejected: 0, countsByClass: {}, densityPerCm2: {}, largestUm: {}, verdict: 'not-judged', pass: false, reasons: ['suspended for shutdown; resumes on the next start'], rasterFields: 0, belowConfidence: 0, time },
       defects: partial,
       targets: targets ?? [],
       outcomes,
@@ -168,6 +170,10 @@ async function scanWithJournal(deps: ScanDeps, job: ScanJob, control: ScanContro
   if (final === 'failed') reasons.unshift(`scan failed: ${failure}`);
   const skipped = outcomes.filter((x) => x.outcome === 'skipped').length;
   if (skipped > 0) reasons.push(`${skipped} target(s) could not be reached and were not inspected`);
+  if (!verdict.judged) reasons.push(`recipe "${job.recipe.id}" states no acceptance criteria: the sample is not judged`);
+  const complete = final === 'finished' && skipped === 0;
+  const rasterIndex = new Set((targets ?? []).filter((t) => t.raster).map((t) => t.index));
+  const rasterFields = rasterIndex.size;
   const summary: ScanSummary = {
     scanId: job.scanId,
     sampleId: job.sampleId,
@@ -180,16 +186,19 @@ async function scanWithJournal(deps: ScanDeps, job: ScanJob, control: ScanContro
     inspectedAreaCm2: areaCm2,
     surveyFields: run.surveyFieldCount || run.tilesDone().size,
     candidates: candidates.length,
-    targetsVisited: outcomes.filter((x) => x.outcome !== 'skipped').length,
+    targetsVisited: outcomes.filter((x) => x.outcome !== 'skipped' && !rasterIndex.has(x.index)).length,
     targetsSkipped: skipped,
     confirmed: defects.length,
-    rejected: outcomes.filter((x) => x.outcome === 'rejected').length,
+    rejected: outcomes.filter((x) => x.outcome === 'rejected' && !rasterIndex.has(x.index)).length,
     countsByClass: verdict.countsByClass,
     densityPerCm2: verdict.densityPerCm2,
     largestUm: verdict.largestUm,
-    // A sample passes only when it was fully inspected and met every criterion.
-    pass: final === 'finished' && skipped === 0 && verdict.pass,
+    // A sample passes only when it was fully inspected and met every criterion of its recipe.
+    verdict: complete && verdict.pass ? 'pass' : verdict.judged || !complete ? 'fail' : 'not-judged',
+    pass: complete && verdict.pass,
     reasons,
+    rasterFields,
+    belowConfidence: verdict.belowConfidence,
     time: run.account.split(),
   };
   try {
@@ -203,7 +212,7 @@ async function scanWithJournal(deps: ScanDeps, job: ScanJob, control: ScanContro
         run.umPerPx(ob) * tiles[0]!.bin,
         run.objectiveCal(ob).offsetUm,
         defects,
-        `${job.sampleId} · ${summary.pass ? 'PASS' : 'FAIL'} · ${defects.length} defects`,
+        `${job.sampleId} · ${summary.verdict.toUpperCase()} · ${defects.length} defects`,
       );
     }
   } catch (err) {

@@ -127,7 +127,7 @@ export class ScanService extends EventEmitter {
       this.queue.update(job.scanId, {
         state: s.state === 'finished' ? 'done' : s.state,
         endedAt: new Date().toISOString(),
-        result: `${s.pass ? 'PASS' : 'FAIL'} ${s.confirmed} defects${s.reasons.length ? `: ${s.reasons.join('; ')}` : ''}`,
+        result: `${s.verdict.toUpperCase()} ${s.confirmed} defects${s.reasons.length ? `: ${s.reasons.join('; ')}` : ''}`,
       });
       this.emit('finished', job, result);
       return result;

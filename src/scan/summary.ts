@@ -37,8 +37,18 @@ export interface ScanSummary {
   countsByClass: Record<string, number>;
   densityPerCm2: Record<string, number>;
   largestUm: Record<string, number>;
+  /**
+   * The verdict against the recipe's acceptance criteria: `not-judged` when the recipe states none (a count of
+   * defects is then all the scan says), `fail` also when the sample was not fully inspected.
+   */
+  verdict: 'pass' | 'fail' | 'not-judged';
+  /** verdict === 'pass'. */
   pass: boolean;
   reasons: string[];
+  /** Zoom fields imaged as a raster of busy regions (every defect in them reported), beside the targets visited. */
+  rasterFields: number;
+  /** Defects found below the recipe's acceptance.minConfidence: reported, but not counted against the criteria. */
+  belowConfidence: number;
   time: TimeSplit;
   reportImage?: string;
 }
@@ -47,7 +57,7 @@ export function judge(
   recipe: Recipe,
   defects: Array<{ className: string; sizeUm: number; confidence: number }>,
   areaCm2: number,
-): { countsByClass: Record<string, number>; densityPerCm2: Record<string, number>; largestUm: Record<string, number>; pass: boolean; reasons: string[] } {
+): { countsByClass: Record<string, number>; densityPerCm2: Record<string, number>; largestUm: Record<string, number>; judged: boolean; pass: boolean; reasons: string[]; belowConfidence: number } {
   const counted = defects.filter((d) => d.confidence >= recipe.acceptance.minConfidence);
   const countsByClass: Record<string, number> = {};
   const largestUm: Record<string, number> = {};
@@ -73,5 +83,6 @@ export function judge(
     const s = c === 'total' ? largestAll : (largestUm[c] ?? 0);
     if (s > max) reasons.push(`${c}: largest defect ${s.toFixed(1)} µm exceeds ${max} µm`);
   }
-  return { countsByClass, densityPerCm2, largestUm, pass: reasons.length === 0, reasons };
+  const judged = Object.keys(recipe.acceptance.maxDefectsPerCm2).length + Object.keys(recipe.acceptance.maxDefectSizeUm).length > 0;
+  return { countsByClass, densityPerCm2, largestUm, judged, pass: judged && reasons.length === 0, reasons, belowConfidence: defects.length - counted.length };
 }

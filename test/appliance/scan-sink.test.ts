@@ -90,7 +90,7 @@ describe('scanSinkFor', () => {
     const summary: ScanSummary = {
       scanId: 'scan-7', sampleId: 'S-7', lot: 'L-1', recipeId: 'polished-steel', recipeVersion: '3', calibrationVersion: 'cal-1',
       models: { survey: 'survey@1.2.0', zoom: 'zoom@1.1.0' }, state: 'finished', inspectedAreaCm2: 0.5, surveyFields: 20, candidates: 5,
-      targetsVisited: 4, targetsSkipped: 1, confirmed: 2, rejected: 2, ...j,
+      targetsVisited: 4, targetsSkipped: 1, confirmed: 2, rejected: 2, ...j, verdict: j.pass ? 'pass' : 'fail', rasterFields: 3,
       time: { totalMs: 90_000, surveyMs: 30_000, zoomMs: 50_000, travelMs: 25_000, focusMs: 10_000, captureMs: 8_000, inferenceMs: 12_000, otherMs: 5_000 } as ScanSummary['time'],
       reportImage: report,
     };
@@ -117,6 +117,7 @@ describe('scanSinkFor', () => {
         ],
       },
       instrumentTime: { surveyMs: 30_000, zoomMs: 50_000, totalMs: 90_000 },
+      rasterFields: 3,
     });
     expect(fin.summary.reportImage).toMatchObject({ widthPx: 1600, heightPx: 1067, contentType: 'image/jpeg' });
     expect(reason('operator rejected the sample')).toEqual({ criterion: 'acceptance', message: 'operator rejected the sample' });

@@ -48,6 +48,14 @@ describe('acceptance', () => {
     expect(bad.reasons).toEqual(['pit: 200.00 defects/cm² exceeds 100/cm²', 'total: largest defect 80.0 µm exceeds 50 µm']);
     expect(bad.countsByClass).toMatchObject({ pit: 2, scratch: 1 });
   });
+
+  it('judges nothing when the recipe states no criteria', () => {
+    const r = parseRecipe({ id: 'r', outline });
+    const v = judge(r, [{ className: 'pit', sizeUm: 10, confidence: 0.9 }, { className: 'pit', sizeUm: 10, confidence: 0.2 }], 0.01);
+    expect(v.judged).toBe(false);
+    expect(v.pass).toBe(false);
+    expect(v.belowConfidence).toBe(1);
+  });
 });
 
 describe('focus', () => {
