@@ -25,7 +25,7 @@ import type { ScanContext, ScanDetector, ScanSink } from '../scan/ports.js';
 import type { Stage } from '../stage/stage.js';
 import { parseRecipe, type Recipe } from '../scan/recipe.js';
 import { ScanRun } from '../scan/run.js';
-import { rasterScan, type RasterResult } from '../scan/raster.js';
+import { rasterScan, type RasterOptions, type RasterResult } from '../scan/raster.js';
 import { ScanJournal } from '../scan/journal.js';
 
 export interface TwinSampleJob {
@@ -47,8 +47,8 @@ export interface TwinLoopOptions {
   recipe?: Record<string, unknown>;
   /** Render twin frames into the native addon's pool (default true; the JS ring where the addon is absent). */
   nativePool?: boolean;
-  /** Also measure the exhaustive zoom raster on the first `fields` fields of each sample. */
-  raster?: { maxFields: number };
+  /** Also measure the exhaustive zoom raster of each sample, on windows of fields spread over it (src/scan/raster.ts). */
+  raster?: RasterOptions;
   onProgress?: (p: { sampleId: string; phase: string; done: number; total: number }) => void;
   heartbeat?: () => void;
 }
@@ -135,7 +135,7 @@ export class TwinLoop {
           const silent: ScanSink = { defect: async () => undefined, scan: async () => undefined };
           const run = new ScanRun({ ...deps, sink: silent }, recipe, context, new ScanControl(), journal);
           run.control.set('running');
-          raster = await rasterScan(run, { maxFields: this.o.raster.maxFields });
+          raster = await rasterScan(run, this.o.raster);
         } finally {
           journal.close();
         }

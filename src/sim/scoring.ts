@@ -26,7 +26,13 @@ export interface TwinScore {
   localisedShare: number;
   /** Real defects that a found defect lies on, whatever the class (recall of detection alone). */
   detectedShare: number;
-  /** Zoom targets that had a real defect under them, and the share of those whose fields held it (its centre, or a part of one larger than a field). */
+  /** Of the found defects that lie on a real one, the share given the real one's class. */
+  classAccuracy: number;
+  /** Counts behind the shares: real defects, found defects, and found defects lying on a real one. */
+  truthCount: number;
+  foundCount: number;
+  matchedCount: number;
+  /** Zoom targets visited (not raster fields) that had a real defect under them, and the share of those whose fields held it (its centre, or a part of one larger than a field). */
   targetsOnDefects: number;
   landedShare: number;
   /** Ground truth that was never a zoom target (missed by the survey). */
@@ -69,7 +75,7 @@ export function scoreScan(
   outline: Rect,
   defects: ConfirmedDefect[],
   outcomes: TargetOutcome[],
-  targets: Array<{ index: number; rect: Rect }>,
+  targets: Array<{ index: number; rect: Rect; raster?: boolean }>,
   zoomFieldUm: [number, number],
   classes: readonly string[],
   toleranceUm = 3,
@@ -117,6 +123,8 @@ export function scoreScan(
     const under = truth.map((g, gi) => ({ g, gi })).filter(({ g }) => gap(t.rect, g.stageRect) <= toleranceUm);
     if (under.length === 0) continue;
     for (const u of under) targeted.add(u.gi);
+    // A raster field is where the raster grid puts it: it lands by construction, so it says nothing of aiming.
+    if (t.raster) continue;
     const o = byIndex.get(t.index);
     if (!o || o.outcome === 'skipped') continue;
     onDefects++;
@@ -137,6 +145,10 @@ export function scoreScan(
     precision: defects.length > 0 ? tp / defects.length : 1,
     localisedShare: defects.length > 0 ? fUsed.size / defects.length : 1,
     detectedShare: truth.length > 0 ? gUsed.size / truth.length : 1,
+    classAccuracy: fUsed.size > 0 ? tp / fUsed.size : 1,
+    truthCount: truth.length,
+    foundCount: defects.length,
+    matchedCount: fUsed.size,
     targetsOnDefects: onDefects,
     landedShare: onDefects > 0 ? landed / onDefects : 1,
     missedBySurvey: truth.length - targeted.size,
