@@ -41,6 +41,8 @@ describe('inference config', () => {
     ]);
     expect(problems({ inference: { providers: [] } })[0]).toMatch(/^inference\.providers: \[\] — /);
     expect(problems({ inference: { thresholds: { survey: 1.5 } } })[0]).toMatch(/^inference\.thresholds\.survey: 1\.5 — a number <= 1/);
+    expect(problems({ inference: { zoom: 'My Zoom' } })[0]).toMatch(/^inference\.zoom: "My Zoom" — /);
+    expect(problems({ inference: { zoom: './bundles/my-zoom', survey: '/srv/models/survey-b' } })).toEqual([]);
     expect(problems({ inference: { intraOpThreads: 0 } })).toEqual(['inference.intraOpThreads: 0 — a number >= 1 (Threads ORT uses inside one inference (per model))']);
   });
 });
