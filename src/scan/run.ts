@@ -99,7 +99,8 @@ export class ScanRun {
   async grabStill(settledAt: number): Promise<{ frame: Frame; discarded: number }> {
     let discarded = 0;
     for (;;) {
-      const frame = await this.deps.camera.grab({ signal: this.control.signal, timeoutMs: 10_000 });
+      // The camera's own grab limit applies: a few seconds for hardware, longer for the twin, which renders on the CPU.
+      const frame = await this.deps.camera.grab({ signal: this.control.signal });
       if (frame.exposureStartMs >= settledAt) return { frame, discarded };
       frame.release();
       discarded++;
