@@ -48,7 +48,12 @@ export const recipeSchema: Schema = {
           refinements: int('Narrower sweeps after the first.', 2, 0, 5),
           startZUm: num('Where the first sweep is centred (the fixture’s nominal focus).', 0, -1e5, 1e5, 'µm'),
         }),
-        threshold: num('Candidate score above which a region is sent to zoom (0.5, measured on twin samples at 0.3 % and 1 % defect area: 170 of 171 defects kept a candidate, and the 1 % sample had 4 false candidates against 31 at 0.3).', 0.5, 0, 1),
+        threshold: num(
+          'Candidate score above which a region is sent to zoom. Choose it for recall: a false candidate costs one zoom visit (and busy regions are rastered anyway), a missed defect is never seen again. Take the highest value at which validation scans of the material lose no defect before zoom (bench:loop reports missedBySurvey per sample); lower it when in doubt. Default 0.5, measured on twin samples at 0.3 % and 1 % defect area: 170 of 171 defects kept a candidate, and the 1 % sample had 4 false candidates against 31 at 0.3.',
+          0.5,
+          0,
+          1,
+        ),
         minAreaUm2: num('Candidates smaller than this are ignored.', 2, 0, 1e6, 'µm²'),
         mergeUm: num('Candidates closer than this (dashes of one scratch, halves across a field overlap) are one candidate.', 25, 0, 1000, 'µm'),
       }),
