@@ -6,7 +6,8 @@
  *
  * Scenarios (each over several seeds, densities spread log-evenly over its range):
  * - inclusions: a polished steel section rated for non-metallic inclusions in the manner of ASTM E45 / ISO 4967:
- *   160 mm² examined, particles / inclusions only (3–30 µm, globular to elongated), 0.01–0.1 % of the area;
+ *   160 mm² examined, inclusions only — globular ones (3–30 µm) and stringers (10–60 µm, aspect 3–10, along the
+ *   rolling direction: 40 % of them) — 0.01–0.1 % of the area;
  * - polished-part: scratches, pits and cracks on a 10 × 10 mm polished part, 0.05–0.5 % of the area;
  * - dense: 2 % of the area on 2 × 2 mm, all four classes, where most zoom fields hold a defect;
  * - micrographs: a sample made of real labelled micrographs, scanned with a survey + zoom bundle pair trained for
@@ -38,11 +39,13 @@ interface Scenario {
   sideMm: [number, number];
   density: [number, number];
   classWeights?: Partial<Record<TwinClass, number>>;
+  /** Share of particles drawn as stringers along the rolling direction (src/sim/synthetic-sample.ts). */
+  stringerShare?: number;
 }
 
 const SCENARIOS: Scenario[] = [
   // 160 mm² examined, as ASTM E45 method A asks of a specimen.
-  { name: 'inclusions', sideMm: [Math.sqrt(160), Math.sqrt(160)], density: [0.0001, 0.001], classWeights: { scratch: 0, pit: 0, particle: 1, crack: 0 } },
+  { name: 'inclusions', sideMm: [Math.sqrt(160), Math.sqrt(160)], density: [0.0001, 0.001], classWeights: { scratch: 0, pit: 0, particle: 1, crack: 0 }, stringerShare: 0.4 },
   { name: 'polished-part', sideMm: [10, 10], density: [0.0005, 0.005], classWeights: { scratch: 1, pit: 1, particle: 0, crack: 1 } },
   { name: 'dense', sideMm: [2, 2], density: [0.02, 0.02] },
 ];
@@ -123,7 +126,7 @@ for (const sc of SCENARIOS.filter((s) => wanted.includes(s.name))) {
   for (let i = 0; i < seeds; i++) {
     const density = sc.density[0] * Math.pow(sc.density[1] / sc.density[0], seeds > 1 ? i / (seeds - 1) : 0);
     const seed = 1000 * (SCENARIOS.indexOf(sc) + 1) + 101 + i;
-    const sample = new SyntheticSample({ seed, id: `${sc.name}-${seed}`, widthUm: w, heightUm: h, defectDensity: density, ...(sc.classWeights ? { classWeights: sc.classWeights } : {}) });
+    const sample = new SyntheticSample({ seed, id: `${sc.name}-${seed}`, widthUm: w, heightUm: h, defectDensity: density, ...(sc.classWeights ? { classWeights: sc.classWeights } : {}), ...(sc.stringerShare ? { stringerShare: sc.stringerShare } : {}) });
     process.stderr.write(`bench:loop ${sc.name} seed ${seed}: ${(w / 1000).toFixed(2)} × ${(h / 1000).toFixed(2)} mm at ${(density * 100).toFixed(3)} % …\n`);
     const r = await loop.scanSample({ sampleId: sample.id, lot: 'bench', sample }, `bench-${sc.name}-${seed}-${k++}`);
     rs.push(r);

@@ -35,6 +35,14 @@ export interface SyntheticSampleConfig {
   minSpacingUm?: number;
   /** Surface shape; fields left out are drawn from the seed. */
   surface?: Partial<SurfaceShape>;
+  /**
+   * Share of particles drawn as stringers: elongated inclusions (aspect 3–10, 10–60 µm long) lying along the rolling
+   * direction, as sulfide and silicate inclusions do in a longitudinal section of rolled steel (ASTM E45 types A and
+   * C). Default 0: samples drawn without it are unchanged.
+   */
+  stringerShare?: number;
+  /** Rolling direction of a stringer-bearing section (degrees from the sample's x axis; default 0). */
+  rollingDirectionDeg?: number;
 }
 
 export const SYNTHETIC_LIMITS = {
@@ -68,6 +76,9 @@ export class SyntheticSample implements Sample {
     }
     if (!(cfg.defectDensity >= 0 && cfg.defectDensity <= SYNTHETIC_LIMITS.maxDensity)) {
       throw new RangeError(`sample defectDensity must be in [0, ${SYNTHETIC_LIMITS.maxDensity}] but is ${cfg.defectDensity}`);
+    }
+    if (cfg.stringerShare !== undefined && !(cfg.stringerShare >= 0 && cfg.stringerShare <= 1)) {
+      throw new RangeError(`sample stringerShare must be in [0, 1] but is ${cfg.stringerShare}`);
     }
     this.seed = cfg.seed >>> 0;
     this.id = cfg.id ?? `twin-${this.seed}`;
@@ -331,7 +342,7 @@ function placeDefects(cfg: SyntheticSampleConfig, seed: number): { list: ShapedD
     let u = rng.next() * wsum;
     let ci = 0;
     while (u >= weights[ci]! && ci < weights.length - 1) u -= weights[ci++]!;
-    return makeDefect(TWIN_CLASSES[ci]!, ci + 1, rng, W, H, margin);
+    return makeDefect(TWIN_CLASSES[ci]!, ci + 1, rng, W, H, margin, Infinity, cfg);
   };
   const list: ShapedDefect[] = [];
   let area = 0;
@@ -364,7 +375,7 @@ function placeDefects(cfg: SyntheticSampleConfig, seed: number): { list: ShapedD
     for (let k = 0; d && k < 24; k++) {
       if (tryPlace(d)) return;
       if (k % 6 === 5 && d.shape.kind === 'polyline') {
-        d = makeDefect(d.className as TwinClass, d.classId, rng, W, H, margin, d.sizeUm / 2);
+        d = makeDefect(d.className as TwinClass, d.classId, rng, W, H, margin, d.sizeUm / 2, cfg);
         continue;
       }
       const [x0, y0, x1, y1] = d.bboxUm;
@@ -402,7 +413,16 @@ function translateDefect(d: ShapedDefect, dx: number, dy: number): void {
   }
 }
 
-function makeDefect(cls: TwinClass, classId: number, rng: Rng, W: number, H: number, margin: number, maxLenUm = Infinity): ShapedDefect | null {
+function makeDefect(
+  cls: TwinClass,
+  classId: number,
+  rng: Rng,
+  W: number,
+  H: number,
+  margin: number,
+  maxLenUm = Infinity,
+  opts: Pick<SyntheticSampleConfig, 'stringerShare' | 'rollingDirectionDeg'> = {},
+): ShapedDefect | null {
   const cx = rng.uniform(margin, W - margin);
   const cy = rng.uniform(margin, H - margin);
   switch (cls) {
@@ -453,6 +473,15 @@ function makeDefect(cls: TwinClass, classId: number, rng: Rng, W: number, H: num
       return blobDefect(cls, classId, shape, rng.uniform(-0.75, -0.45));
     }
     case 'particle': {
+      // Draws for stringers only when the sample has them, so samples without keep their seeds' defects.
+      if ((opts.stringerShare ?? 0) > 0 && rng.next() < opts.stringerShare!) {
+        const len = rng.logUniform(10, 60);
+        const aspect = rng.uniform(3, 10);
+        const along = (((opts.rollingDirectionDeg ?? 0) + rng.uniform(-5, 5)) * Math.PI) / 180;
+        const shape: BlobShape = { kind: 'blob', cx, cy, a: len / 2, b: len / 2 / aspect, angleRad: along, harmonics: [[rng.uniform(0, 0.05), rng.uniform(0, 6.28)]], shading: 'flat' };
+        // Mid-grey in reflected light: darker than the polished matrix, lighter than a pit.
+        return blobDefect(cls, classId, shape, rng.uniform(-0.45, -0.25));
+      }
       const dia = rng.logUniform(3, 30);
       const aspect = rng.uniform(1, 1.8);
       const harmonics: Array<[number, number]> = [];

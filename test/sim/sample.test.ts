@@ -43,6 +43,23 @@ describe('synthetic sample', () => {
   });
 });
 
+describe('inclusion stringers', () => {
+  it('lays elongated inclusions along the rolling direction, and leaves samples without them unchanged', () => {
+    const base = { seed: 77, widthUm: 3000, heightUm: 3000, defectDensity: 0.002, classWeights: { scratch: 0, pit: 0, particle: 1, crack: 0 } };
+    const plain = new SyntheticSample(base).defects();
+    expect(new SyntheticSample({ ...base, stringerShare: 0 }).defects()).toEqual(plain);
+    const rolled = new SyntheticSample({ ...base, stringerShare: 0.6, rollingDirectionDeg: 30 }).defects();
+    const long = rolled.filter((d) => d.sizeUm >= 3 * d.widthUm);
+    expect(long.length).toBeGreaterThan(rolled.length / 3);
+    for (const d of long) {
+      expect(d.className).toBe('particle');
+      const off = Math.abs(((d.orientationDeg - 30 + 90) % 180) - 90);
+      expect(off).toBeLessThanOrEqual(6);
+    }
+    expect(() => new SyntheticSample({ ...base, stringerShare: 1.5 })).toThrow('sample stringerShare must be in [0, 1] but is 1.5');
+  });
+});
+
 describe('label mask ↔ defect list', () => {
   it('labels every defect in view and nothing outside the listed defects, with the right class', () => {
     const s = new SyntheticSample({ seed: 21, widthUm: 3000, heightUm: 3000, defectDensity: 0.02 });
