@@ -79,8 +79,8 @@ export const recipeSchema: Schema = {
         mosaic: bool('Image candidates larger than one zoom field as a mosaic of fields.', true),
         maxFieldsPerTarget: int('Most fields of one mosaic (those covering most of the candidate are kept).', 16, 1, 400),
         rasterCoverage: num(
-          'A block of zoom fields (rasterBlockFields on a side) in which candidates touch at least this share of the fields is rastered — every field imaged and every defect in it reported — instead of visited candidate by candidate. 1 turns rastering of busy regions off.',
-          0.5,
+          'A block of zoom fields (rasterBlockFields on a side) in which candidates touch at least this share of the fields is rastered — every field imaged and every defect in it reported — instead of visited candidate by candidate. 1 turns rastering of busy regions off. Default 0.75: on a twin inclusion section at 0.01 % (5 inclusions, 51 survey candidates) 0.5 rastered 48 of 169 fields for nothing, 0.75 none; a 2 % sample is rastered whole at any value.',
+          0.75,
           0,
           1,
         ),
