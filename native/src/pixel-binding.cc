@@ -479,13 +479,21 @@ Napi::Value Segment(const Napi::CallbackInfo& info) {
     keep.push_back(f.owner);
   }
   c.NoAlias(labels, classMap, "labels", "classMap");
+  uint8_t* pool = nullptr;
+  if (!o.Get("probabilityMap").IsUndefined()) {
+    p.poolScale = static_cast<int>(NumberOption(o, "probabilityScale", "options.probabilityScale", 1, 65535, 1, true));
+    const size_t pn = static_cast<size_t>((p.outWidth + p.poolScale - 1) / p.poolScale) * ((p.outHeight + p.poolScale - 1) / p.poolScale);
+    PixelBuffer pm = TypedArrayArg(o.Get("probabilityMap"), "options.probabilityMap", {PixelType::U8}, pn, true);
+    pool = pm.as<uint8_t>();
+    keep.push_back(pm.owner);
+  }
   auto res = std::make_shared<px::ComponentsResult>();
   const float* a = acc.as<float>();
   uint8_t* cm = classMap.as<uint8_t>();
   int32_t* lb = labels.as<int32_t>();
   int w = c.width, h = c.height;
   return Task::Run(
-      c.env, keep, [=]() { *res = px::Segment(a, w, h, p, cm, lb, fg); },
+      c.env, keep, [=]() { *res = px::Segment(a, w, h, p, cm, lb, fg, pool); },
       [res](Napi::Env env) { return RegionsToJs(env, *res, true, true); });
 }
 

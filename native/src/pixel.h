@@ -153,12 +153,13 @@ struct SegmentParams {
   int binning = 1;       // the grid is binned k x k: probabilities are interpolated bilinearly to frame pixels
   int outWidth = 0, outHeight = 0;
   int maxRegions = 10000000;
+  int poolScale = 0;     // > 0: max-pool P(not background) over poolScale² blocks into `pool` as 0..255
 };
 
 // Normalises the blended planes, interpolates them to frame pixels, thresholds P(not background), closes, picks the
 // most probable foreground class per pixel (classMap, and its probability as the region's value) and labels regions
 // of equal class with their properties. `foreground` (optional, out size) receives P(not background).
 ComponentsResult Segment(const float* acc, int w, int h, const SegmentParams& p, uint8_t* classMap, int32_t* labels,
-                         float* foreground);
+                         float* foreground, uint8_t* pool = nullptr);
 
 }  // namespace ss::px

@@ -2,6 +2,7 @@
 // back to frame pixels, threshold, closing, class choice and regions of equal class with their properties. The
 // arithmetic follows the JS reference (src/inference/tiling.ts, resample.ts, postprocess.ts) operation by operation
 // (double sums stored to float32), so both give the same regions.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -69,7 +70,7 @@ struct Upsampler {
 }  // namespace
 
 ComponentsResult Segment(const float* acc, int w, int h, const SegmentParams& p, uint8_t* classMap, int32_t* labels,
-                         float* foregroundOut) {
+                         float* foregroundOut, uint8_t* pool) {
   const size_t n = static_cast<size_t>(w) * h;
   const int W = p.outWidth, H = p.outHeight;
   const size_t N = static_cast<size_t>(W) * H;
@@ -95,6 +96,20 @@ ComponentsResult Segment(const float* acc, int w, int h, const SegmentParams& p,
       const size_t i = static_cast<size_t>(y) * W + x;
       fg[i] = same ? norm[i] : up.At(norm.data(), row, x);
       mask[i] = fg[i] >= p.threshold ? 1 : 0;
+    }
+  }
+  if (pool && p.poolScale > 0) {
+    // The probability map for thumbnails: max over blocks, so small defects stay visible.
+    const int s = p.poolScale, pw = (W + s - 1) / s, ph = (H + s - 1) / s;
+    std::fill_n(pool, static_cast<size_t>(pw) * ph, 0);
+    for (int y = 0; y < H; y++) {
+      uint8_t* orow = pool + static_cast<size_t>(y / s) * pw;
+      const float* row = fg + static_cast<size_t>(y) * W;
+      for (int x = 0; x < W; x++) {
+        const double v = std::floor(std::min(1.0, std::max(0.0, static_cast<double>(row[x]))) * 255 + 0.5);
+        uint8_t& o = orow[x / s];
+        if (v > o) o = static_cast<uint8_t>(v);
+      }
     }
   }
   if (p.closeRadius > 0) {

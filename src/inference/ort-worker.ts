@@ -7,7 +7,7 @@ import { parentPort } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import type { ModelManifest } from './manifest.js';
 import { pixelOps, type TileSegmenter } from './pixel-ops.js';
-import { detectionsOf, probabilityMap } from './postprocess.js';
+import { detectionsOf } from './postprocess.js';
 import { providerChain, providerFailure, type ProviderName } from './providers.js';
 import { tileGrid } from './tiling.js';
 import type { DetectRequest, LoadReply, LoadRequest, WireError, WorkerReply, WorkerRequest } from './worker-protocol.js';
@@ -208,14 +208,14 @@ async function detect(req: DetectRequest): Promise<Omit<DetectionResult, 'model'
     outWidth: width,
     outHeight: height,
     binning: gridWidth === width && gridHeight === height ? 1 : (m.input.binning ?? 1),
-    foreground: req.probabilityMap > 0,
+    probabilityMaxSide: req.probabilityMap,
   });
   const post = detectionsOf(seg, width, height, { classes: m.classes, minAreaPx: req.minAreaPx, pixelSizeUm: req.pixelSizeUm, pixelToStage: req.pixelToStage, masks: req.masks });
   const result: Omit<DetectionResult, 'model'> = {
     detections: post.detections,
     timing: { totalMs: 0, inferenceMs, preprocessMs: preMs, postprocessMs: 0, tiles, msPerTile: 0 },
   };
-  if (req.probabilityMap > 0) result.probability = probabilityMap(seg.foreground!, width, height, req.probabilityMap);
+  if (seg.probability) result.probability = seg.probability;
   if (post.masks) result.masks = post.masks;
   const total = performance.now() - t0;
   result.timing.postprocessMs = performance.now() - q0;

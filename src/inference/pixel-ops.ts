@@ -8,7 +8,9 @@
 import { connectedComponentsJs, orientationDeg, type ComponentsOptions, type ComponentsResult, type Region } from '../geometry/regions.js';
 import { hasNativeAddon } from '../native/binding.js';
 import { blendTile, connectedComponents as nativeComponents, planTiles, preprocessTiles, segment, segmentPlanes, type RegionProperties } from '../native/pixel.js';
+import type { ProbabilityMap } from './detector.js';
 import { openClose } from './morphology.js';
+import { probabilityMap, probabilityScale } from './postprocess.js';
 import { binFrame, upsampleBilinear } from './resample.js';
 import { axisWeights, normaliseTile, ProbabilityBlender, tileGrid, type TileGrid } from './tiling.js';
 
@@ -44,8 +46,10 @@ export interface SegmentParams {
   outWidth: number;
   outHeight: number;
   binning: number;
-  /** Also return P(not background) at frame pixels (for a probability map). */
+  /** Also return P(not background) at frame pixels. */
   foreground?: boolean;
+  /** Also return the probability map max-pooled to at most this many pixels per side (0: none). */
+  probabilityMaxSide?: number;
 }
 
 export interface Segmentation {
@@ -56,6 +60,7 @@ export interface Segmentation {
   /** Regions of equal class; `value` is the class, meanValue/maxValue the class probability over the region. */
   regions: Region[];
   foreground?: Float32Array;
+  probability?: ProbabilityMap;
 }
 
 /**
@@ -129,7 +134,8 @@ class JsSegmenter implements TileSegmenter {
       values[i] = bp;
     }
     const { labels, regions } = connectedComponentsJs(classMap, width, height, { connectivity: p.connectivity ?? 8, values });
-    return { classMap, labels, regions, foreground: p.foreground ? foreground : undefined };
+    const probability = p.probabilityMaxSide ? probabilityMap(foreground, width, height, p.probabilityMaxSide) : undefined;
+    return { classMap, labels, regions, foreground: p.foreground ? foreground : undefined, probability };
   }
 }
 
@@ -207,15 +213,33 @@ class NativeSegmenter implements TileSegmenter {
     const classMap = new Uint8Array(n);
     const labels = new Int32Array(n);
     const foreground = p.foreground ? new Float32Array(n) : undefined;
+    let probability: ProbabilityMap | undefined;
+    if (p.probabilityMaxSide) {
+      const scale = probabilityScale(p.outWidth, p.outHeight, p.probabilityMaxSide);
+      const w = Math.ceil(p.outWidth / scale);
+      const h = Math.ceil(p.outHeight / scale);
+      probability = { data: new Uint8Array(w * h), width: w, height: h, scale };
+    }
     const res = await segment(
       this.acc,
       this.width,
       this.height,
-      { classes: this.classes, threshold: p.threshold, closeRadius: p.closePx, connectivity: p.connectivity ?? 8, binning: p.binning, outWidth: p.outWidth, outHeight: p.outHeight, foreground },
+      {
+        classes: this.classes,
+        threshold: p.threshold,
+        closeRadius: p.closePx,
+        connectivity: p.connectivity ?? 8,
+        binning: p.binning,
+        outWidth: p.outWidth,
+        outHeight: p.outHeight,
+        foreground,
+        probabilityMap: probability?.data,
+        probabilityScale: probability?.scale,
+      },
       classMap,
       labels,
     );
-    return { classMap, labels, regions: res.regions.map(fromNative), foreground };
+    return { classMap, labels, regions: res.regions.map(fromNative), foreground, probability };
   }
 }
 

@@ -75,9 +75,14 @@ export function regionToDetection(r: Region, className: string, confidence: numb
   return det;
 }
 
+/** Block size of a probability map of at most `maxSide` pixels per side. */
+export function probabilityScale(width: number, height: number, maxSide: number): number {
+  return Math.max(1, Math.ceil(Math.max(width, height) / maxSide));
+}
+
 /** Downsamples the foreground probability to at most `maxSide` per side by max-pooling (small defects stay visible). */
 export function probabilityMap(foreground: Float32Array, width: number, height: number, maxSide: number): ProbabilityMap {
-  const scale = Math.max(1, Math.ceil(Math.max(width, height) / maxSide));
+  const scale = probabilityScale(width, height, maxSide);
   const w = Math.ceil(width / scale);
   const h = Math.ceil(height / scale);
   const data = new Uint8Array(w * h);

@@ -359,5 +359,9 @@ export async function segment(acc: Float32Array, width: number, height: number, 
     expectNoAlias(o.foreground, 'options.foreground', a, 'acc');
   }
   expectNoAlias(lb, 'labels', cm, 'classMap');
+  if (o.probabilityMap !== undefined) {
+    const s = optionalNumber(o.probabilityScale, 'options.probabilityScale', 1, 65535, true) ?? 1;
+    expectTypedArray(o.probabilityMap, 'options.probabilityMap', ['Uint8Array'], Math.ceil(W / s) * Math.ceil(H / s));
+  }
   return viaNative(site, () => nativeAddon().segment(a, width, height, o as SegmentOptions, cm, lb));
 }

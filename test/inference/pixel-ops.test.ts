@@ -100,7 +100,7 @@ describe('pixel ops: native against the JS reference', () => {
       const gh = Math.floor(c.h / c.binning);
       const grid = tileGrid(gw, gh, c.tile, c.overlap, 16);
       const outputs = tileOutputs(grid, c.K, c.K * 101 + c.w);
-      const p = { threshold: c.threshold, closePx: c.closePx, outWidth: c.w, outHeight: c.h, binning: c.binning, foreground: true };
+      const p = { threshold: c.threshold, closePx: c.closePx, outWidth: c.w, outHeight: c.h, binning: c.binning, foreground: true, probabilityMaxSide: 16 };
       const run = async (ops: typeof jsPixelOps) => {
         const s = ops.segmenter(grid, gw, gh, c.K);
         grid.tiles.forEach((_, k) => s.add(outputs[k]!, k % grid.xs.length, Math.floor(k / grid.xs.length)));
@@ -110,6 +110,8 @@ describe('pixel ops: native against the JS reference', () => {
       const b = await run(nativePixelOps);
       expect(a.regions.length, JSON.stringify(c)).toBeGreaterThan(1);
       expect(Array.from(b.foreground!)).toEqual(Array.from(a.foreground!));
+      expect(b.probability!.scale).toBeGreaterThan(1);
+      expect({ ...b.probability!, data: Array.from(b.probability!.data) }).toEqual({ ...a.probability!, data: Array.from(a.probability!.data) });
       expect(Array.from(b.classMap)).toEqual(Array.from(a.classMap));
       expect(Array.from(b.labels)).toEqual(Array.from(a.labels));
       expect(b.regions).toEqual(a.regions);
