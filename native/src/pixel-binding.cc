@@ -479,6 +479,13 @@ Napi::Value Segment(const Napi::CallbackInfo& info) {
     keep.push_back(f.owner);
   }
   c.NoAlias(labels, classMap, "labels", "classMap");
+  float* values = nullptr;
+  if (!o.Get("values").IsUndefined()) {
+    PixelBuffer v = TypedArrayArg(o.Get("values"), "options.values", {PixelType::F32}, out, true);
+    c.NoAlias(v, acc, "options.values", "acc");
+    values = v.as<float>();
+    keep.push_back(v.owner);
+  }
   uint8_t* pool = nullptr;
   if (!o.Get("probabilityMap").IsUndefined()) {
     p.poolScale = static_cast<int>(NumberOption(o, "probabilityScale", "options.probabilityScale", 1, 65535, 1, true));
@@ -488,12 +495,12 @@ Napi::Value Segment(const Napi::CallbackInfo& info) {
     keep.push_back(pm.owner);
   }
   auto res = std::make_shared<px::ComponentsResult>();
-  const float* a = acc.as<float>();
+  float* a = acc.as<float>();
   uint8_t* cm = classMap.as<uint8_t>();
   int32_t* lb = labels.as<int32_t>();
   int w = c.width, h = c.height;
   return Task::Run(
-      c.env, keep, [=]() { *res = px::Segment(a, w, h, p, cm, lb, fg, pool); },
+      c.env, keep, [=]() { *res = px::Segment(a, w, h, p, cm, lb, values, fg, pool); },
       [res](Napi::Env env) { return RegionsToJs(env, *res, true, true); });
 }
 

@@ -156,10 +156,12 @@ struct SegmentParams {
   int poolScale = 0;     // > 0: max-pool P(not background) over poolScale² blocks into `pool` as 0..255
 };
 
-// Normalises the blended planes, interpolates them to frame pixels, thresholds P(not background), closes, picks the
+// Normalises the blended planes (in place), interpolates them to frame pixels, thresholds P(not background), closes, picks the
 // most probable foreground class per pixel (classMap, and its probability as the region's value) and labels regions
 // of equal class with their properties. `foreground` (optional, out size) receives P(not background).
-ComponentsResult Segment(const float* acc, int w, int h, const SegmentParams& p, uint8_t* classMap, int32_t* labels,
-                         float* foreground, uint8_t* pool = nullptr);
+// The accumulator is normalised in place; `values` (optional, out size) is scratch that ends as each foreground pixel's
+// value.
+ComponentsResult Segment(float* acc, int w, int h, const SegmentParams& p, uint8_t* classMap, int32_t* labels,
+                         float* values, float* foreground, uint8_t* pool = nullptr);
 
 }  // namespace ss::px

@@ -69,42 +69,49 @@ struct Upsampler {
 
 }  // namespace
 
-ComponentsResult Segment(const float* acc, int w, int h, const SegmentParams& p, uint8_t* classMap, int32_t* labels,
-                         float* foregroundOut, uint8_t* pool) {
+ComponentsResult Segment(float* acc, int w, int h, const SegmentParams& p, uint8_t* classMap, int32_t* labels,
+                         float* valuesIn, float* foregroundOut, uint8_t* pool) {
   const size_t n = static_cast<size_t>(w) * h;
   const int W = p.outWidth, H = p.outHeight;
   const size_t N = static_cast<size_t>(W) * H;
   const int K = p.classes;
-  const int planes = SegmentPlanes(K) - 1;  // normalised planes: foreground, then classes 1..K-1 when K > 2
-  std::vector<float> norm(static_cast<size_t>(planes) * n);
+  const int planes = SegmentPlanes(K) - 1;  // foreground, then classes 1..K-1 when K > 2
+  // Normalised in place: no fresh frame-sized memory (on the board, page faults of new buffers cost more than the
+  // arithmetic).
   for (size_t i = 0; i < n; i++) {
     const double inv = acc[i] > 0 ? 1.0 / acc[i] : 0.0;
-    for (int q = 0; q < planes; q++) norm[q * n + i] = static_cast<float>(acc[(1 + q) * n + i] * inv);
+    for (int q = 0; q < planes; q++) acc[(1 + q) * n + i] = static_cast<float>(acc[(1 + q) * n + i] * inv);
   }
+  const float* norm = acc + n;
   const bool same = W == w && H == h;
   Upsampler up(w, h, W, p.binning);
-  std::vector<float> ownFg;
-  float* fg = foregroundOut;
-  if (!fg) {
-    ownFg.resize(N);
-    fg = ownFg.data();
+  std::vector<float> ownValues;
+  float* values = valuesIn;
+  if (!values) {
+    ownValues.resize(N);
+    values = ownValues.data();
   }
-  std::vector<uint8_t> mask(N);
+  // P(not background) at frame pixels into `values` (it stays the value of one-class models), the mask into classMap.
+  uint8_t* mask = classMap;
   for (int y = 0; y < H; y++) {
     const Upsampler::Row row = same ? Upsampler::Row{} : up.RowAt(y);
-    for (int x = 0; x < W; x++) {
-      const size_t i = static_cast<size_t>(y) * W + x;
-      fg[i] = same ? norm[i] : up.At(norm.data(), row, x);
-      mask[i] = fg[i] >= p.threshold ? 1 : 0;
+    float* v = values + static_cast<size_t>(y) * W;
+    uint8_t* m = mask + static_cast<size_t>(y) * W;
+    if (same) {
+      std::copy_n(norm + static_cast<size_t>(y) * W, W, v);
+    } else {
+      for (int x = 0; x < W; x++) v[x] = up.At(norm, row, x);
     }
+    for (int x = 0; x < W; x++) m[x] = v[x] >= p.threshold ? 1 : 0;
   }
+  if (foregroundOut) std::copy_n(values, N, foregroundOut);
   if (pool && p.poolScale > 0) {
     // The probability map for thumbnails: max over blocks, so small defects stay visible.
     const int s = p.poolScale, pw = (W + s - 1) / s, ph = (H + s - 1) / s;
     std::fill_n(pool, static_cast<size_t>(pw) * ph, 0);
     for (int y = 0; y < H; y++) {
       uint8_t* orow = pool + static_cast<size_t>(y / s) * pw;
-      const float* row = fg + static_cast<size_t>(y) * W;
+      const float* row = values + static_cast<size_t>(y) * W;
       for (int x = 0; x < W; x++) {
         const double v = std::floor(std::min(1.0, std::max(0.0, static_cast<double>(row[x]))) * 255 + 0.5);
         uint8_t& o = orow[x / s];
@@ -121,35 +128,28 @@ ComponentsResult Segment(const float* acc, int w, int h, const SegmentParams& p,
     for (int y = 0; y < H; y++) std::copy_n(&closed[static_cast<size_t>(y + r) * PW + r], W, &mask[static_cast<size_t>(y) * W]);
   }
   // Class choice: the most probable foreground class (first on ties); its probability is the pixel's value.
-  std::vector<float> values(N);
-  for (int y = 0; y < H; y++) {
-    const Upsampler::Row row = same ? Upsampler::Row{} : up.RowAt(y);
-    for (int x = 0; x < W; x++) {
-      const size_t i = static_cast<size_t>(y) * W + x;
-      if (!mask[i]) {
-        classMap[i] = 0;
-        continue;
-      }
-      if (K <= 2) {
-        classMap[i] = 1;
-        values[i] = fg[i];
-        continue;
-      }
-      int best = 0;
-      float bp = 0;
-      for (int k = 0; k < K - 1; k++) {
-        const float* plane = norm.data() + (1 + k) * n;
-        const float v = same ? plane[i] : up.At(plane, row, x);
-        if (k == 0 || v > bp) {
-          bp = v;
-          best = k;
+  if (K > 2) {
+    for (int y = 0; y < H; y++) {
+      const Upsampler::Row row = same ? Upsampler::Row{} : up.RowAt(y);
+      for (int x = 0; x < W; x++) {
+        const size_t i = static_cast<size_t>(y) * W + x;
+        if (!mask[i]) continue;
+        int best = 0;
+        float bp = 0;
+        for (int k = 0; k < K - 1; k++) {
+          const float* plane = norm + (1 + k) * n;
+          const float v = same ? plane[i] : up.At(plane, row, x);
+          if (k == 0 || v > bp) {
+            bp = v;
+            best = k;
+          }
         }
+        classMap[i] = static_cast<uint8_t>(best + 1);
+        values[i] = bp;
       }
-      classMap[i] = static_cast<uint8_t>(best + 1);
-      values[i] = bp;
     }
   }
-  return ConnectedComponents(classMap, W, H, p.connectivity, values.data(), labels, true, p.maxRegions, true);
+  return ConnectedComponents(classMap, W, H, p.connectivity, values, labels, true, p.maxRegions, true);
 }
 
 }  // namespace ss::px

@@ -52,6 +52,7 @@ export interface SegmentParams {
   probabilityMaxSide?: number;
 }
 
+/** The native segmenter's classMap and labels are views of buffers the next frame reuses: copy what you keep. */
 export interface Segmentation {
   /** Class per frame pixel (0 = background): the most probable foreground class of each foreground pixel. */
   classMap: Uint8Array;
@@ -178,8 +179,17 @@ function fromNative(r: RegionProperties): Region {
   };
 }
 
-// Accumulator planes are kept between frames of the same size (one frame at a time per worker).
-let accBuf = new Float32Array(0);
+// Frame-sized buffers are kept between frames (one frame at a time per worker): fresh ones cost a page fault per 4 KiB,
+// more than the arithmetic on them.
+const scratch = { acc: new Float32Array(0), values: new Float32Array(0), classMap: new Uint8Array(0), labels: new Int32Array(0) };
+function reuse<K extends keyof typeof scratch>(key: K, n: number): (typeof scratch)[K] {
+  let b = scratch[key];
+  if (b.length < n) {
+    b = new (b.constructor as new (n: number) => (typeof scratch)[K])(n);
+    scratch[key] = b;
+  }
+  return b.subarray(0, n) as (typeof scratch)[K];
+}
 
 class NativeSegmenter implements TileSegmenter {
   private readonly acc: Float32Array;
@@ -192,9 +202,7 @@ class NativeSegmenter implements TileSegmenter {
     private readonly height: number,
     private readonly classes: number,
   ) {
-    const need = width * height * segmentPlanes(classes);
-    if (accBuf.length < need) accBuf = new Float32Array(need);
-    this.acc = accBuf.subarray(0, need);
+    this.acc = reuse('acc', width * height * segmentPlanes(classes));
     this.acc.fill(0);
     this.wx = grid.xs.map((_, i) => axisWeights(grid.xs, i, grid.tileWidth, width));
     this.wy = grid.ys.map((_, i) => axisWeights(grid.ys, i, grid.tileHeight, height));
@@ -210,8 +218,8 @@ class NativeSegmenter implements TileSegmenter {
   async segment(p: SegmentParams): Promise<Segmentation> {
     await this.blending;
     const n = p.outWidth * p.outHeight;
-    const classMap = new Uint8Array(n);
-    const labels = new Int32Array(n);
+    const classMap = reuse('classMap', n);
+    const labels = reuse('labels', n);
     const foreground = p.foreground ? new Float32Array(n) : undefined;
     let probability: ProbabilityMap | undefined;
     if (p.probabilityMaxSide) {
@@ -233,6 +241,7 @@ class NativeSegmenter implements TileSegmenter {
         outWidth: p.outWidth,
         outHeight: p.outHeight,
         foreground,
+        values: reuse('values', n),
         probabilityMap: probability?.data,
         probabilityScale: probability?.scale,
       },

@@ -25,7 +25,7 @@ export interface PostprocessOutput {
  * regions that were dropped.
  */
 export function detectionsOf(seg: Segmentation, width: number, height: number, p: DetectionParams): PostprocessOutput {
-  const { labels, regions, classMap } = seg;
+  const { labels, regions } = seg;
   const keep = new Int32Array(regions.length + 1);
   const detections: Detection[] = [];
   const order = regions.filter((r) => r.area >= p.minAreaPx).sort((a, b) => b.meanValue - a.meanValue || a.label - b.label);
@@ -34,8 +34,9 @@ export function detectionsOf(seg: Segmentation, width: number, height: number, p
     keep[r.label] = detections.length;
   }
   if (!p.masks) return { detections };
-  // Instances: detection index + 1.
+  // Instances: detection index + 1. The class map is copied: the segmenter reuses its buffer for the next frame.
   const n = width * height;
+  const classMap = seg.classMap.slice();
   const instances = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const l = labels[i]!;

@@ -315,6 +315,8 @@ export interface SegmentOptions {
   maxRegions?: number;
   /** Receives P(not background) at frame pixels. */
   foreground?: Float32Array;
+  /** Scratch of outWidth × outHeight floats (allocated per call when absent): keep one between frames. */
+  values?: Float32Array;
   /** Receives P(not background) max-pooled over probabilityScale² blocks, 0..255 (ceil(out/scale) per side). */
   probabilityMap?: Uint8Array;
   probabilityScale?: number;

@@ -334,7 +334,7 @@ export async function blendTile(probs: Float32Array, tileWidth: number, tileHeig
 }
 
 /**
- * Regions of blended network outputs in one native pass: normalises the accumulator, interpolates to frame pixels
+ * Regions of blended network outputs in one native pass: normalises the accumulator (in place), interpolates to frame pixels
  * (binned models), thresholds P(not background), closes, picks the most probable foreground class per pixel (written
  * to `classMap`; its probability is the region's value) and labels regions of equal class (`labels`) with their
  * properties and contours.
@@ -359,6 +359,10 @@ export async function segment(acc: Float32Array, width: number, height: number, 
     expectNoAlias(o.foreground, 'options.foreground', a, 'acc');
   }
   expectNoAlias(lb, 'labels', cm, 'classMap');
+  if (o.values !== undefined) {
+    expectTypedArray(o.values, 'options.values', ['Float32Array'], W * H);
+    expectNoAlias(o.values, 'options.values', a, 'acc');
+  }
   if (o.probabilityMap !== undefined) {
     const s = optionalNumber(o.probabilityScale, 'options.probabilityScale', 1, 65535, true) ?? 1;
     expectTypedArray(o.probabilityMap, 'options.probabilityMap', ['Uint8Array'], Math.ceil(W / s) * Math.ceil(H / s));
