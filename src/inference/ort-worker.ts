@@ -191,7 +191,14 @@ async function detect(req: DetectRequest): Promise<Omit<DetectionResult, 'model'
         const k = iy * grid.xs.length + ix;
         const i0 = performance.now();
         // The tile is a view into the batch: the ORT tensor wraps it without a copy.
-        const probs = await runTile(l, tiled.tensor.subarray(k * per, (k + 1) * per), tw, th);
+        let probs: Float32Array;
+        try {
+          probs = await runTile(l, tiled.tensor.subarray(k * per, (k + 1) * per), tw, th);
+        } catch (err) {
+          // Blends still running write into buffers the next frame reuses: let them finish first.
+          await segmenter.drain();
+          throw err;
+        }
         inferenceMs += performance.now() - i0;
         // Blending runs beside the next tile's network (native), or here (JS reference).
         const b0 = performance.now();

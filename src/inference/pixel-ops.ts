@@ -71,6 +71,8 @@ export interface Segmentation {
  */
 export interface TileSegmenter {
   add(probs: Float32Array, ix: number, iy: number): void;
+  /** Settles when no work of this segmenter runs any more (call before giving up on a frame). */
+  drain(): Promise<void>;
   segment(p: SegmentParams): Promise<Segmentation>;
 }
 
@@ -96,6 +98,9 @@ class JsSegmenter implements TileSegmenter {
   }
   add(probs: Float32Array, ix: number, iy: number): void {
     this.blender.add(probs, ix, iy);
+  }
+  drain(): Promise<void> {
+    return Promise.resolve();
   }
   async segment(p: SegmentParams): Promise<Segmentation> {
     const b = this.blender;
@@ -214,6 +219,9 @@ class NativeSegmenter implements TileSegmenter {
     this.blending = this.blending.then(() => blendTile(probs, g.tileWidth, g.tileHeight, o, this.acc));
     // A failed blend surfaces in segment(); until then it is not an unhandled rejection.
     this.blending.catch(() => undefined);
+  }
+  async drain(): Promise<void> {
+    await this.blending.catch(() => undefined);
   }
   async segment(p: SegmentParams): Promise<Segmentation> {
     await this.blending;
