@@ -14,6 +14,7 @@
         'src/preprocess.cc',
         'src/filters.cc',
         'src/morphology.cc',
+        'src/segment.cc',
         'src/stats.cc',
         'src/resample.cc',
         'src/focus.cc',

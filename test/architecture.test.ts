@@ -27,13 +27,13 @@ const RULES: Record<string, Rule> = {
   ops: { imports: ['kernel', 'native'] },
   camera: { imports: ['kernel', 'native'] },
   stage: { imports: ['kernel'] },
-  inference: { imports: ['kernel', 'native', 'datasets'] },
+  inference: { imports: ['kernel', 'geometry', 'native', 'datasets'] },
   publish: { imports: ['kernel'] },
   records: { imports: ['kernel'] },
   bundles: { imports: ['kernel', 'ops'] },
   // 4. the loop, written against ports only; offline scoring of models.
   scan: { imports: ['kernel', 'geometry', 'camera', 'stage'], typesOnly: ['camera', 'stage'] },
-  eval: { imports: ['kernel', 'datasets', 'inference'] },
+  eval: { imports: ['kernel', 'geometry', 'datasets', 'inference'] },
   // 5. the config schema (each area's section) and the appliance that joins the ports. config registers the
   //    twin's section schema, nothing else of the twin.
   config: { imports: ['kernel', 'ops', 'camera', 'stage', 'inference', 'publish', 'records', 'bundles', 'scan', 'sim'] },

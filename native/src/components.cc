@@ -1,5 +1,6 @@
 // Connected components: two-pass labelling with union-find, region properties from image moments, and the outer
 // boundary of each region by Moore-neighbour tracing with Jacob's stopping criterion.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -75,16 +76,80 @@ double ContourLength(const std::vector<int32_t>& pts) {
   return len;
 }
 
+// Convex hull (monotone chain, counter-clockwise) of flat x, y points.
+std::vector<int32_t> Hull(const std::vector<int32_t>& pts) {
+  const size_t n = pts.size() / 2;
+  std::vector<size_t> idx(n);
+  for (size_t i = 0; i < n; i++) idx[i] = i;
+  std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) {
+    return pts[2 * a] != pts[2 * b] ? pts[2 * a] < pts[2 * b] : pts[2 * a + 1] < pts[2 * b + 1];
+  });
+  auto cross = [&](size_t o, size_t a, size_t b) {
+    return double(pts[2 * a] - pts[2 * o]) * (pts[2 * b + 1] - pts[2 * o + 1]) -
+           double(pts[2 * a + 1] - pts[2 * o + 1]) * (pts[2 * b] - pts[2 * o]);
+  };
+  std::vector<size_t> lower, upper;
+  for (size_t i : idx) {
+    while (lower.size() >= 2 && cross(lower[lower.size() - 2], lower.back(), i) <= 0) lower.pop_back();
+    lower.push_back(i);
+  }
+  for (size_t k = idx.size(); k-- > 0;) {
+    size_t i = idx[k];
+    while (upper.size() >= 2 && cross(upper[upper.size() - 2], upper.back(), i) <= 0) upper.pop_back();
+    upper.push_back(i);
+  }
+  std::vector<size_t> hull(lower.begin(), lower.end() - (lower.empty() ? 0 : 1));
+  hull.insert(hull.end(), upper.begin(), upper.end() - (upper.empty() ? 0 : 1));
+  if (hull.empty() && n) hull.push_back(idx[0]);
+  std::vector<int32_t> out;
+  out.reserve(hull.size() * 2);
+  for (size_t i : hull) {
+    out.push_back(pts[2 * i]);
+    out.push_back(pts[2 * i + 1]);
+  }
+  return out;
+}
+
+// Maximum and minimum Feret diameters of the pixel-centre boundary, each extended by one pixel (a single pixel
+// measures 1 x 1, a w-pixel-wide line w across).
+void Feret(const std::vector<int32_t>& contour, double& maxPx, double& minPx) {
+  std::vector<int32_t> h = Hull(contour);
+  const size_t m = h.size() / 2;
+  maxPx = minPx = 1;
+  if (m <= 1) return;
+  double mx = 0;
+  for (size_t i = 0; i < m; i++)
+    for (size_t j = i + 1; j < m; j++) {
+      double dx = h[2 * i] - h[2 * j], dy = h[2 * i + 1] - h[2 * j + 1];
+      mx = std::max(mx, std::sqrt(dx * dx + dy * dy));  // sqrt, not hypot: exact like the JS reference
+    }
+  maxPx = mx + 1;
+  if (m == 2) return;
+  double mn = INFINITY;
+  for (size_t i = 0; i < m; i++) {
+    size_t j = (i + 1) % m;
+    double ex = h[2 * j] - h[2 * i], ey = h[2 * j + 1] - h[2 * i + 1];
+    double len = std::sqrt(ex * ex + ey * ey);
+    if (len == 0) continue;
+    double far = 0;
+    for (size_t k = 0; k < m; k++)
+      far = std::max(far, std::abs((h[2 * k] - h[2 * i]) * ey - (h[2 * k + 1] - h[2 * i + 1]) * ex) / len);
+    mn = std::min(mn, far);
+  }
+  minPx = (std::isfinite(mn) ? mn : 0) + 1;
+}
+
 struct Acc {
   int64_t area = 0, sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
   int minX = 0, minY = 0, maxX = 0, maxY = 0, firstX = 0, firstY = 0;
+  uint8_t value = 0;
   double vsum = 0, vmax = -INFINITY;
 };
 
 }  // namespace
 
 ComponentsResult ConnectedComponents(const uint8_t* mask, int w, int h, int connectivity, const float* values,
-                                     int32_t* labelsOut, bool contours, int maxRegions) {
+                                     int32_t* labelsOut, bool contours, int maxRegions, bool byValue) {
   const size_t n = static_cast<size_t>(w) * h;
   std::vector<int32_t> own;
   int32_t* labels = labelsOut;
@@ -100,14 +165,17 @@ ComponentsResult ConnectedComponents(const uint8_t* mask, int w, int h, int conn
         labels[i] = 0;
         continue;
       }
+      // With byValue only neighbours of the same mask value join (one pass over a class map).
+      const uint8_t v = mask[i];
+      auto joins = [&](size_t j) { return labels[j] && (!byValue || mask[j] == v); };
       int32_t nb[4];
       int k = 0;
-      if (x > 0 && labels[i - 1]) nb[k++] = labels[i - 1];
+      if (x > 0 && joins(i - 1)) nb[k++] = labels[i - 1];
       if (y > 0) {
-        if (labels[i - w]) nb[k++] = labels[i - w];
+        if (joins(i - w)) nb[k++] = labels[i - w];
         if (connectivity == 8) {
-          if (x > 0 && labels[i - w - 1]) nb[k++] = labels[i - w - 1];
-          if (x + 1 < w && labels[i - w + 1]) nb[k++] = labels[i - w + 1];
+          if (x > 0 && joins(i - w - 1)) nb[k++] = labels[i - w - 1];
+          if (x + 1 < w && joins(i - w + 1)) nb[k++] = labels[i - w + 1];
         }
       }
       if (k == 0) {
@@ -138,6 +206,7 @@ ComponentsResult ConnectedComponents(const uint8_t* mask, int w, int h, int conn
           Acc a;
           a.minX = a.maxX = a.firstX = x;
           a.minY = a.maxY = a.firstY = y;
+          a.value = mask[i];
           acc.push_back(a);
         }
       }
@@ -167,6 +236,7 @@ ComponentsResult ConnectedComponents(const uint8_t* mask, int w, int h, int conn
     const Acc& a = acc[k];
     Region r;
     r.label = static_cast<int>(k + 1);
+    r.value = a.value;
     r.area = a.area;
     r.minX = a.minX;
     r.minY = a.minY;
@@ -186,12 +256,16 @@ ComponentsResult ConnectedComponents(const uint8_t* mask, int w, int h, int conn
     r.minorAxis = 4 * std::sqrt(l2);
     r.eccentricity = l1 > 0 ? std::sqrt(1 - l2 / l1) : 0;
     r.orientation = 0.5 * std::atan2(2 * mu11, mu20 - mu02);
+    r.mu20 = mu20;
+    r.mu02 = mu02;
+    r.mu11 = mu11;
     if (values) {
       r.valueMean = a.vsum / A;
       r.valueMax = a.vmax;
     }
     std::vector<int32_t> c = Trace(labels, w, h, r.label, a.firstX, a.firstY, a.area);
     r.perimeter = ContourLength(c);
+    Feret(c, r.feretMax, r.feretMin);
     if (contours) r.contour = std::move(c);
     res.regions.push_back(std::move(r));
   }

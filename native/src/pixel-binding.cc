@@ -341,6 +341,54 @@ Napi::Value FocusMetrics(const Napi::CallbackInfo& info) {
       });
 }
 
+Napi::Object RegionsToJs(Napi::Env env, const px::ComponentsResult& res, bool hasValues, bool contours) {
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("count", res.count);
+  r.Set("truncated", res.truncated);
+  Napi::Array regions = Napi::Array::New(env, res.regions.size());
+  for (size_t i = 0; i < res.regions.size(); i++) {
+    const px::Region& g = res.regions[i];
+    Napi::Object o2 = Napi::Object::New(env);
+    o2.Set("label", g.label);
+    o2.Set("value", g.value);
+    o2.Set("area", static_cast<double>(g.area));
+    Napi::Object bbox = Napi::Object::New(env);
+    bbox.Set("x", g.minX);
+    bbox.Set("y", g.minY);
+    bbox.Set("width", g.maxX - g.minX + 1);
+    bbox.Set("height", g.maxY - g.minY + 1);
+    o2.Set("bbox", bbox);
+    Napi::Object centroid = Napi::Object::New(env);
+    centroid.Set("x", g.cx);
+    centroid.Set("y", g.cy);
+    o2.Set("centroid", centroid);
+    o2.Set("orientation", g.orientation);
+    o2.Set("eccentricity", g.eccentricity);
+    o2.Set("majorAxis", g.majorAxis);
+    o2.Set("minorAxis", g.minorAxis);
+    o2.Set("perimeter", g.perimeter);
+    o2.Set("feretMax", g.feretMax);
+    o2.Set("feretMin", g.feretMin);
+    Napi::Array mu = Napi::Array::New(env, 3);
+    mu.Set(0u, g.mu20);
+    mu.Set(1u, g.mu02);
+    mu.Set(2u, g.mu11);
+    o2.Set("moments", mu);
+    if (hasValues) {
+      o2.Set("valueMean", g.valueMean);
+      o2.Set("valueMax", g.valueMax);
+    }
+    if (contours) {
+      auto arr = Napi::Int32Array::New(env, g.contour.size());
+      std::copy(g.contour.begin(), g.contour.end(), arr.Data());
+      o2.Set("contour", arr);
+    }
+    regions.Set(static_cast<uint32_t>(i), o2);
+  }
+  r.Set("regions", regions);
+  return r;
+}
+
 Napi::Value ConnectedComponents(const Napi::CallbackInfo& info) {
   Call c(info);
   PixelBuffer mask = c.Source(0, "mask", {PixelType::U8});
@@ -363,52 +411,97 @@ Napi::Value ConnectedComponents(const Napi::CallbackInfo& info) {
     labels = l.as<int32_t>();
     keep.push_back(l.owner);
   }
+  bool byValue = BoolOption(o, "byValue", "options.byValue", false);
   auto res = std::make_shared<px::ComponentsResult>();
   int w = c.width, h = c.height;
   const uint8_t* m = mask.as<uint8_t>();
   bool hasValues = values != nullptr;
   return Task::Run(
       c.env, keep,
-      [=]() { *res = px::ConnectedComponents(m, w, h, conn, values, labels, contours, maxRegions); },
-      [res, hasValues, contours](Napi::Env env) {
-        Napi::Object r = Napi::Object::New(env);
-        r.Set("count", res->count);
-        r.Set("truncated", res->truncated);
-        Napi::Array regions = Napi::Array::New(env, res->regions.size());
-        for (size_t i = 0; i < res->regions.size(); i++) {
-          const px::Region& g = res->regions[i];
-          Napi::Object o2 = Napi::Object::New(env);
-          o2.Set("label", g.label);
-          o2.Set("area", static_cast<double>(g.area));
-          Napi::Object bbox = Napi::Object::New(env);
-          bbox.Set("x", g.minX);
-          bbox.Set("y", g.minY);
-          bbox.Set("width", g.maxX - g.minX + 1);
-          bbox.Set("height", g.maxY - g.minY + 1);
-          o2.Set("bbox", bbox);
-          Napi::Object centroid = Napi::Object::New(env);
-          centroid.Set("x", g.cx);
-          centroid.Set("y", g.cy);
-          o2.Set("centroid", centroid);
-          o2.Set("orientation", g.orientation);
-          o2.Set("eccentricity", g.eccentricity);
-          o2.Set("majorAxis", g.majorAxis);
-          o2.Set("minorAxis", g.minorAxis);
-          o2.Set("perimeter", g.perimeter);
-          if (hasValues) {
-            o2.Set("valueMean", g.valueMean);
-            o2.Set("valueMax", g.valueMax);
-          }
-          if (contours) {
-            auto arr = Napi::Int32Array::New(env, g.contour.size());
-            std::copy(g.contour.begin(), g.contour.end(), arr.Data());
-            o2.Set("contour", arr);
-          }
-          regions.Set(static_cast<uint32_t>(i), o2);
-        }
-        r.Set("regions", regions);
-        return r;
-      });
+      [=]() { *res = px::ConnectedComponents(m, w, h, conn, values, labels, contours, maxRegions, byValue); },
+      [res, hasValues, contours](Napi::Env env) { return RegionsToJs(env, *res, hasValues, contours); });
+}
+
+// blendTile(probs, tileWidth, tileHeight, {classes, x, y, wx, wy, width, height}, acc): one tile's softmax output
+// added, weighted, into the accumulator planes of the working grid.
+Napi::Value BlendTile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int tw = 0, th = 0;
+  DimensionsArg(info, 1, tw, th);
+  Napi::Object o = ObjectArg(info[3], "options", false);
+  int classes = static_cast<int>(NumberOption(o, "classes", "options.classes", 2, 255, 2, true));
+  int w = static_cast<int>(NumberOption(o, "width", "options.width", 1, 65535, 1, true));
+  int h = static_cast<int>(NumberOption(o, "height", "options.height", 1, 65535, 1, true));
+  int x = static_cast<int>(NumberOption(o, "x", "options.x", 0, w - 1, 0, true));
+  int y = static_cast<int>(NumberOption(o, "y", "options.y", 0, h - 1, 0, true));
+  const size_t plane = static_cast<size_t>(tw) * th;
+  PixelBuffer probs = TypedArrayArg(info[0], "probs", {PixelType::F32}, plane * classes, true);
+  PixelBuffer wx = TypedArrayArg(o.Get("wx"), "options.wx", {PixelType::F32}, tw, true);
+  PixelBuffer wy = TypedArrayArg(o.Get("wy"), "options.wy", {PixelType::F32}, th, true);
+  const size_t need = static_cast<size_t>(w) * h * px::SegmentPlanes(classes);
+  PixelBuffer acc = TypedArrayArg(info[4], "acc", {PixelType::F32}, need, true);
+  if (Overlaps(acc, probs)) {
+    ThrowRange(env, "a buffer that does not share memory with probs", "acc", acc.owner);
+  }
+  const float* p = probs.as<float>();
+  const float* ax = wx.as<float>();
+  const float* ay = wy.as<float>();
+  float* a = acc.as<float>();
+  return Task::Run(
+      env, {probs.owner, wx.owner, wy.owner, acc.owner},
+      [=]() { px::BlendTile(p, classes, tw, th, ax, ay, x, y, a, w, h); }, nullptr);
+}
+
+// segment(acc, width, height, options, classMap, labels): regions of the blended planes (see pixel.h Segment).
+Napi::Value Segment(const Napi::CallbackInfo& info) {
+  Call c(info);
+  Napi::Object o = ObjectArg(info[3], "options", false);
+  px::SegmentParams p;
+  p.classes = static_cast<int>(NumberOption(o, "classes", "options.classes", 2, 255, 2, true));
+  p.threshold = NumberOption(o, "threshold", "options.threshold", 0, 1, 0.5);
+  p.closeRadius = static_cast<int>(NumberOption(o, "closeRadius", "options.closeRadius", 0, 64, 0, true));
+  p.connectivity = static_cast<int>(NumberOption(o, "connectivity", "options.connectivity", 4, 8, 8, true));
+  if (p.connectivity != 4 && p.connectivity != 8) ThrowRange(c.env, "4 or 8", "options.connectivity", o.Get("connectivity"));
+  p.binning = static_cast<int>(NumberOption(o, "binning", "options.binning", 1, 16, 1, true));
+  p.outWidth = static_cast<int>(NumberOption(o, "outWidth", "options.outWidth", 1, 65535, c.width, true));
+  p.outHeight = static_cast<int>(NumberOption(o, "outHeight", "options.outHeight", 1, 65535, c.height, true));
+  p.maxRegions = static_cast<int>(NumberOption(o, "maxRegions", "options.maxRegions", 0, 1e7, 1e7, true));
+  PixelBuffer acc = TypedArrayArg(info[0], "acc", {PixelType::F32}, c.pixels * px::SegmentPlanes(p.classes), true);
+  const size_t out = static_cast<size_t>(p.outWidth) * p.outHeight;
+  PixelBuffer classMap = TypedArrayArg(info[4], "classMap", {PixelType::U8}, out, true);
+  PixelBuffer labels = TypedArrayArg(info[5], "labels", {PixelType::I32}, out, true);
+  std::vector<Napi::Object> keep = {acc.owner, classMap.owner, labels.owner};
+  float* fg = nullptr;
+  if (!o.Get("foreground").IsUndefined()) {
+    PixelBuffer f = TypedArrayArg(o.Get("foreground"), "options.foreground", {PixelType::F32}, out, true);
+    c.NoAlias(f, acc, "options.foreground", "acc");
+    fg = f.as<float>();
+    keep.push_back(f.owner);
+  }
+  c.NoAlias(labels, classMap, "labels", "classMap");
+  float* values = nullptr;
+  if (!o.Get("values").IsUndefined()) {
+    PixelBuffer v = TypedArrayArg(o.Get("values"), "options.values", {PixelType::F32}, out, true);
+    c.NoAlias(v, acc, "options.values", "acc");
+    values = v.as<float>();
+    keep.push_back(v.owner);
+  }
+  uint8_t* pool = nullptr;
+  if (!o.Get("probabilityMap").IsUndefined()) {
+    p.poolScale = static_cast<int>(NumberOption(o, "probabilityScale", "options.probabilityScale", 1, 65535, 1, true));
+    const size_t pn = static_cast<size_t>((p.outWidth + p.poolScale - 1) / p.poolScale) * ((p.outHeight + p.poolScale - 1) / p.poolScale);
+    PixelBuffer pm = TypedArrayArg(o.Get("probabilityMap"), "options.probabilityMap", {PixelType::U8}, pn, true);
+    pool = pm.as<uint8_t>();
+    keep.push_back(pm.owner);
+  }
+  auto res = std::make_shared<px::ComponentsResult>();
+  float* a = acc.as<float>();
+  uint8_t* cm = classMap.as<uint8_t>();
+  int32_t* lb = labels.as<int32_t>();
+  int w = c.width, h = c.height;
+  return Task::Run(
+      c.env, keep, [=]() { *res = px::Segment(a, w, h, p, cm, lb, values, fg, pool); },
+      [res](Napi::Env env) { return RegionsToJs(env, *res, true, true); });
 }
 
 }  // namespace
@@ -427,6 +520,8 @@ void InitPixel(Napi::Env env, Napi::Object exports) {
   exports.Set("resize", Napi::Function::New(env, Resize, "resize"));
   exports.Set("focusMetrics", Napi::Function::New(env, FocusMetrics, "focusMetrics"));
   exports.Set("connectedComponents", Napi::Function::New(env, ConnectedComponents, "connectedComponents"));
+  exports.Set("blendTile", Napi::Function::New(env, BlendTile, "blendTile"));
+  exports.Set("segment", Napi::Function::New(env, Segment, "segment"));
 }
 
 }  // namespace ss

@@ -112,11 +112,14 @@ FocusMetrics ComputeFocus(const Image& src, int x0, int y0, int w, int h);
 // ---- connected components ----
 struct Region {
   int label = 0;
+  uint8_t value = 0;  // the mask value of the region's pixels
   int64_t area = 0;
   int minX = 0, minY = 0, maxX = 0, maxY = 0;
   double cx = 0, cy = 0;
   double orientation = 0, eccentricity = 0, majorAxis = 0, minorAxis = 0, perimeter = 0;
   double valueMean = 0, valueMax = 0;
+  double mu20 = 0, mu02 = 0, mu11 = 0;  // second central moments
+  double feretMax = 1, feretMin = 1;    // calipers over the contour's convex hull, +1 px
   int firstX = 0, firstY = 0;  // first pixel in raster order (where the contour trace starts)
   std::vector<int32_t> contour;  // x0, y0, x1, y1, ... (outer boundary, clockwise with y down)
 };
@@ -127,8 +130,38 @@ struct ComponentsResult {
   std::vector<Region> regions;
 };
 
-// Labels 1..N in raster order of each component's first pixel; 0 = background.
+// Labels 1..N in raster order of each component's first pixel; 0 = background. Non-zero pixels form one foreground,
+// or with `byValue` one foreground per mask value (regions of a class map).
 ComponentsResult ConnectedComponents(const uint8_t* mask, int width, int height, int connectivity,
-                                     const float* values, int32_t* labels, bool contours, int maxRegions);
+                                     const float* values, int32_t* labels, bool contours, int maxRegions,
+                                     bool byValue = false);
+
+// ---- segmentation of tiled network outputs ----
+// Accumulator planes over the model's working grid (w x h): [0] summed weights, [1] weighted P(not background),
+// [1 + k] weighted P(class k) for k = 1..K-1 when K > 2. Planes(K) says how many.
+inline int SegmentPlanes(int classes) { return classes > 2 ? classes + 1 : 2; }
+
+// Adds one tile's softmax output (K x th x tw, NCHW with N = 1) at (x0, y0), weighted by wx[c] * wy[r].
+void BlendTile(const float* probs, int classes, int tw, int th, const float* wx, const float* wy, int x0, int y0,
+               float* acc, int w, int h);
+
+struct SegmentParams {
+  int classes = 2;
+  double threshold = 0.5;
+  int closeRadius = 0;   // square closing of the foreground, outside the image counts as background
+  int connectivity = 8;
+  int binning = 1;       // the grid is binned k x k: probabilities are interpolated bilinearly to frame pixels
+  int outWidth = 0, outHeight = 0;
+  int maxRegions = 10000000;
+  int poolScale = 0;     // > 0: max-pool P(not background) over poolScale² blocks into `pool` as 0..255
+};
+
+// Normalises the blended planes (in place), interpolates them to frame pixels, thresholds P(not background), closes, picks the
+// most probable foreground class per pixel (classMap, and its probability as the region's value) and labels regions
+// of equal class with their properties. `foreground` (optional, out size) receives P(not background).
+// The accumulator is normalised in place; `values` (optional, out size) is scratch that ends as each foreground pixel's
+// value.
+ComponentsResult Segment(float* acc, int w, int h, const SegmentParams& p, uint8_t* classMap, int32_t* labels,
+                         float* values, float* foreground, uint8_t* pool = nullptr);
 
 }  // namespace ss::px

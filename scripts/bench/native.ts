@@ -8,12 +8,17 @@
  * 2. Aravis' in-process fake camera at 2048 × 2048 Mono16 delivering frames into double-buffered tensors (grab,
  *    preprocess, release): frames/s and process CPU% (all threads, the fake camera's own frame generation included),
  *    and the bytes JS copied per frame (frames that are not views of the addon's pool would have been copied).
+ * 3. Post-processing of a 2048 × 2048 frame's 81 tile outputs (256², 32 px overlap) of a 2-class and a 5-class
+ *    network: blending, threshold, class choice and regions with their properties, by the addon (blendTile per tile,
+ *    one segment pass) against the JS reference of the same (pixel-ops' JsSegmenter), per tile; medians.
  *
  * Prints one JSON object as its last line.
  */
 import { cpus } from 'node:os';
 import { GenicamFrameSource, genicamAvailable } from '../../src/camera/genicam-source.js';
 import { planTiles, preprocessTiles } from '../../src/native/pixel.js';
+import { jsPixelOps, nativePixelOps, type PixelOps } from '../../src/inference/pixel-ops.js';
+import { tileGrid } from '../../src/inference/tiling.js';
 
 const W = 2048;
 const H = 2048;
@@ -160,14 +165,66 @@ async function aravisBench(): Promise<Record<string, number | string>> {
   };
 }
 
+/** Synthetic softmax outputs: smooth blobs per class, different per tile, so blending and regions have work to do. */
+function tileOutputs(tiles: number, K: number, T: number): Float32Array[] {
+  const plane = T * T;
+  return Array.from({ length: tiles }, (_, t) => {
+    const out = new Float32Array(K * plane);
+    for (let i = 0; i < plane; i++) {
+      const x = i % T;
+      const y = (i - x) / T;
+      let sum = 0;
+      for (let k = 0; k < K; k++) {
+        const e = Math.exp((k === 0 ? 2 : 2.5) * Math.cos(Math.hypot(x - ((37 * (k + t)) % T), y - ((53 * (k + 2 * t)) % T)) / (9 + 4 * k)));
+        out[k * plane + i] = e;
+        sum += e;
+      }
+      for (let k = 0; k < K; k++) out[k * plane + i]! /= sum;
+    }
+    return out;
+  });
+}
+
+async function postprocessBench(): Promise<Record<string, number>> {
+  const grid = tileGrid(W, H, TILE, 32, 32);
+  const out: Record<string, number> = { postTiles: grid.tiles.length };
+  for (const K of [2, 5]) {
+    const outputs = tileOutputs(grid.tiles.length, K, TILE);
+    const params = { threshold: 0.5, closePx: 0, outWidth: W, outHeight: H, binning: 1, probabilityMaxSide: 512 };
+    const run = async (ops: PixelOps): Promise<number> => {
+      const t = performance.now();
+      const s = ops.segmenter(grid, W, H, K);
+      grid.tiles.forEach((_, k) => s.add(outputs[k]!, k % grid.xs.length, Math.floor(k / grid.xs.length)));
+      await s.segment(params);
+      return performance.now() - t;
+    };
+    const nat: number[] = [];
+    const js: number[] = [];
+    for (let r = 0; r < 5; r++) {
+      nat.push(await run(nativePixelOps));
+      if (r < 3) js.push(await run(jsPixelOps));
+    }
+    out[`postNativeMsPerTile${K}Classes`] = round(median(nat) / grid.tiles.length, 3);
+    out[`postJsMsPerTile${K}Classes`] = round(median(js) / grid.tiles.length, 3);
+    out[`postSpeedupVsJs${K}Classes`] = round(median(js) / median(nat), 1);
+  }
+  return out;
+}
+
 const pre = await preprocessBench();
 const arv = await aravisBench();
+const post = await postprocessBench();
 const result = {
   frame: `${W}x${H} u16, flat-field, ${TILE}x${TILE} float32 tiles`,
   cores: cpus().length,
   ...pre,
   ...arv,
+  ...post,
 };
+console.log(
+  `post-processing per tile (${post.postTiles} tiles): 2 classes native ${post.postNativeMsPerTile2Classes} ms, JS ${post.postJsMsPerTile2Classes} ms; ` +
+    `5 classes native ${post.postNativeMsPerTile5Classes} ms, JS ${post.postJsMsPerTile5Classes} ms`,
+);
 console.log(`preprocess: native ${pre.nativeMs} ms (all ${result.cores} cores ${pre.nativeAllCoresMs} ms), JS ${pre.jsMs} ms, memcpy ${pre.memcpyMs} ms`);
 console.log(`aravis fake camera: ${arv.arvFps} frames/s at ${arv.arvCpuPercent} % CPU, ${arv.jsBytesCopiedPerFrame} bytes copied by JS per frame`);
 console.log(JSON.stringify(result));

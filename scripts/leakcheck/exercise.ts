@@ -63,7 +63,15 @@ async function exercisePixels(): Promise<void> {
     await px.bin(u16, w, h, { factor: 3 }, new Uint16Array(22 * 15));
     await px.resize(u16, w, h, new Float32Array(30 * 20), 30, 20);
     await px.focusMetrics(u16, w, h, { roi: { x: 3, y: 3, width: 40, height: 30 } });
-    await px.connectedComponents(mask, w, h, { values, labels: new Int32Array(n), maxRegions: 50 });
+    await px.connectedComponents(mask, w, h, { values, labels: new Int32Array(n), maxRegions: 50, byValue: true });
+    {
+      // Two 32 × 32 tiles of a 3-class output blended over a 48 × 32 grid, then segmented at twice the size.
+      const acc = new Float32Array(48 * 32 * px.segmentPlanes(3));
+      const probs = new Float32Array(3 * 32 * 32).map((_, i) => ((i * 7919) % 97) / 97);
+      const ones = new Float32Array(32).fill(1);
+      for (const x of [0, 16]) await px.blendTile(probs, 32, 32, { classes: 3, width: 48, height: 32, x, y: 0, wx: ones, wy: ones }, acc);
+      await px.segment(acc, 48, 32, { classes: 3, threshold: 0.5, closeRadius: 1, binning: 2, outWidth: 96, outHeight: 64 }, new Uint8Array(96 * 64), new Int32Array(96 * 64));
+    }
     // Error paths: refused before native code, refused by the addon itself, and failing on the worker thread.
     await px.median(u16, w, h, { radius: 99 }, new Uint16Array(n)).catch(() => undefined);
     try {

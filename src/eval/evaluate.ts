@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { labelRegions } from '../datasets/components.js';
+import { connectedComponentsJs } from '../geometry/regions.js';
 import type { Dataset, DatasetEntry, LabelledImage } from '../datasets/dataset.js';
 import type { Detector, FrameInput } from '../inference/detector.js';
 import { MetricAccumulator, type ImageTruth, type Scores } from './metrics.js';
@@ -61,7 +61,7 @@ export function truthOf(img: LabelledImage, mapping: Uint8Array, defects?: TwinD
   const n = img.width * img.height;
   const classMap = new Uint8Array(n);
   for (let i = 0; i < n; i++) classMap[i] = mapping[img.mask[i]!]!;
-  const { labels, regions } = labelRegions(classMap, img.width, img.height, 8);
+  const { labels, regions } = connectedComponentsJs(classMap, img.width, img.height, { connectivity: 8 });
   // Object id per region: by default one object per region.
   const objectOf = new Int32Array(regions.length + 1);
   const objectClasses: number[] = [];
@@ -69,7 +69,8 @@ export function truthOf(img: LabelledImage, mapping: Uint8Array, defects?: TwinD
   regions.forEach((r, k) => {
     let owner = -1;
     if (defects) {
-      const [cx, cy] = r.centroid;
+      // Pixel centres to the defect list's pixel-corner coordinates.
+      const [cx, cy] = [r.centroid[0] + 0.5, r.centroid[1] + 0.5];
       let bestArea = 0;
       defects.forEach((d, j) => {
         if (mapping[d.classId] !== r.value) return;

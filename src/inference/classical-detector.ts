@@ -16,12 +16,11 @@ import {
   type DetectorInput,
   type FrameInput,
 } from './detector.js';
-import type { Region } from './components.js';
+import type { Region } from '../geometry/regions.js';
 import { classicalPreset, type ClassRule, type ClassicalPreset } from './classical-presets.js';
 import { medianBackground, openClose, otsu, robustSigma } from './morphology.js';
 import { pixelOps } from './pixel-ops.js';
 import { probabilityMap, regionToDetection } from './postprocess.js';
-import { feret } from './region-geometry.js';
 
 export class ClassicalDetector implements Detector {
   private closed = false;
@@ -158,9 +157,8 @@ function matches(rule: ClassRule, area: number, elong: number, fill: number, pol
 }
 
 function classify(P: ClassicalPreset, r: Region, pol: 'dark' | 'bright'): number {
-  const f = feret(r.contour);
-  const elong = f.maxPx / Math.max(1, f.minPx);
-  const fill = r.area / Math.max(1, f.maxPx * f.minPx);
+  const elong = r.feretMaxPx / Math.max(1, r.feretMinPx);
+  const fill = r.area / Math.max(1, r.feretMaxPx * r.feretMinPx);
   const rule = P.rules.find((x) => matches(x, r.area, elong, fill, pol)) ?? P.rules[P.rules.length - 1]!;
   const k = P.classes.indexOf(rule.className);
   return k > 0 ? k : 1;

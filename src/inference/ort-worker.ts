@@ -6,11 +6,10 @@
 import { parentPort } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import type { ModelManifest } from './manifest.js';
-import { pixelOps } from './pixel-ops.js';
-import { postprocess, probabilityMap } from './postprocess.js';
+import { pixelOps, type TileSegmenter } from './pixel-ops.js';
+import { detectionsOf } from './postprocess.js';
 import { providerChain, providerFailure, type ProviderName } from './providers.js';
-import { upsampleBilinear } from './resample.js';
-import { ProbabilityBlender, tileGrid } from './tiling.js';
+import { tileGrid } from './tiling.js';
 import type { DetectRequest, LoadReply, LoadRequest, WireError, WorkerReply, WorkerRequest } from './worker-protocol.js';
 import type { DetectionResult } from './detector.js';
 
@@ -151,7 +150,9 @@ async function detect(req: DetectRequest): Promise<Omit<DetectionResult, 'model'
   let inferenceMs = 0;
   let preMs = 0;
   let tiles = 0;
-  let blender: ProbabilityBlender;
+  let segmenter: TileSegmenter;
+  let gridWidth: number;
+  let gridHeight: number;
   if (req.input.kind === 'tensor') {
     const mult = m.input.sizeMultiple;
     if (width % mult !== 0 || height % mult !== 0) {
@@ -159,9 +160,10 @@ async function detect(req: DetectRequest): Promise<Omit<DetectionResult, 'model'
     }
     const data = new Float32Array(req.input.buffer as ArrayBuffer, req.input.byteOffset, req.input.length);
     const grid = tileGrid(width, height, Math.max(width, height), 0, mult);
-    blender = new ProbabilityBlender(width, height, K, grid);
+    segmenter = ops.segmenter(grid, width, height, K);
+    [gridWidth, gridHeight] = [width, height];
     const i0 = performance.now();
-    blender.add(await runTile(l, data, width, height), 0, 0);
+    segmenter.add(await runTile(l, data, width, height), 0, 0);
     inferenceMs += performance.now() - i0;
     tiles = 1;
   } else {
@@ -179,7 +181,8 @@ async function detect(req: DetectRequest): Promise<Omit<DetectionResult, 'model'
     if (tiled.tensor.buffer !== batchBuf.buffer) batchBuf = new Float32Array(tiled.tensor.buffer as ArrayBuffer);
     preMs += performance.now() - p0;
     const grid = tiled.grid;
-    blender = new ProbabilityBlender(tiled.width, tiled.height, K, grid);
+    segmenter = ops.segmenter(grid, tiled.width, tiled.height, K);
+    [gridWidth, gridHeight] = [tiled.width, tiled.height];
     const tw = grid.tileWidth;
     const th = grid.tileHeight;
     const per = tw * th;
@@ -188,46 +191,39 @@ async function detect(req: DetectRequest): Promise<Omit<DetectionResult, 'model'
         const k = iy * grid.xs.length + ix;
         const i0 = performance.now();
         // The tile is a view into the batch: the ORT tensor wraps it without a copy.
-        const probs = await runTile(l, tiled.tensor.subarray(k * per, (k + 1) * per), tw, th);
+        let probs: Float32Array;
+        try {
+          probs = await runTile(l, tiled.tensor.subarray(k * per, (k + 1) * per), tw, th);
+        } catch (err) {
+          // Blends still running write into buffers the next frame reuses: let them finish first.
+          await segmenter.drain();
+          throw err;
+        }
         inferenceMs += performance.now() - i0;
+        // Blending runs beside the next tile's network (native), or here (JS reference).
         const b0 = performance.now();
-        blender.add(probs, ix, iy);
+        segmenter.add(probs, ix, iy);
         preMs += performance.now() - b0;
         tiles++;
       }
     }
   }
   const q0 = performance.now();
-  blender.finish();
-  let foreground = blender.foreground;
-  let classPlanes = blender.classPlanes;
-  if (blender.width !== width || blender.height !== height) {
-    // A binned model: probabilities back to frame pixels before thresholding, so detections are in frame pixels.
-    const k = m.input.binning ?? 1;
-    foreground = upsampleBilinear(foreground, blender.width, blender.height, width, height, k);
-    classPlanes = classPlanes.map((p) => upsampleBilinear(p, blender.width, blender.height, width, height, k));
-  }
-  const post = await postprocess(
-    {
-      width,
-      height,
-      foreground,
-      classPlanes,
-      classes: m.classes,
-      threshold: req.threshold,
-      minAreaPx: req.minAreaPx,
-      closePx: req.closePx,
-      pixelSizeUm: req.pixelSizeUm,
-      pixelToStage: req.pixelToStage,
-    },
-    ops,
-  );
+  const seg = await segmenter.segment({
+    threshold: req.threshold,
+    closePx: req.closePx,
+    outWidth: width,
+    outHeight: height,
+    binning: gridWidth === width && gridHeight === height ? 1 : (m.input.binning ?? 1),
+    probabilityMaxSide: req.probabilityMap,
+  });
+  const post = detectionsOf(seg, width, height, { classes: m.classes, minAreaPx: req.minAreaPx, pixelSizeUm: req.pixelSizeUm, pixelToStage: req.pixelToStage, masks: req.masks });
   const result: Omit<DetectionResult, 'model'> = {
     detections: post.detections,
     timing: { totalMs: 0, inferenceMs, preprocessMs: preMs, postprocessMs: 0, tiles, msPerTile: 0 },
   };
-  if (req.probabilityMap > 0) result.probability = probabilityMap(foreground, width, height, req.probabilityMap);
-  if (req.masks) result.masks = post.masks;
+  if (seg.probability) result.probability = seg.probability;
+  if (post.masks) result.masks = post.masks;
   const total = performance.now() - t0;
   result.timing.postprocessMs = performance.now() - q0;
   result.timing.totalMs = total;

@@ -1,81 +1,42 @@
 /**
- * Post-processing: blended probabilities → threshold → class per pixel → connected components → region properties →
- * detections with class, confidence, bbox, contour, area and size in µm.
+ * Post-processing after segmentation (pixel-ops' TileSegmenter: blended probabilities → threshold → class per pixel →
+ * regions with their properties): regions → detections with class, confidence, bbox, contour, area and size in µm.
  */
 import type { Detection, PixelToStage, ProbabilityMap, SegmentationMasks } from './detector.js';
-import type { Region } from './components.js';
-import { openClose } from './morphology.js';
-import type { PixelOps } from './pixel-ops.js';
-import { feret } from './region-geometry.js';
+import type { Region } from '../geometry/regions.js';
+import type { Segmentation } from './pixel-ops.js';
 
-export interface PostprocessInput {
-  width: number;
-  height: number;
-  /** P(not background) per pixel. */
-  foreground: Float32Array;
-  /** P(class k + 1) per pixel for each foreground class; empty when the model has one foreground class. */
-  classPlanes: Float32Array[];
+export interface DetectionParams {
   classes: readonly string[];
-  threshold: number;
   minAreaPx: number;
-  /** Closing radius (px) of the foreground before regions are formed (0: none). */
-  closePx?: number;
   pixelSizeUm: number;
   pixelToStage?: PixelToStage;
-  connectivity?: 4 | 8;
+  /** Also return the class map and instance map (a per-pixel pass; evaluation asks for it, the scan does not). */
+  masks: boolean;
 }
 
 export interface PostprocessOutput {
   detections: Detection[];
-  masks: SegmentationMasks;
+  masks?: SegmentationMasks;
 }
 
 /**
- * A pixel is foreground when P(not background) ≥ threshold (then closed with radius `closePx`); its class is the most
- * probable foreground class (so a recall-tuned threshold below 0.5 still yields a class). Regions smaller than
- * `minAreaPx` are dropped (and cleared from the class map).
+ * Detections of the regions of at least `minAreaPx` pixels, most confident first; the masks (when asked) lose the
+ * regions that were dropped.
  */
-export async function postprocess(input: PostprocessInput, ops: PixelOps): Promise<PostprocessOutput> {
-  const { width, height, foreground, classPlanes, threshold } = input;
-  const n = width * height;
-  const classMap = new Uint8Array(n);
-  const values = new Float32Array(n);
-  const K = classPlanes.length;
-  let fg: Uint8Array = new Uint8Array(n);
-  for (let i = 0; i < n; i++) fg[i] = foreground[i]! >= threshold ? 1 : 0;
-  // Closing joins pieces of one defect across narrow gaps; the gap pixels take their most probable class.
-  if ((input.closePx ?? 0) > 0) fg = openClose(fg, width, height, 0, input.closePx!);
-  for (let i = 0; i < n; i++) {
-    if (!fg[i]) continue;
-    const f = foreground[i]!;
-    if (K === 0) {
-      classMap[i] = 1;
-      values[i] = f;
-      continue;
-    }
-    let best = 0;
-    let bp = classPlanes[0]![i]!;
-    for (let k = 1; k < K; k++) {
-      const p = classPlanes[k]![i]!;
-      if (p > bp) {
-        bp = p;
-        best = k;
-      }
-    }
-    classMap[i] = best + 1;
-    values[i] = bp;
-  }
-  const { labels, regions } = await ops.connectedComponents(classMap, width, height, { connectivity: input.connectivity ?? 8, values });
-  const p = input.pixelSizeUm;
+export function detectionsOf(seg: Segmentation, width: number, height: number, p: DetectionParams): PostprocessOutput {
+  const { labels, regions } = seg;
   const keep = new Int32Array(regions.length + 1);
   const detections: Detection[] = [];
-  const order = regions.filter((r) => r.area >= input.minAreaPx).sort((a, b) => b.meanValue - a.meanValue || a.label - b.label);
+  const order = regions.filter((r) => r.area >= p.minAreaPx).sort((a, b) => b.meanValue - a.meanValue || a.label - b.label);
   for (const r of order) {
-    const det = regionToDetection(r, input.classes[r.value] ?? `class${r.value}`, r.meanValue, r.maxValue, p, input.pixelToStage);
-    detections.push(det);
+    detections.push(regionToDetection(r, p.classes[r.value] ?? `class${r.value}`, r.meanValue, r.maxValue, p.pixelSizeUm, p.pixelToStage));
     keep[r.label] = detections.length;
   }
-  // Instances: detection index + 1; the class map loses the regions that were dropped.
+  if (!p.masks) return { detections };
+  // Instances: detection index + 1. The class map is copied: the segmenter reuses its buffer for the next frame.
+  const n = width * height;
+  const classMap = seg.classMap.slice();
   const instances = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const l = labels[i]!;
@@ -90,14 +51,14 @@ export async function postprocess(input: PostprocessInput, ops: PixelOps): Promi
 /** Detection of one region: bbox, contour, area, Feret sizes and orientation; µm from the pixel size. */
 export function regionToDetection(r: Region, className: string, confidence: number, maxProbability: number, pixelSizeUm: number, pixelToStage?: PixelToStage): Detection {
   const p = pixelSizeUm;
-  const f = feret(r.contour);
+  const f = { maxPx: r.feretMaxPx, minPx: r.feretMinPx };
   const [cx, cy] = r.centroid;
   const det: Detection = {
     classId: r.value,
     className,
     confidence: round(confidence, 4),
     maxProbability: round(maxProbability, 4),
-    bbox: { x: r.bbox[0], y: r.bbox[1], width: r.bbox[2] - r.bbox[0], height: r.bbox[3] - r.bbox[1] },
+    bbox: { ...r.bbox },
     contour: r.contour,
     areaPx: r.area,
     areaUm2: round(r.area * p * p, 4),
@@ -115,9 +76,14 @@ export function regionToDetection(r: Region, className: string, confidence: numb
   return det;
 }
 
+/** Block size of a probability map of at most `maxSide` pixels per side. */
+export function probabilityScale(width: number, height: number, maxSide: number): number {
+  return Math.max(1, Math.ceil(Math.max(width, height) / maxSide));
+}
+
 /** Downsamples the foreground probability to at most `maxSide` per side by max-pooling (small defects stay visible). */
 export function probabilityMap(foreground: Float32Array, width: number, height: number, maxSide: number): ProbabilityMap {
-  const scale = Math.max(1, Math.ceil(Math.max(width, height) / maxSide));
+  const scale = probabilityScale(width, height, maxSide);
   const w = Math.ceil(width / scale);
   const h = Math.ceil(height / scale);
   const data = new Uint8Array(w * h);

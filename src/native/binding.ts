@@ -77,6 +77,8 @@ export interface FocusMetrics {
 
 export interface RegionProperties {
   label: number;
+  /** The mask value of the region's pixels (with `byValue`, the class; otherwise the first pixel's value). */
+  value: number;
   /** Pixels. */
   area: number;
   bbox: { x: number; y: number; width: number; height: number };
@@ -90,6 +92,11 @@ export interface RegionProperties {
   minorAxis: number;
   /** Length (px) of the outer contour through pixel centres (1 per axial step, √2 per diagonal step). */
   perimeter: number;
+  /** Maximum and minimum Feret diameter (px): calipers over the contour's convex hull, +1 px (a pixel is 1 × 1). */
+  feretMax: number;
+  feretMin: number;
+  /** Second central moments [μ20, μ02, μ11] (px²) of the pixel centres. */
+  moments: [number, number, number];
   /** Mean and maximum of `options.values` over the region (present when values were given). */
   valueMean?: number;
   valueMax?: number;
@@ -120,6 +127,8 @@ export interface NativeAddon {
   resize(src: Pixels, width: number, height: number, out: Pixels, outWidth: number, outHeight: number, options: { method?: 'nearest' | 'bilinear' }): Promise<void>;
   focusMetrics(src: Pixels, width: number, height: number, options: { roi?: Roi }): Promise<FocusMetrics>;
   connectedComponents(mask: Uint8Array, width: number, height: number, options: ComponentsOptions): Promise<ComponentsResult>;
+  blendTile(probs: Float32Array, tileWidth: number, tileHeight: number, options: BlendTileOptions, acc: Float32Array): Promise<void>;
+  segment(acc: Float32Array, width: number, height: number, options: SegmentOptions, classMap: Uint8Array, labels: Int32Array): Promise<ComponentsResult>;
   sdNotify(state: string, socketPath?: string): boolean;
   /** Converts one V4L2 buffer (GREY, Y10, Y12, Y16, Y10P, Y12P, YUYV) into Mono8/Mono12/Mono16 pixels. */
   v4l2Unpack(fourcc: string, src: Uint8Array, width: number, height: number, bytesPerLine: number, out: Uint8Array | Uint16Array): number;
@@ -273,6 +282,44 @@ export interface ComponentsOptions {
   contours?: boolean;
   /** Regions described at most (labels are always complete). Default 100000. */
   maxRegions?: number;
+  /** Regions of equal mask value (a class map) instead of one foreground of all non-zero pixels. Default false. */
+  byValue?: boolean;
+}
+
+/** Where one tile's softmax output goes in the accumulator planes of the working grid (see {@link segmentPlanes}). */
+export interface BlendTileOptions {
+  /** Output channels K of the network (class 0 = background). */
+  classes: number;
+  /** The working grid's size (the accumulator's planes). */
+  width: number;
+  height: number;
+  /** The tile's origin in the grid. */
+  x: number;
+  y: number;
+  /** Blending weights along the tile's columns and rows. */
+  wx: Float32Array;
+  wy: Float32Array;
+}
+
+export interface SegmentOptions {
+  classes: number;
+  /** A pixel is foreground when P(not background) ≥ threshold. */
+  threshold: number;
+  /** Square closing radius of the foreground (0: none); outside the image counts as background. */
+  closeRadius?: number;
+  connectivity?: 4 | 8;
+  /** The grid is the frame binned k × k: probabilities are interpolated bilinearly to outWidth × outHeight. */
+  binning?: number;
+  outWidth?: number;
+  outHeight?: number;
+  maxRegions?: number;
+  /** Receives P(not background) at frame pixels. */
+  foreground?: Float32Array;
+  /** Scratch of outWidth × outHeight floats (allocated per call when absent): keep one between frames. */
+  values?: Float32Array;
+  /** Receives P(not background) max-pooled over probabilityScale² blocks, 0..255 (ceil(out/scale) per side). */
+  probabilityMap?: Uint8Array;
+  probabilityScale?: number;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import {
   callSite,
   nativeAddon,
   viaNative,
+  type BlendTileOptions,
   type ComponentsOptions,
   type ComponentsResult,
   type FocusMetrics,
@@ -15,6 +16,7 @@ import {
   type Pixels,
   type PreprocessOptions,
   type Roi,
+  type SegmentOptions,
   type Statistics,
   type TileLayout,
 } from './binding.js';
@@ -31,7 +33,7 @@ import {
   typedArrayName,
 } from './expect.js';
 
-export type { ComponentsOptions, ComponentsResult, FocusMetrics, Pixels, PreprocessOptions, RegionProperties, Statistics, TileLayout } from './binding.js';
+export type { BlendTileOptions, SegmentOptions, ComponentsOptions, ComponentsResult, FocusMetrics, Pixels, PreprocessOptions, RegionProperties, Statistics, TileLayout } from './binding.js';
 
 const IMAGE_TYPES = ['Uint8Array', 'Uint16Array', 'Float32Array'] as const;
 
@@ -302,5 +304,68 @@ export async function connectedComponents(mask: Uint8Array, width: number, heigh
   }
   if (o.contours !== undefined && typeof o.contours !== 'boolean') throw typeError('a boolean', 'options.contours', o.contours);
   optionalNumber(o.maxRegions, 'options.maxRegions', 0, 1e7, true);
+  if (o.byValue !== undefined && typeof o.byValue !== 'boolean') throw typeError('a boolean', 'options.byValue', o.byValue);
   return viaNative(site, () => nativeAddon().connectedComponents(m, width, height, o));
+}
+
+/** Accumulator planes per grid pixel for a K-class network: summed weight, P(not background), and P(class k) for K > 2. */
+export function segmentPlanes(classes: number): number {
+  return classes > 2 ? classes + 1 : 2;
+}
+
+/**
+ * Adds one tile's softmax output (K × tileHeight × tileWidth) into the accumulator `acc` (segmentPlanes(K) planes of
+ * width × height), weighted by wx[column] · wy[row]. Calls on one accumulator must not overlap: await each.
+ */
+export async function blendTile(probs: Float32Array, tileWidth: number, tileHeight: number, options: BlendTileOptions, acc: Float32Array): Promise<void> {
+  const site = callSite(blendTile);
+  const plane = expectDimensions(tileWidth, tileHeight);
+  const o = expectOptions<BlendTileOptions>(options);
+  const K = expectNumber(o.classes, 'options.classes', 2, 255, true);
+  const n = expectDimensions(o.width, o.height);
+  expectNumber(o.x, 'options.x', 0, (o.width as number) - 1, true);
+  expectNumber(o.y, 'options.y', 0, (o.height as number) - 1, true);
+  const p = expectTypedArray<Float32Array>(probs, 'probs', ['Float32Array'], plane * K, false);
+  expectTypedArray(o.wx, 'options.wx', ['Float32Array'], tileWidth);
+  expectTypedArray(o.wy, 'options.wy', ['Float32Array'], tileHeight);
+  const a = expectTypedArray<Float32Array>(acc, 'acc', ['Float32Array'], n * segmentPlanes(K));
+  expectNoAlias(a, 'acc', p, 'probs');
+  return viaNative(site, () => nativeAddon().blendTile(p, tileWidth, tileHeight, o as BlendTileOptions, a));
+}
+
+/**
+ * Regions of blended network outputs in one native pass: normalises the accumulator (in place), interpolates to frame pixels
+ * (binned models), thresholds P(not background), closes, picks the most probable foreground class per pixel (written
+ * to `classMap`; its probability is the region's value) and labels regions of equal class (`labels`) with their
+ * properties and contours.
+ */
+export async function segment(acc: Float32Array, width: number, height: number, options: SegmentOptions, classMap: Uint8Array, labels: Int32Array): Promise<ComponentsResult> {
+  const site = callSite(segment);
+  const n = expectDimensions(width, height);
+  const o = expectOptions<SegmentOptions>(options);
+  const K = expectNumber(o.classes, 'options.classes', 2, 255, true);
+  expectNumber(o.threshold, 'options.threshold', 0, 1);
+  optionalNumber(o.closeRadius, 'options.closeRadius', 0, 64, true);
+  if (o.connectivity !== undefined && o.connectivity !== 4 && o.connectivity !== 8) throw rangeError('4 or 8', 'options.connectivity', o.connectivity);
+  optionalNumber(o.binning, 'options.binning', 1, 16, true);
+  const W = optionalNumber(o.outWidth, 'options.outWidth', 1, 65535, true) ?? width;
+  const H = optionalNumber(o.outHeight, 'options.outHeight', 1, 65535, true) ?? height;
+  optionalNumber(o.maxRegions, 'options.maxRegions', 0, 1e7, true);
+  const a = expectTypedArray<Float32Array>(acc, 'acc', ['Float32Array'], n * segmentPlanes(K));
+  const cm = expectTypedArray<Uint8Array>(classMap, 'classMap', ['Uint8Array'], W * H);
+  const lb = expectTypedArray<Int32Array>(labels, 'labels', ['Int32Array'], W * H);
+  if (o.foreground !== undefined) {
+    expectTypedArray(o.foreground, 'options.foreground', ['Float32Array'], W * H);
+    expectNoAlias(o.foreground, 'options.foreground', a, 'acc');
+  }
+  expectNoAlias(lb, 'labels', cm, 'classMap');
+  if (o.values !== undefined) {
+    expectTypedArray(o.values, 'options.values', ['Float32Array'], W * H);
+    expectNoAlias(o.values, 'options.values', a, 'acc');
+  }
+  if (o.probabilityMap !== undefined) {
+    const s = optionalNumber(o.probabilityScale, 'options.probabilityScale', 1, 65535, true) ?? 1;
+    expectTypedArray(o.probabilityMap, 'options.probabilityMap', ['Uint8Array'], Math.ceil(W / s) * Math.ceil(H / s));
+  }
+  return viaNative(site, () => nativeAddon().segment(a, width, height, o as SegmentOptions, cm, lb));
 }

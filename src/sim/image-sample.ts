@@ -3,8 +3,8 @@
  * render lower (or higher) magnifications from the stored pixels: area-averaged when the objective's pixel is larger
  * than the micrograph's, bilinear when smaller. Ground-truth defects are the connected regions of each label class.
  */
-import { labelRegions } from '../datasets/components.js';
 import type { Dataset, LabelledImage } from '../datasets/dataset.js';
+import { connectedComponentsJs } from '../geometry/regions.js';
 import { checkViewBuffers, DefectIndex, sampleToPixel, surfaceHeight, viewBounds, viewMap, type FieldView, type GroundTruthDefect, type Sample, type SurfaceShape } from './sample.js';
 
 interface Placed {
@@ -60,18 +60,19 @@ export class ImageSample implements Sample {
     this.list = [];
     const minPx = opts.minRegionPx ?? 4;
     for (const p of this.placed) {
-      const { regions } = labelRegions(p.img.mask, p.img.width, p.img.height);
+      const { regions } = connectedComponentsJs(p.img.mask, p.img.width, p.img.height);
       for (const r of regions) {
         if (r.area < minPx) continue;
-        const [bx, by, bw, bh] = r.bbox;
+        const { x: bx, y: by, width: bw, height: bh } = r.bbox;
         this.list.push({
           id: this.list.length + 1,
           classId: r.value,
           className: classes[r.value - 1] ?? `class${r.value}`,
-          xUm: p.x0 + r.centroid[0] * s,
-          yUm: p.y0 + r.centroid[1] * s,
-          sizeUm: r.feretPx * s,
-          widthUm: r.minorAxisPx * s,
+          // Pixel centres sit half a pixel inside the micrograph's corner.
+          xUm: p.x0 + (r.centroid[0] + 0.5) * s,
+          yUm: p.y0 + (r.centroid[1] + 0.5) * s,
+          sizeUm: r.feretMaxPx * s,
+          widthUm: r.feretMinPx * s,
           orientationDeg: r.orientationDeg,
           contrast: 0,
           bboxUm: [p.x0 + bx * s, p.y0 + by * s, p.x0 + (bx + bw) * s, p.y0 + (by + bh) * s],

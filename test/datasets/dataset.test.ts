@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { Dataset } from '../../src/datasets/dataset.js';
-import { labelRegions } from '../../src/datasets/components.js';
+import { connectedComponentsJs } from '../../src/geometry/regions.js';
 import { fillPolygon } from '../../src/datasets/raster.js';
 import { writeTiff } from '../support/tiff.js';
 
@@ -59,10 +59,10 @@ describe('dataset readers', async () => {
     const img = await ds.load(ds.entries[0]!);
     expect([img.width, img.height, img.maxValue]).toEqual([40, 30, 255]);
     expect(img.pixels[41]).toBe(41);
-    const { regions } = labelRegions(img.mask, 40, 30);
+    const { regions } = connectedComponentsJs(img.mask, 40, 30);
     expect(regions.map((r) => [r.value, r.area, r.bbox])).toEqual([
-      [1, 50, [3, 5, 10, 5]],
-      [2, 15, [20, 20, 15, 1]],
+      [1, 50, { x: 3, y: 5, width: 10, height: 5 }],
+      [2, 15, { x: 20, y: 20, width: 15, height: 1 }],
     ]);
   });
 

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { hasNativeAddon } from '../../src/native/binding.js';
 import { jsPixelOps, nativePixelOps, pixelOps } from '../../src/inference/pixel-ops.js';
+import { tileGrid, type TileGrid } from '../../src/inference/tiling.js';
+import { seededRandom as prng } from '../support/cli.js';
 
 // The native addon is built by scripts/bootstrap on every machine that runs the tests; the JS implementations are the
 // reference the native ones must agree with.
@@ -56,21 +58,63 @@ describe('pixel ops: native against the JS reference', () => {
     }
     const a = await jsPixelOps.connectedComponents(mask, w, h, { values });
     const b = await nativePixelOps.connectedComponents(mask, w, h, { values });
-    const key = (r: { value: number; bbox: number[] }) => `${r.value}:${r.bbox.join(',')}`;
-    const byKey = new Map(b.regions.map((r) => [key(r), r]));
-    expect(b.regions).toHaveLength(a.regions.length);
-    for (const r of a.regions) {
-      const n = byKey.get(key(r))!;
-      expect(n).toBeDefined();
-      expect(n.area).toBe(r.area);
-      expect(n.centroid[0]).toBeCloseTo(r.centroid[0], 6);
-      expect(n.centroid[1]).toBeCloseTo(r.centroid[1], 6);
-      expect(n.meanValue).toBeCloseTo(r.meanValue, 5);
-      expect(n.maxValue).toBeCloseTo(r.maxValue, 6);
-      if (r.area > 4) expect(Math.min(Math.abs(n.orientationDeg - r.orientationDeg), 180 - Math.abs(n.orientationDeg - r.orientationDeg))).toBeLessThan(0.01);
-      expect(new Set(toPairs(n.contour))).toEqual(new Set(toPairs(r.contour)));
-      // The label image points at the same pixels.
-      for (let i = 0; i < mask.length; i++) if (a.labels[i] === r.label) expect(b.labels[i]).toBe(n.label);
+    expect(b.regions.map((r) => r.value)).toContain(2);
+    expect(Array.from(b.labels)).toEqual(Array.from(a.labels));
+    expect(b.regions).toEqual(a.regions);
+  });
+
+  // Softmax outputs of a K-class network for every tile of a grid: smooth blobs of each class, different per tile
+  // (so blending matters), with exact ties and probabilities right at the threshold mixed in.
+  function tileOutputs(grid: TileGrid, K: number, seed: number): Float32Array[] {
+    const rand = prng(seed);
+    const plane = grid.tileWidth * grid.tileHeight;
+    return grid.tiles.map(() => {
+      const out = new Float32Array(K * plane);
+      const cx = Array.from({ length: K }, () => rand() * grid.tileWidth);
+      const cy = Array.from({ length: K }, () => rand() * grid.tileHeight);
+      for (let i = 0; i < plane; i++) {
+        const x = i % grid.tileWidth;
+        const y = (i - x) / grid.tileWidth;
+        let sum = 0;
+        for (let k = 0; k < K; k++) {
+          const d = Math.hypot(x - cx[k]!, y - cy[k]!);
+          const e = Math.exp((k === 0 ? 1.5 : 3) * Math.cos(d / (6 + 3 * k)) + 0.3 * rand());
+          out[k * plane + i] = e;
+          sum += e;
+        }
+        for (let k = 0; k < K; k++) out[k * plane + i]! /= sum;
+        if (i % 997 === 0 && K > 2) out[2 * plane + i] = out[plane + i]!;
+      }
+      return out;
+    });
+  }
+
+  it('segment blended tile outputs into the same class map, labels and regions', async () => {
+    for (const c of [
+      { K: 2, w: 300, h: 200, tile: 96, overlap: 24, binning: 1, closePx: 2, threshold: 0.7 },
+      { K: 5, w: 250, h: 190, tile: 64, overlap: 16, binning: 1, closePx: 0, threshold: 0.5 },
+      { K: 3, w: 150, h: 110, tile: 64, overlap: 16, binning: 2, closePx: 1, threshold: 0.35 },
+      { K: 4, w: 40, h: 30, tile: 64, overlap: 16, binning: 1, closePx: 0, threshold: 0.4 },
+    ]) {
+      const gw = Math.floor(c.w / c.binning);
+      const gh = Math.floor(c.h / c.binning);
+      const grid = tileGrid(gw, gh, c.tile, c.overlap, 16);
+      const outputs = tileOutputs(grid, c.K, c.K * 101 + c.w);
+      const p = { threshold: c.threshold, closePx: c.closePx, outWidth: c.w, outHeight: c.h, binning: c.binning, foreground: true, probabilityMaxSide: 16 };
+      const run = async (ops: typeof jsPixelOps) => {
+        const s = ops.segmenter(grid, gw, gh, c.K);
+        grid.tiles.forEach((_, k) => s.add(outputs[k]!, k % grid.xs.length, Math.floor(k / grid.xs.length)));
+        return s.segment(p);
+      };
+      const a = await run(jsPixelOps);
+      const b = await run(nativePixelOps);
+      expect(a.regions.length, JSON.stringify(c)).toBeGreaterThan(1);
+      expect(Array.from(b.foreground!)).toEqual(Array.from(a.foreground!));
+      expect(b.probability!.scale).toBeGreaterThan(1);
+      expect({ ...b.probability!, data: Array.from(b.probability!.data) }).toEqual({ ...a.probability!, data: Array.from(a.probability!.data) });
+      expect(Array.from(b.classMap)).toEqual(Array.from(a.classMap));
+      expect(Array.from(b.labels)).toEqual(Array.from(a.labels));
+      expect(b.regions).toEqual(a.regions);
     }
   });
 });

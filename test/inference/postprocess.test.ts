@@ -1,8 +1,40 @@
 import { describe, expect, it } from 'vitest';
-import { jsPixelOps } from '../../src/inference/pixel-ops.js';
-import { postprocess, probabilityMap } from '../../src/inference/postprocess.js';
+import { jsPixelOps, nativePixelOps, type PixelOps } from '../../src/inference/pixel-ops.js';
+import { detectionsOf, probabilityMap } from '../../src/inference/postprocess.js';
+import { tileGrid } from '../../src/inference/tiling.js';
 
-describe('post-processing', () => {
+interface Case {
+  width: number;
+  height: number;
+  foreground: Float32Array;
+  classPlanes: Float32Array[];
+  classes: string[];
+  threshold: number;
+  minAreaPx: number;
+  closePx?: number;
+  pixelSizeUm: number;
+}
+
+/** The frame as one tile of softmax output (background = 1 − foreground), segmented and turned into detections. */
+async function postprocess(c: Case, ops: PixelOps) {
+  const K = c.classes.length;
+  const n = c.width * c.height;
+  const probs = new Float32Array(K * n);
+  for (let i = 0; i < n; i++) probs[i] = 1 - c.foreground[i]!;
+  if (K === 2) probs.set(c.foreground, n);
+  else c.classPlanes.forEach((p, k) => probs.set(p, (k + 1) * n));
+  const grid = tileGrid(c.width, c.height, Math.max(c.width, c.height), 0, 1);
+  const s = ops.segmenter(grid, c.width, c.height, K);
+  s.add(probs, 0, 0);
+  const seg = await s.segment({ threshold: c.threshold, closePx: c.closePx ?? 0, outWidth: c.width, outHeight: c.height, binning: 1 });
+  const out = detectionsOf(seg, c.width, c.height, { classes: c.classes, minAreaPx: c.minAreaPx, pixelSizeUm: c.pixelSizeUm, masks: true });
+  return { detections: out.detections, masks: out.masks! };
+}
+
+describe.each([
+  ['JS reference', jsPixelOps],
+  ['native', nativePixelOps],
+])('post-processing (%s)', (_name, ops) => {
   // 8 × 4 frame, two foreground classes. Region A (cols 0-2, rows 0-1) leans to class 1, region B (cols 5-7, rows
   // 1-3) to class 2, and a single pixel at (4, 3) is above threshold but below the minimum area.
   const w = 8;
@@ -22,7 +54,7 @@ describe('post-processing', () => {
   it('thresholds P(defect), takes the most probable class, drops small regions and orders by confidence', async () => {
     const out = await postprocess(
       { width: w, height: h, foreground: fg, classPlanes: [p1, p2], classes: ['bg', 'dent', 'stain'], threshold: 0.35, minAreaPx: 2, pixelSizeUm: 2 },
-      jsPixelOps,
+      ops,
     );
     expect(out.detections.map((d) => [d.className, d.areaPx, d.confidence])).toEqual([
       ['stain', 9, 0.7],
@@ -43,7 +75,7 @@ describe('post-processing', () => {
   it('raises the threshold and the low-confidence region disappears', async () => {
     const out = await postprocess(
       { width: w, height: h, foreground: fg, classPlanes: [p1, p2], classes: ['bg', 'dent', 'stain'], threshold: 0.5, minAreaPx: 1, pixelSizeUm: 1 },
-      jsPixelOps,
+      ops,
     );
     expect(out.detections.map((d) => d.className)).toEqual(['dent', 'stain']);
     expect(out.detections[0]!.areaPx).toBe(1);
@@ -54,7 +86,7 @@ describe('post-processing', () => {
     const f = new Float32Array(W * 3);
     for (const x of [1, 2, 4, 5, 7, 8]) f[W + x] = 0.9;
     const run = (closePx: number) =>
-      postprocess({ width: W, height: 3, foreground: f, classPlanes: [], classes: ['bg', 'defect'], threshold: 0.5, minAreaPx: 1, closePx, pixelSizeUm: 1 }, jsPixelOps);
+      postprocess({ width: W, height: 3, foreground: f, classPlanes: [], classes: ['bg', 'defect'], threshold: 0.5, minAreaPx: 1, closePx, pixelSizeUm: 1 }, ops);
     expect((await run(0)).detections).toHaveLength(3);
     const joined = (await run(1)).detections;
     expect(joined).toHaveLength(1);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { nativeAddon } from '../../src/native/binding.js';
 import {
   bin,
+  blendTile,
   connectedComponents,
   flatFieldGain,
   focusMetrics,
@@ -13,6 +14,7 @@ import {
   planTiles,
   preprocessTiles,
   resize,
+  segment,
   statistics,
   threshold,
 } from '../../src/native/pixel.js';
@@ -399,6 +401,10 @@ describe('argument errors', () => {
     ['aliasing output', () => gaussian(img, 4, 3, {}, img), RangeError, 'Expected a buffer that does not share memory with src for out but received a Uint16Array of 12 elements'],
     ['morphology op', () => morphology(new Uint8Array(12), 4, 3, { op: 'thin' as never }, new Uint8Array(12)), RangeError, 'Expected one of "erode", "dilate", "open", "close" for options.op but received the string "thin"'],
     ['connectivity', () => connectedComponents(new Uint8Array(12), 4, 3, { connectivity: 6 as never }), RangeError, 'Expected 4 or 8 for options.connectivity but received the number 6'],
+    ['blend probs too short', () => blendTile(new Float32Array(11), 2, 3, { classes: 2, width: 4, height: 3, x: 0, y: 0, wx: new Float32Array(2), wy: new Float32Array(3) }, new Float32Array(24)), RangeError, 'Expected a Float32Array of 12 elements for probs but received a Float32Array of 11 elements'],
+    ['blend tile outside the grid', () => blendTile(new Float32Array(12), 2, 3, { classes: 2, width: 4, height: 3, x: 4, y: 0, wx: new Float32Array(2), wy: new Float32Array(3) }, new Float32Array(24)), RangeError, 'Expected an integer between 0 and 3 for options.x but received the number 4'],
+    ['segment accumulator planes', () => segment(new Float32Array(24), 4, 3, { classes: 3, threshold: 0.5 }, new Uint8Array(12), new Int32Array(12)), RangeError, 'Expected a Float32Array of 48 elements for acc but received a Float32Array of 24 elements'],
+    ['segment threshold', () => segment(new Float32Array(24), 4, 3, { classes: 2, threshold: 1.5 }, new Uint8Array(12), new Int32Array(12)), RangeError, 'Expected a number between 0 and 1 for options.threshold but received the number 1.5'],
     ['options not an object', () => statistics(img, 4, 3, 'x' as never), TypeError, 'Expected an object for options but received the string "x"'],
     ['threshold value NaN', () => threshold(img, 4, 3, { value: NaN }, new Uint8Array(12)), RangeError, 'Expected a number between -1e+30 and 1e+30 for options.value but received the number NaN'],
   ];
@@ -423,6 +429,12 @@ describe('argument errors', () => {
     );
     expect(() => addon.connectedComponents(null as never, 4, 3, {})).toThrow(
       new TypeError('Expected a Uint8Array for mask but received null'),
+    );
+    expect(() => addon.segment(new Float32Array(24), 4, 3, { classes: 3, threshold: 0.5 }, new Uint8Array(12), new Int32Array(12))).toThrow(
+      new RangeError('Expected a Float32Array of 48 elements for acc but received a Float32Array of 24 elements'),
+    );
+    expect(() => addon.blendTile(new Float32Array(12), 2, 3, { classes: 2, width: 4, height: 3, x: 0, y: 0, wx: new Float32Array(2), wy: new Float32Array(3) }, new Float32Array(23))).toThrow(
+      new RangeError('Expected a Float32Array of 24 elements for acc but received a Float32Array of 23 elements'),
     );
     expect(() => addon.median(img, 0, 3, {}, img)).toThrow(new RangeError('Expected an integer between 1 and 65535 for width but received the number 0'));
     expect(() => addon.resize(img, 4, 3, img, 4, 3, {})).toThrow(

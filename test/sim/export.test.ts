@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli.js';
 import { Dataset } from '../../src/datasets/dataset.js';
-import { labelRegions } from '../../src/datasets/components.js';
+import { connectedComponentsJs } from '../../src/geometry/regions.js';
 
 describe('dataset export', () => {
   it('writes tiles, class masks, defect lists and a manifest that the dataset reader reads back', async () => {
@@ -32,11 +32,11 @@ describe('dataset export', () => {
       expect(Math.max(...img.pixels)).toBeLessThanOrEqual(4095);
       const defects = JSON.parse(readFileSync(join(out, manifest.tiles[i].defects), 'utf8')) as Array<{ classId: number; bboxPx: number[] }>;
       // Every labelled object lies inside a listed defect's box of the same class.
-      for (const r of labelRegions(img.mask, img.width, img.height).regions) {
+      for (const r of connectedComponentsJs(img.mask, img.width, img.height).regions) {
         labelled++;
-        const [x, y, w, h] = r.bbox;
+        const { x, y, width: w, height: h } = r.bbox;
         const owner = defects.find((d) => d.classId === r.value && x >= d.bboxPx[0]! - 2 && y >= d.bboxPx[1]! - 2 && x + w <= d.bboxPx[0]! + d.bboxPx[2]! + 2 && y + h <= d.bboxPx[1]! + d.bboxPx[3]! + 2);
-        expect(owner, `${e.name}: region of class ${r.value} at ${r.bbox} is in no listed defect`).toBeDefined();
+        expect(owner, `${e.name}: region of class ${r.value} at ${JSON.stringify(r.bbox)} is in no listed defect`).toBeDefined();
       }
     }
     expect(labelled).toBeGreaterThan(0);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { labelRegions } from '../../src/datasets/components.js';
+import { connectedComponentsJs } from '../../src/geometry/regions.js';
 import { SyntheticSample } from '../../src/sim/synthetic-sample.js';
 import { TWIN_CLASSES, sampleToPixel, type FieldView } from '../../src/sim/sample.js';
 
@@ -120,9 +120,9 @@ describe('label mask ↔ defect list', () => {
     const view: FieldView = { centreXUm: 1000, centreYUm: 1000, pixelSizeUm: 0.5, width: 3000, height: 3000 };
     const mask = new Uint8Array(3000 * 3000);
     s.renderReflectance(view, new Float32Array(3000 * 3000), mask);
-    const { regions } = labelRegions(mask, 3000, 3000);
+    const { regions } = connectedComponentsJs(mask, 3000, 3000);
     const inside = s.defects().filter((d) => d.bboxUm[0] > 250 && d.bboxUm[1] > 250 && d.bboxUm[2] < 1750 && d.bboxUm[3] < 1750);
-    const regionsInside = regions.filter((r) => r.centroid[0] * 0.5 + 250 > 260 && r.centroid[1] * 0.5 + 250 > 260 && r.centroid[0] * 0.5 + 250 < 1740 && r.centroid[1] * 0.5 + 250 < 1740);
+    const regionsInside = regions.filter((r) => (r.centroid[0] + 0.5) * 0.5 + 250 > 260 && (r.centroid[1] + 0.5) * 0.5 + 250 > 260 && (r.centroid[0] + 0.5) * 0.5 + 250 < 1740 && (r.centroid[1] + 0.5) * 0.5 + 250 < 1740);
     expect(Math.abs(regionsInside.length - inside.length)).toBeLessThanOrEqual(Math.ceil(inside.length * 0.05) + 1);
   });
 });

@@ -1,13 +1,13 @@
 /**
- * Connected components with region properties — the JS implementation behind the same signature as the native
- * addon's `connectedComponents(mask, w, h, { connectivity, values })`, so post-processing swaps one for the other in
- * one place (src/inference/pixel-ops.ts).
+ * Regions of a class mask — the one implementation of connected components, region properties and Feret diameters
+ * in TypeScript. The runtime's post-processing runs the native addon's (native/src/components.cc, segment.cc) where it
+ * is built, which gives the same regions (test/inference/pixel-ops.test.ts); datasets, the twin's image samples and
+ * evaluation use this one directly.
  *
- * Pixels belong to the same component when they touch (4- or 8-connectivity) and carry the same non-zero mask value;
- * value 0 is background. Labels are 1-based in raster order of each component's first pixel.
+ * Conventions, shared with the addon: pixel centres at integer (x, y), y down; pixels belong to the same region when
+ * they touch (4- or 8-connectivity) and carry the same non-zero mask value (0 is background); labels are 1-based in
+ * raster order of each region's first pixel; bbox is { x, y, width, height } in whole pixels.
  */
-
-import { orientationDeg } from './region-geometry.js';
 
 export interface ComponentsOptions {
   connectivity?: 4 | 8;
@@ -20,12 +20,18 @@ export interface Region {
   /** The mask value shared by the region's pixels (the class). */
   value: number;
   area: number;
-  /** Bounds in pixels: [x0, y0, x1, y1), x1/y1 exclusive. */
-  bbox: [number, number, number, number];
+  /** Bounds in whole pixels. */
+  bbox: { x: number; y: number; width: number; height: number };
   /** Centroid (column, row) of pixel centres. */
   centroid: [number, number];
   /** Angle of the major axis of the equivalent ellipse from +x towards +y (degrees, [0, 180)). */
   orientationDeg: number;
+  /** Axes (px) of the ellipse with the same second moments (4·√eigenvalue; 0 across a one-pixel line). */
+  majorAxisPx: number;
+  minorAxisPx: number;
+  /** Maximum and minimum Feret diameter (px): calipers over the contour's convex hull, +1 px (a pixel is 1 × 1). */
+  feretMaxPx: number;
+  feretMinPx: number;
   meanValue: number;
   maxValue: number;
   /** Boundary pixel centres, flat [x0, y0, …], traced clockwise (image coordinates) from the first pixel. */
@@ -151,16 +157,26 @@ export function connectedComponentsJs(mask: Uint8Array, width: number, height: n
     const a = area[l]!;
     const cx = sx[l]! / a;
     const cy = sy[l]! / a;
+    const mu20 = sxx[l]! / a - cx * cx;
+    const mu02 = syy[l]! / a - cy * cy;
+    const mu11 = sxy[l]! / a - cx * cy;
+    const common = Math.sqrt(((mu20 - mu02) * (mu20 - mu02)) / 4 + mu11 * mu11);
+    const contour = traceContour(labels, width, height, first[l]!, l);
+    const f = feret(contour);
     regions.push({
       label: l,
       value: val[l]!,
       area: a,
-      bbox: [bx0[l]!, by0[l]!, bx1[l]! + 1, by1[l]! + 1],
+      bbox: { x: bx0[l]!, y: by0[l]!, width: bx1[l]! - bx0[l]! + 1, height: by1[l]! - by0[l]! + 1 },
       centroid: [cx, cy],
-      orientationDeg: orientationDeg(sxx[l]! / a - cx * cx, syy[l]! / a - cy * cy, sxy[l]! / a - cx * cy),
+      orientationDeg: orientationDeg(mu20, mu02, mu11),
+      majorAxisPx: 4 * Math.sqrt((mu20 + mu02) / 2 + common),
+      minorAxisPx: 4 * Math.sqrt(Math.max(0, (mu20 + mu02) / 2 - common)),
+      feretMaxPx: f.maxPx,
+      feretMinPx: f.minPx,
       meanValue: values ? vs[l]! / a : 0,
       maxValue: values ? vm[l]! : 0,
-      contour: traceContour(labels, width, height, first[l]!, l),
+      contour,
     });
   }
   return { labels, regions };
@@ -206,4 +222,70 @@ export function traceContour(labels: Int32Array, width: number, height: number, 
     if (!(x === sx && y === sy)) out.push(x, y);
   }
   return out;
+}
+
+/** Convex hull (monotone chain) of flat [x, y, …] points; returns flat hull vertices, counter-clockwise. */
+export function convexHull(points: ArrayLike<number>): number[] {
+  const n = points.length / 2;
+  const idx = Array.from({ length: n }, (_, i) => i).sort((a, b) => points[2 * a]! - points[2 * b]! || points[2 * a + 1]! - points[2 * b + 1]!);
+  const cross = (o: number, a: number, b: number): number =>
+    (points[2 * a]! - points[2 * o]!) * (points[2 * b + 1]! - points[2 * o + 1]!) - (points[2 * a + 1]! - points[2 * o + 1]!) * (points[2 * b]! - points[2 * o]!);
+  const lower: number[] = [];
+  for (const i of idx) {
+    while (lower.length >= 2 && cross(lower[lower.length - 2]!, lower[lower.length - 1]!, i) <= 0) lower.pop();
+    lower.push(i);
+  }
+  const upper: number[] = [];
+  for (let k = idx.length - 1; k >= 0; k--) {
+    const i = idx[k]!;
+    while (upper.length >= 2 && cross(upper[upper.length - 2]!, upper[upper.length - 1]!, i) <= 0) upper.pop();
+    upper.push(i);
+  }
+  const hull = lower.slice(0, -1).concat(upper.slice(0, -1));
+  const uniq = hull.length ? hull : idx.slice(0, 1);
+  const out: number[] = [];
+  for (const i of uniq) out.push(points[2 * i]!, points[2 * i + 1]!);
+  return out;
+}
+
+/**
+ * Maximum and minimum Feret diameters (px) of pixel-centre boundary points, each extended by one pixel so a single
+ * pixel measures 1 × 1 and a w-pixel-wide line measures w across.
+ */
+export function feret(contour: ArrayLike<number>): { maxPx: number; minPx: number } {
+  const h = convexHull(contour);
+  const m = h.length / 2;
+  if (m <= 1) return { maxPx: 1, minPx: 1 };
+  let max = 0;
+  for (let i = 0; i < m; i++) {
+    for (let j = i + 1; j < m; j++) {
+      const dx = h[2 * i]! - h[2 * j]!;
+      const dy = h[2 * i + 1]! - h[2 * j + 1]!;
+      const d = Math.sqrt(dx * dx + dy * dy);
+      if (d > max) max = d;
+    }
+  }
+  if (m === 2) return { maxPx: max + 1, minPx: 1 };
+  let min = Infinity;
+  for (let i = 0; i < m; i++) {
+    const j = (i + 1) % m;
+    const ex = h[2 * j]! - h[2 * i]!;
+    const ey = h[2 * j + 1]! - h[2 * i + 1]!;
+    const len = Math.sqrt(ex * ex + ey * ey);
+    if (len === 0) continue;
+    let far = 0;
+    for (let k = 0; k < m; k++) {
+      const d = Math.abs((h[2 * k]! - h[2 * i]!) * ey - (h[2 * k + 1]! - h[2 * i + 1]!) * ex) / len;
+      if (d > far) far = d;
+    }
+    if (far < min) min = far;
+  }
+  return { maxPx: max + 1, minPx: (Number.isFinite(min) ? min : 0) + 1 };
+}
+
+/** Orientation (degrees in [0, 180), from +x towards +y) of the equivalent ellipse of central moments. */
+export function orientationDeg(mu20: number, mu02: number, mu11: number): number {
+  if (Math.abs(mu11) < 1e-12 && Math.abs(mu20 - mu02) < 1e-12) return 0;
+  const deg = (0.5 * Math.atan2(2 * mu11, mu20 - mu02) * 180) / Math.PI;
+  return ((deg % 180) + 180) % 180;
 }

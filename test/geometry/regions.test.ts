@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { connectedComponentsJs } from '../../src/inference/components.js';
-import { convexHull, feret } from '../../src/inference/region-geometry.js';
+import { connectedComponentsJs, convexHull, feret } from '../../src/geometry/regions.js';
 
 /** Builds a mask from rows of characters: '.' is 0, digits are values. */
 function maskOf(rows: string[]): { mask: Uint8Array; w: number; h: number } {
@@ -25,9 +24,9 @@ describe('connected components', () => {
       [2, 2, 3],
       [3, 3, 2],
     ]);
-    expect(regions[0]!.bbox).toEqual([0, 0, 2, 2]);
+    expect(regions[0]!.bbox).toEqual({ x: 0, y: 0, width: 2, height: 2 });
     expect(regions[0]!.centroid).toEqual([0.5, 0.5]);
-    expect(regions[1]!.bbox).toEqual([4, 0, 5, 3]);
+    expect(regions[1]!.bbox).toEqual({ x: 4, y: 0, width: 1, height: 3 });
     expect(Array.from(labels.subarray(0, 5))).toEqual([1, 1, 0, 0, 2]);
   });
 
@@ -65,7 +64,9 @@ describe('connected components', () => {
 
   it('gives a single pixel a one-point contour', () => {
     const { mask, w, h } = maskOf(['...', '.1.', '...']);
-    expect(connectedComponentsJs(mask, w, h).regions[0]!.contour).toEqual([1, 1]);
+    const r = connectedComponentsJs(mask, w, h).regions[0]!;
+    expect(r.contour).toEqual([1, 1]);
+    expect([r.feretMaxPx, r.feretMinPx, r.majorAxisPx, r.minorAxisPx]).toEqual([1, 1, 0, 0]);
   });
 
   it('rejects a mask shorter than the frame', () => {
@@ -81,7 +82,11 @@ describe('region geometry', () => {
     const f = feret(r.contour);
     expect(f.minPx).toBeCloseTo(3, 6);
     expect(f.maxPx).toBeCloseTo(Math.hypot(9, 2) + 1, 6);
+    expect([r.feretMaxPx, r.feretMinPx]).toEqual([f.maxPx, f.minPx]);
     expect(r.orientationDeg).toBeCloseTo(0, 6);
+    // Equal-moment ellipse: variance (n² − 1) / 12 along each side, axes 4σ.
+    expect(r.majorAxisPx).toBeCloseTo(4 * Math.sqrt(99 / 12), 6);
+    expect(r.minorAxisPx).toBeCloseTo(4 * Math.sqrt(8 / 12), 6);
   });
 
   it('finds the orientation of a diagonal line', () => {
