@@ -158,6 +158,8 @@ export abstract class SerialStage extends SerialConnection implements Stage {
         if (reason.canceled && this.stream) {
           // Canceled by the caller: stop the motion (stop() and emergencyStop() already did).
           await (m.halt ?? this.haltControlled()).catch((e: Error) => this.log.warn({ err: e.message }, 'stage stop after cancel failed'));
+        } else if (reason.code === 'ALARM' && this.stream) {
+          await this.recoverAfterAlarm(reason).catch((e: Error) => this.log.warn({ err: e.message }, 'stage alarm recovery failed'));
         }
         throw reason;
       }
@@ -194,6 +196,10 @@ export abstract class SerialStage extends SerialConnection implements Stage {
   protected abstract haltControlled(): Promise<void>;
   /** Stops at once. */
   protected abstract haltImmediate(): Promise<void>;
+  /** After a move failed on a controller alarm: clear it where the controller allows that without homing. */
+  protected async recoverAfterAlarm(_err: StageError): Promise<void> {
+    // Nothing by default: the stage stays in 'alarm' until home().
+  }
   /** A reason an axis missed its target, if the controller can tell (limit switch hit). */
   protected async explainMiss(_axis: StageAxis, _signal: AbortSignal): Promise<string> {
     return '';
