@@ -61,6 +61,11 @@ export class GrblStage extends SerialStage {
     return 1 / 1000; // commands are always G21 (mm); inch reports ($13=1) are converted when parsed
   }
 
+  /** A `$` setting as read from the controller when connecting (or written since); undefined when it has none. */
+  controllerSetting(id: number): number | undefined {
+    return this.settings.get(id);
+  }
+
   private channel(): GrblChannel {
     if (!this.ch) throw stageError('stage is not connected', { disconnected: true });
     return this.ch;
@@ -373,6 +378,13 @@ export class GrblStage extends SerialStage {
 
   protected async runHome(signal: AbortSignal | undefined): Promise<void> {
     await this.resetAfterCriticalAlarm(signal);
+    if (this.lastAlarm === 2 && !this.positionLost) {
+      // A soft-limit alarm keeps the position ("may be safely unlocked"): unlock, no homing cycle.
+      await this.unlock();
+      this.lastAlarm = null;
+      this.counters.alarmRecoveries++;
+      return;
+    }
     if ((this.settings.get(22) ?? 0) === 0) {
       // Homing disabled: nothing can find the machine origin. Unlock and take the controller's count as it stands.
       await this.unlock();
