@@ -102,6 +102,17 @@ for (const family of GRBL_FAMILIES) {
       expect(stage.state).toBe('idle');
     });
 
+    it('home() after a soft-limit alarm while idle resets and unlocks (position kept), without a homing cycle', { timeout: T }, async () => {
+      const { r, stage, sim } = await connect(family);
+      await stage.moveTo({ x: 5000 });
+      sim.triggerAlarm(2);
+      await nextState(stage, 'alarm');
+      expectAt(await stage.home(), { x: 5000 });
+      expect(sim.received).toContain('$X');
+      expect(sim.received).not.toContain('$H');
+      expectAt(await stage.moveTo({ x: 6000 }), physicsPose(r));
+    });
+
     it('home() right after a hard-limit alarm waits for the reset message, resets, then homes', { timeout: T }, async () => {
       const { r, stage, sim } = await connect(family);
       const moving = nextState(stage, 'moving');
