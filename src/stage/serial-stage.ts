@@ -150,6 +150,18 @@ export abstract class SerialStage extends SerialConnection implements Stage {
     if (signal?.aborted) onAbort();
     this.setState(kind);
     this.baseStats.moves++;
+    // Every move ends: after moveTimeoutS of instrument time it is stopped and fails with TIMEOUT (the limit is far
+    // above any move's duration; homing has its own, homingTimeoutS).
+    const limit = new AbortController();
+    if (kind === 'moving') {
+      const s = this.config.moveTimeoutS;
+      this.clock
+        .sleep(s * 1000, limit.signal)
+        .then(
+          () => ac.abort(stageError(`the move did not finish within ${s} s (stage.moveTimeoutS); it was stopped`, { code: 'TIMEOUT' })),
+          () => undefined,
+        );
+    }
     try {
       return await raceAbort(body(ac.signal), ac.signal);
     } catch (err) {
@@ -160,11 +172,14 @@ export abstract class SerialStage extends SerialConnection implements Stage {
           await (m.halt ?? this.haltControlled()).catch((e: Error) => this.log.warn({ err: e.message }, 'stage stop after cancel failed'));
         } else if (reason.code === 'ALARM' && this.stream) {
           await this.recoverAfterAlarm(reason).catch((e: Error) => this.log.warn({ err: e.message }, 'stage alarm recovery failed'));
+        } else if (reason.code === 'TIMEOUT' && this.stream) {
+          await this.haltControlled().catch((e: Error) => this.log.warn({ err: e.message }, 'stage stop after a move time-out failed'));
         }
         throw reason;
       }
       throw err;
     } finally {
+      limit.abort();
       signal?.removeEventListener('abort', onAbort);
       if (this.motion === m) this.motion = null;
       if (this.state === kind) this.setState(this.positionLost ? 'alarm' : 'idle');

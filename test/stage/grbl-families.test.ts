@@ -194,6 +194,19 @@ for (const family of GRBL_FAMILIES) {
   });
 }
 
+describe('no move waits for ever', () => {
+  it('a move longer than stage.moveTimeoutS is stopped and fails with TIMEOUT; the stage stays usable', { timeout: T }, async () => {
+    const { r, stage } = await connect('grblhal', {}, { moveTimeoutS: 1 });
+    // 90 mm at 20 mm/s takes 4.5 s.
+    const e = await outcome(stage.moveTo({ x: 90_000 }));
+    expect(e.error).toMatchObject({ code: 'TIMEOUT', message: 'the move did not finish within 1 s (stage.moveTimeoutS); it was stopped' });
+    expect(r.physics.isMoving(r.clock.now())).toBe(false);
+    expect(physicsPose(r).x).toBeLessThan(40_000);
+    expect(stage.state).toBe('idle');
+    expectAt(await stage.moveBy({ x: -5000 }), physicsPose(r));
+  });
+});
+
 describe('grblHAL codes beyond Grbl 1.1', () => {
   it('errors above 38 and alarms above 10 read with their meaning', async () => {
     expect(grblErrorText(46)).toBe('homing required before this command');

@@ -24,6 +24,7 @@ export const RIG_KINDS: RigKind[] = [
   { name: 'ProScan over a pty (serialport)', protocol: 'proscan', transport: 'pty' },
   { name: 'TwinStage (no protocol)', protocol: 'direct', transport: 'stream' },
   { name: 'grblHAL over an in-process stream', protocol: 'grbl', transport: 'stream', family: 'grblhal' },
+  { name: 'grblHAL over a pty (serialport)', protocol: 'grbl', transport: 'pty', family: 'grblhal' },
   { name: 'FluidNC over an in-process stream', protocol: 'grbl', transport: 'stream', family: 'fluidnc' },
   { name: 'Grbl_ESP32 over an in-process stream', protocol: 'grbl', transport: 'stream', family: 'grbl-esp32' },
 ];
