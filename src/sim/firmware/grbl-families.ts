@@ -40,6 +40,18 @@ export interface GrblFamilyProfile {
   maxAlarm: number;
 }
 
+/** What FluidNC and Grbl_ESP32 (its predecessor) share on the wire, as far as a host can tell. */
+const ESP32_BEHAVIOUR = {
+  afterBanner: [],
+  rxBufferBytes: 256,
+  bfOffset: 0,
+  resetMessageDelayMs: 0,
+  feedHoldCancelsJog: true,
+  reportsHomed: false,
+  locksAtPowerUp: true,
+  maxAlarm: 10,
+};
+
 export const GRBL_FAMILY_PROFILES: Readonly<Record<GrblFamily, GrblFamilyProfile>> = {
   grbl: {
     family: 'grbl',
@@ -53,7 +65,7 @@ export const GRBL_FAMILY_PROFILES: Readonly<Record<GrblFamily, GrblFamilyProfile
     feedHoldCancelsJog: true,
     reportsHomed: false,
     locksAtPowerUp: true,
-    maxAlarm: 9,
+    maxAlarm: 10,
   },
   grblhal: {
     family: 'grblhal',
@@ -83,28 +95,14 @@ export const GRBL_FAMILY_PROFILES: Readonly<Record<GrblFamily, GrblFamilyProfile
     family: 'fluidnc',
     bootLines: ['[MSG:INFO: FluidNC v3.7.8 https://github.com/bdring/FluidNC]', '[MSG:INFO: Machine Default (Test Drive no I/O)]'],
     banner: "Grbl 3.7 [FluidNC v3.7.8 (noradio) '$' for help]",
-    afterBanner: [],
     info: (blocks, rx) => ['[VER:3.7 FluidNC v3.7.8:]', `[OPT:PHS,${blocks},${rx}]`],
-    rxBufferBytes: 256,
-    bfOffset: 0,
-    resetMessageDelayMs: 0,
-    feedHoldCancelsJog: true,
-    reportsHomed: false,
-    locksAtPowerUp: true,
-    maxAlarm: 10,
+    ...ESP32_BEHAVIOUR,
   },
   'grbl-esp32': {
     family: 'grbl-esp32',
     bootLines: ['[MSG:Grbl_ESP32 Ver 1.3a Date 20211103]', '[MSG:Compiled with ESP32 SDK:v3.2.3-14-gd3e562907]', '[MSG:Axis count 3]'],
     banner: "Grbl 1.3a ['$' for help]",
-    afterBanner: [],
     info: (blocks, rx) => ['[VER:1.3a.20211103:]', `[OPT:VNMHS,${blocks},${rx}]`],
-    rxBufferBytes: 256,
-    bfOffset: 0,
-    resetMessageDelayMs: 0,
-    feedHoldCancelsJog: true,
-    reportsHomed: false,
-    locksAtPowerUp: true,
-    maxAlarm: 10,
+    ...ESP32_BEHAVIOUR,
   },
 };

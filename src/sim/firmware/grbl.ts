@@ -124,6 +124,9 @@ export class GrblFirmware extends SerialFirmware {
 
   /** Fault injection: a limit switch trips now (ALARM:1 by default). */
   triggerAlarm(code = 1): void {
+    if (!Number.isInteger(code) || code < 1 || code > this.profile.maxAlarm) {
+      throw new RangeError(`${this.profile.banner} raises alarms 1–${this.profile.maxAlarm}, not ${code}`);
+    }
     this.advance(this.clock.now(), false);
     this.raiseAlarm(code, this.clock.now(), true);
   }
