@@ -6,7 +6,7 @@
  * Protocol drivers (grbl/driver.ts, proscan/driver.ts) fill in the hooks at the bottom: run a move until the controller
  * is idle, stop it, explain why it fell short.
  */
-import { abortReason, raceAbort } from './abort.js';
+import { abortReason, raceAbort, realDelay } from './abort.js';
 import { SerialConnection } from './serial-connection.js';
 import {
   checkMotionSettings,
@@ -150,13 +150,15 @@ export abstract class SerialStage extends SerialConnection implements Stage {
     if (signal?.aborted) onAbort();
     this.setState(kind);
     this.baseStats.moves++;
-    // Every move ends: after moveTimeoutS of instrument time it is stopped and fails with TIMEOUT (the limit is far
-    // above any move's duration; homing has its own, homingTimeoutS).
+    // Every move ends: after moveTimeoutS of instrument time it is stopped and fails with TIMEOUT (homing has its own
+    // limit, homingTimeoutS). Like the homing limit, it then gives the controller a reply time-out of real time: under
+    // the twin's SimClock instrument time may jump to this limit while the last report is still on the wire.
     const limit = new AbortController();
     if (kind === 'moving') {
       const s = this.config.moveTimeoutS;
       this.clock
         .sleep(s * 1000, limit.signal)
+        .then(() => realDelay(this.config.replyTimeoutMs, limit.signal))
         .then(
           () => ac.abort(stageError(`the move did not finish within ${s} s (stage.moveTimeoutS); it was stopped`, { code: 'TIMEOUT' })),
           () => undefined,

@@ -196,7 +196,11 @@ for (const family of GRBL_FAMILIES) {
 
 describe('no move waits for ever', () => {
   it('a move longer than stage.moveTimeoutS is stopped and fails with TIMEOUT; the stage stays usable', { timeout: T }, async () => {
-    const { r, stage } = await connect('grblhal', {}, { moveTimeoutS: 1 });
+    // Real time: the limit is instrument time plus a reply time-out of real time (under SimClock the move would finish).
+    rig = await makeRig({ protocol: 'grbl', transport: 'stream', family: 'grblhal' }, new RealClock(), { config: { ...FAST, moveTimeoutS: 1 } });
+    await rig.stage.connect();
+    const r = rig;
+    const stage = rig.stage as unknown as GrblStage;
     // 90 mm at 20 mm/s takes 4.5 s.
     const e = await outcome(stage.moveTo({ x: 90_000 }));
     expect(e.error).toMatchObject({ code: 'TIMEOUT', message: 'the move did not finish within 1 s (stage.moveTimeoutS); it was stopped' });
