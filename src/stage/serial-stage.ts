@@ -6,7 +6,7 @@
  * Protocol drivers (grbl/driver.ts, proscan/driver.ts) fill in the hooks at the bottom: run a move until the controller
  * is idle, stop it, explain why it fell short.
  */
-import { abortReason, raceAbort, realDelay } from './abort.js';
+import { abortReason, raceAbort } from './abort.js';
 import { SerialConnection } from './serial-connection.js';
 import {
   checkMotionSettings,
@@ -150,19 +150,22 @@ export abstract class SerialStage extends SerialConnection implements Stage {
     if (signal?.aborted) onAbort();
     this.setState(kind);
     this.baseStats.moves++;
-    // Every move ends: after moveTimeoutS of instrument time it is stopped and fails with TIMEOUT (homing has its own
-    // limit, homingTimeoutS). Like the homing limit, it then gives the controller a reply time-out of real time: under
-    // the twin's SimClock instrument time may jump to this limit while the last report is still on the wire.
-    const limit = new AbortController();
+    // Every move ends: after moveTimeoutS of instrument time, plus a reply time-out of real time for the last report
+    // (rule 4 of the twin's clock), it is stopped and fails with TIMEOUT; homing has its own limit (homingTimeoutS).
+    // Checked by a real-time timer against clock.now(), so no instrument-time sleep is left pending for the twin's
+    // SimClock to jump to.
+    let limit: NodeJS.Timeout | undefined;
     if (kind === 'moving') {
       const s = this.config.moveTimeoutS;
-      this.clock
-        .sleep(s * 1000, limit.signal)
-        .then(() => realDelay(this.config.replyTimeoutMs, limit.signal))
-        .then(
-          () => ac.abort(stageError(`the move did not finish within ${s} s (stage.moveTimeoutS); it was stopped`, { code: 'TIMEOUT' })),
-          () => undefined,
-        );
+      const deadline = this.clock.now() + s * 1000;
+      let pastAt: number | null = null;
+      limit = setInterval(() => {
+        if (this.clock.now() < deadline) return;
+        pastAt ??= performance.now();
+        if (performance.now() - pastAt < this.config.replyTimeoutMs) return;
+        clearInterval(limit);
+        ac.abort(stageError(`the move did not finish within ${s} s (stage.moveTimeoutS); it was stopped`, { code: 'TIMEOUT' }));
+      }, 100);
     }
     try {
       return await raceAbort(body(ac.signal), ac.signal);
@@ -181,7 +184,7 @@ export abstract class SerialStage extends SerialConnection implements Stage {
       }
       throw err;
     } finally {
-      limit.abort();
+      clearInterval(limit);
       signal?.removeEventListener('abort', onAbort);
       if (this.motion === m) this.motion = null;
       if (this.state === kind) this.setState(this.positionLost ? 'alarm' : 'idle');

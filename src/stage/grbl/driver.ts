@@ -49,6 +49,7 @@ export class GrblStage extends SerialStage {
   private firmware: GrblFirmwareName = 'Grbl';
   /** The last banner came after a reset this driver sent (not a power-up or someone else's reset). */
   private lastResetAsked = false;
+  private resetSentAt: number | null = null;
   private jogging = false;
   private readonly counters = { alarms: 0, resets: 0, lostAcksResynced: 0, unaskedResets: 0, alarmRecoveries: 0, unlocks: 0, rxBufferBytes: 0 };
 
@@ -412,7 +413,7 @@ export class GrblStage extends SerialStage {
       await this.status(signal);
     } catch (err) {
       // GRBL answers no status while homing; a reset is the only way to stop it (ALARM:6 follows).
-      if (signal?.aborted || (err as { code?: string }).code === 'TIMEOUT') ch.realtime(RT.SOFT_RESET);
+      if (signal?.aborted || (err as { code?: string }).code === 'TIMEOUT') this.sendReset(ch);
       throw err;
     } finally {
       timer.abort();
@@ -458,6 +459,12 @@ export class GrblStage extends SerialStage {
     if (this.needsReset) await this.softReset();
   }
 
+  /** Ctrl-X, remembered: a banner within a few seconds of it answers it, even after the wait for it gave up. */
+  private sendReset(ch: GrblChannel): void {
+    this.resetSentAt = performance.now();
+    ch.realtime(RT.SOFT_RESET);
+  }
+
   private async unlock(): Promise<void> {
     await this.io(() => this.channel().send('$X'));
     this.counters.unlocks++;
@@ -483,7 +490,7 @@ export class GrblStage extends SerialStage {
     const ch = this.ch;
     if (!ch) return;
     if (this.state === 'homing') {
-      ch.realtime(RT.SOFT_RESET);
+      this.sendReset(ch);
       return;
     }
     if (this.jogging) {
@@ -523,7 +530,7 @@ export class GrblStage extends SerialStage {
       });
     });
     await this.io(async () => {
-      ch.realtime(RT.SOFT_RESET);
+      this.sendReset(ch);
       await banner;
     });
     this.needsReset = false;
@@ -536,8 +543,9 @@ export class GrblStage extends SerialStage {
     this.resetMessagePending = false;
     const ws = this.resetWaiters;
     this.resetWaiters = [];
-    this.lastResetAsked = ws.length > 0;
-    if (ws.length === 0) {
+    this.lastResetAsked = ws.length > 0 || (this.resetSentAt !== null && performance.now() - this.resetSentAt < 5000);
+    this.resetSentAt = null;
+    if (!this.lastResetAsked) {
       // Nobody here asked for it: the board restarted (power, a reset button, DTR). Its counters start from zero.
       this.counters.unaskedResets++;
       this.log.warn({ banner: f.text }, 'GRBL restarted without being asked; its position is unknown');
