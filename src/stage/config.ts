@@ -32,6 +32,7 @@ export interface StageConfig {
   homeOnConnect: boolean;
   afterReconnect: AfterReconnect;
   homingTimeoutS: number;
+  moveTimeoutS: number;
   reconnect: { initialDelayMs: number; maxDelayMs: number; factor: number; maxAttempts: number };
   axes: Record<StageAxis, AxisConfig>;
   motion: { speedUmPerS: number; accelUmPerS2: number };
@@ -77,6 +78,7 @@ export const stageSchema: Schema = obj('The motorised XYZ stage and its controll
     'reread',
   ),
   homingTimeoutS: num('Longest a homing cycle may take.', 120, 1, 3600, 's'),
+  moveTimeoutS: num('Longest a move or jog may take (a hold pressed on the controller, a stalled report): then it is stopped and fails with TIMEOUT.', 300, 1, 3600, 's'),
   reconnect: obj('Reconnecting when the serial device disappears.', {
     initialDelayMs: int('First wait before trying again.', 250, 10, 60_000, 'ms'),
     maxDelayMs: int('Longest wait between tries.', 10_000, 10, 600_000, 'ms'),

@@ -13,7 +13,7 @@ import type { Clock } from '../kernel/clock.js';
 import type { Logger } from '../kernel/logger.js';
 import { raceAbort, realDelay } from './abort.js';
 import type { StageConfig } from './config.js';
-import { stageError, type AxisLimits, type MotionSettings, type StageAxis, type StageError, type StagePose, type StageState } from './stage.js';
+import { stageError, STAGE_AXES, type AxisLimits, type MotionSettings, type StageAxis, type StageError, type StagePose, type StageState } from './stage.js';
 import { holdTime } from './hold-time.js';
 import { closeStream, type Transport } from './transport.js';
 import { AxisMap } from './units.js';
@@ -50,6 +50,8 @@ export abstract class SerialConnection extends EventEmitter {
   private wanted = false;
   private reconnecting = false;
   private reconnectAbort: AbortController | null = null;
+  /** Position last reported before the link dropped while nothing moved (null: unknown, or motion was under way). */
+  private poseAtDrop: StagePose | null = null;
   /** The motion in progress: aborted with the reason when the link drops or the controller alarms. */
   protected motion: { ac: AbortController; halt: Promise<void> | null } | null = null;
 
@@ -158,6 +160,9 @@ export abstract class SerialConnection extends EventEmitter {
         await this.runMotion(s, signal);
       }
       const pose = await this.readPose(signal);
+      const before = this.poseAtDrop;
+      this.poseAtDrop = null;
+      if (reason === 'reconnect' && !rehome && before && !this.positionLost) this.checkUnchanged(before, pose);
       this.setState(this.positionLost ? 'alarm' : 'idle');
       this.log.info({ reason, pose, alarm: this.positionLost }, `stage ${reason === 'connect' ? 'connected' : 'reconnected'} on ${this.deps.transport.description}`);
       return pose;
@@ -173,8 +178,24 @@ export abstract class SerialConnection extends EventEmitter {
     }
   }
 
+  /**
+   * Nothing moved while the link was down, so the controller must report the position it reported last. A different
+   * one means its counters restarted (a power cycle, or a board that resets when the port opens): the position is
+   * flagged as unknown instead of being accepted.
+   */
+  private checkUnchanged(before: StagePose, now: StagePose): void {
+    const moved = STAGE_AXES.filter((a) => Math.abs(now[a] - before[a]) > this.config.targetToleranceUm);
+    if (moved.length === 0) return;
+    const what = moved.map((a) => `${a} ${before[a].toFixed(3)} → ${now[a].toFixed(3)} µm`).join(', ');
+    this.positionLost = true;
+    this.alarmDetail = `position changed while the link was down (${what}): the controller restarted, its position is unknown`;
+    this.log.error({ before, now }, 'stage position changed while the link was down');
+  }
+
   private onLinkClosed(gen: number, cause?: Error): void {
     if (gen !== this.generation) return; // closed on purpose, or a link we already gave up
+    const still = !this.motion && (this.st === 'idle' || this.st === 'alarm') && !this.positionLost;
+    this.poseAtDrop = still ? this.lastReported : null;
     this.generation++;
     this.stream = null;
     this.baseStats.disconnects++;

@@ -150,6 +150,23 @@ export abstract class SerialStage extends SerialConnection implements Stage {
     if (signal?.aborted) onAbort();
     this.setState(kind);
     this.baseStats.moves++;
+    // Every move ends: after moveTimeoutS of instrument time, plus a reply time-out of real time for the last report
+    // (rule 4 of the twin's clock), it is stopped and fails with TIMEOUT; homing has its own limit (homingTimeoutS).
+    // Checked by a real-time timer against clock.now(), so no instrument-time sleep is left pending for the twin's
+    // SimClock to jump to.
+    let limit: NodeJS.Timeout | undefined;
+    if (kind === 'moving') {
+      const s = this.config.moveTimeoutS;
+      const deadline = this.clock.now() + s * 1000;
+      let pastAt: number | null = null;
+      limit = setInterval(() => {
+        if (this.clock.now() < deadline) return;
+        pastAt ??= performance.now();
+        if (performance.now() - pastAt < this.config.replyTimeoutMs) return;
+        clearInterval(limit);
+        ac.abort(stageError(`the move did not finish within ${s} s (stage.moveTimeoutS); it was stopped`, { code: 'TIMEOUT' }));
+      }, 100);
+    }
     try {
       return await raceAbort(body(ac.signal), ac.signal);
     } catch (err) {
@@ -158,11 +175,16 @@ export abstract class SerialStage extends SerialConnection implements Stage {
         if (reason.canceled && this.stream) {
           // Canceled by the caller: stop the motion (stop() and emergencyStop() already did).
           await (m.halt ?? this.haltControlled()).catch((e: Error) => this.log.warn({ err: e.message }, 'stage stop after cancel failed'));
+        } else if (reason.code === 'ALARM' && this.stream) {
+          await this.recoverAfterAlarm(reason).catch((e: Error) => this.log.warn({ err: e.message }, 'stage alarm recovery failed'));
+        } else if (reason.code === 'TIMEOUT' && this.stream) {
+          await this.haltControlled().catch((e: Error) => this.log.warn({ err: e.message }, 'stage stop after a move time-out failed'));
         }
         throw reason;
       }
       throw err;
     } finally {
+      clearInterval(limit);
       signal?.removeEventListener('abort', onAbort);
       if (this.motion === m) this.motion = null;
       if (this.state === kind) this.setState(this.positionLost ? 'alarm' : 'idle');
@@ -194,6 +216,10 @@ export abstract class SerialStage extends SerialConnection implements Stage {
   protected abstract haltControlled(): Promise<void>;
   /** Stops at once. */
   protected abstract haltImmediate(): Promise<void>;
+  /** After a move failed on a controller alarm: clear it where the controller allows that without homing. */
+  protected async recoverAfterAlarm(_err: StageError): Promise<void> {
+    // Nothing by default: the stage stays in 'alarm' until home().
+  }
   /** A reason an axis missed its target, if the controller can tell (limit switch hit). */
   protected async explainMiss(_axis: StageAxis, _signal: AbortSignal): Promise<string> {
     return '';

@@ -41,7 +41,8 @@ export class AxisMap {
     const p = { x: 0, y: 0, z: 0 };
     STAGE_AXES.forEach((a, i) => {
       const ax = this.axes[a];
-      p[a] = ax.originUm + (ax.direction * raw[i]!) / this.unitsPerUm(a);
+      // Rounded to 1 pm: controllers report far coarser than that, and an origin far from zero must not leave float dust.
+      p[a] = Math.round((ax.originUm + (ax.direction * raw[i]!) / this.unitsPerUm(a)) * 1e6) / 1e6;
     });
     return p;
   }

@@ -92,7 +92,7 @@ describe('controller settings and axis mapping', () => {
         const p = await r.stage.moveTo({ x: 5000, y: 100 });
         expect(p.x).toBeCloseTo(5000, 6);
         expect(r.physics.commandedAt(r.clock.now())[0]).toBeCloseTo(5000, 6);
-        expect(r.simulator!.received).toContain(protocol === 'grbl' ? 'G21G90G53G0X-5Y0.1' : 'G,-5000,100');
+        expect(r.simulator!.received).toContain(protocol === 'grbl' ? 'G21G90G53G0X-5Y-99.9' : 'G,-5000,100');
       } finally {
         await r.close();
       }

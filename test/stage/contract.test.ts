@@ -1,5 +1,6 @@
 // Runs the Stage contract against every adapter: GRBL and ProScan drivers × (in-process stream, pty through socat and
-// serialport) and the protocol-less TwinStage, under the twin's SimClock; the pty drivers once more under RealClock.
+// serialport), the GRBL family members grblHAL, FluidNC and Grbl_ESP32, and the protocol-less TwinStage, under the
+// twin's SimClock; the pty drivers once more under RealClock.
 import { RealClock, SimClock, type Clock } from '../../src/kernel/clock.js';
 import { stageContract } from '../contracts/stage.contract.js';
 import { makeRig, RIG_KINDS, type RigKind } from '../support/stage-rigs.js';

@@ -45,16 +45,17 @@ describe('GRBL driver', () => {
 
   it('reads positions reported in inches ($13=1) and as work positions with an offset ($10=0)', async () => {
     const { r, stage } = await grbl();
-    await stage.moveTo({ x: 25_400, y: 1000 });
+    // Machine space is −100…0 mm: stage 23 800 µm is machine −76.2 mm, exactly −3 inches.
+    await stage.moveTo({ x: 23_800, y: 1000 });
     grblSim(r).settings.set(13, '1');
     grblSim(r).settings.set(10, '0');
     await stage.close();
     await stage.connect();
     const p = await stage.position();
-    expect(p.x).toBeCloseTo(25_400, 6);
+    expect(p.x).toBeCloseTo(23_800, 6);
     // Inch reports carry 4 decimals: 2.54 µm steps.
     expect(Math.abs(p.y - 1000)).toBeLessThanOrEqual(1.27);
-    expect((await stage.moveTo({ x: 12_700 })).x).toBeCloseTo(12_700, 1);
+    expect((await stage.moveTo({ x: 49_200 })).x).toBeCloseTo(49_200, 1);
   });
 
   it('a command the controller refuses fails with its error code and meaning', async () => {

@@ -49,7 +49,16 @@ describe('GRBL parser', () => {
     expect(parseGrblLine('ok')).toEqual({ type: 'ok' });
     expect(parseGrblLine('error:22')).toEqual({ type: 'error', code: 22 });
     expect(parseGrblLine('ALARM:3')).toEqual({ type: 'alarm', code: 3 });
-    expect(parseGrblLine("Grbl 1.1h ['$' for help]")).toEqual({ type: 'welcome', version: '1.1h' });
+    expect(parseGrblLine("Grbl 1.1h ['$' for help]")).toEqual({ type: 'welcome', version: '1.1h', firmware: 'Grbl', text: "Grbl 1.1h ['$' for help]" });
+    // The family's banners (grblHAL, FluidNC, Grbl_ESP32) and grblHAL's tags with spaces and homed flag.
+    expect(parseGrblLine("GrblHAL 1.1f ['$' or '$HELP' for help]")).toMatchObject({ type: 'welcome', version: '1.1f', firmware: 'grblHAL' });
+    expect(parseGrblLine("Grbl 3.7 [FluidNC v3.7.8 (wifi) '$' for help]")).toMatchObject({ type: 'welcome', version: '3.7', firmware: 'FluidNC' });
+    expect(parseGrblLine("Grbl 1.3a ['$' for help]")).toMatchObject({ type: 'welcome', version: '1.3a', firmware: 'Grbl' });
+    expect(parseGrblLine('[NVS STORAGE:*FLASH]')).toEqual({ type: 'message', tag: 'NVS STORAGE', text: '*FLASH' });
+    expect(parseGrblLine('[DRIVER VERSION:231005]')).toEqual({ type: 'message', tag: 'DRIVER VERSION', text: '231005' });
+    expect(parseGrblLine('<Idle|MPos:-1.000,-2.000,0.000|Bf:35,1023|FS:0,0|H:0>')).toMatchObject({ type: 'status', status: { homed: false, bufferBytes: 1023 } });
+    expect(parseGrblLine('<Idle|MPos:0.000,0.000,0.000|FS:0,0|H:1,7>')).toMatchObject({ type: 'status', status: { homed: true } });
+    expect(parseGrblLine('Grbl 1.1h [garbled')).toMatchObject({ type: 'garbage' });
     expect(parseGrblLine('[MSG:Caution: Unlocked]')).toEqual({ type: 'message', tag: 'MSG', text: 'Caution: Unlocked' });
     expect(parseGrblLine('[GC:G0 G54 G17 G21 G90 G94 M5 M9 T0 F0 S0]')).toEqual({ type: 'message', tag: 'GC', text: 'G0 G54 G17 G21 G90 G94 M5 M9 T0 F0 S0' });
     expect(parseGrblLine('[PRB:0.000,0.000,0.000:0]')).toEqual({ type: 'message', tag: 'PRB', text: '0.000,0.000,0.000:0' });

@@ -84,7 +84,8 @@ describe('GRBL streaming', () => {
     expect(physics.commandedAt(clock.now())[0]).toBeCloseTo(40_000, 6);
     const idle = await ch.status();
     expect(idle).toMatchObject({ state: 'Idle', bufferBlocks: 15, bufferBytes: 128 });
-    expect(idle.mpos).toEqual([40, 0, 0]);
+    // Machine space is −$13x…0 with zero at the + end of travel: the stage started at the − ends of X and Y.
+    expect(idle.mpos).toEqual([-60, -100, -0.5]);
   });
 
   it("maps the firmware's refusals to typed errors that say what they mean", async () => {
@@ -96,11 +97,11 @@ describe('GRBL streaming', () => {
     await expect(ch.send('$Q')).rejects.toThrow('error:3');
     await expect(ch.send(`G0X${'1'.repeat(78)}`)).rejects.toThrow('error:11');
     await expect(ch.send('$J=G91X1')).rejects.toThrow('GRBL error:22');
-    await expect(ch.send('G21G90G53G0X1')).resolves.toEqual([]);
+    await expect(ch.send('G21G90G53G0X-1')).resolves.toEqual([]);
   });
 
   it('answers $$ and $I with their frames before the ok, and locks G-code out in alarm', async () => {
-    const { sim, ch } = setup({ startHomed: false });
+    const { sim, ch } = setup({ startHomed: false, softLimits: false });
     const settings = await ch.send('$$');
     expect(settings.find((f) => f.type === 'setting' && f.key === '100')).toEqual({ type: 'setting', key: '100', value: '1000.000' });
     const info = await ch.send('$I');
@@ -117,6 +118,7 @@ describe('GRBL streaming', () => {
     await expect(holdTime(clock, () => ch.status(100))).rejects.toThrow('GRBL sent no status report within 100 ms');
     await clock.sleep(60_000);
     await home;
-    await expect(ch.status()).resolves.toMatchObject({ state: 'Idle', mpos: [0, 0, 0.5] });
+    // At the switches: X and Y homed toward − read −$13x, Z homed toward + reads 0.
+    await expect(ch.status()).resolves.toMatchObject({ state: 'Idle', mpos: [-100, -100, 0] });
   });
 });

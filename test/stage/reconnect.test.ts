@@ -109,7 +109,7 @@ it('GRBL that resets when re-plugged comes back locked: with reread, moves wait 
     message: 'stage controller is in alarm (controller started locked; its position is unknown); home() is required before moves',
   });
   // The board's counters restarted at zero where the stage stood: what it reports is what it says, flagged as lost.
-  expect((await r.stage.position()).x).toBe(0);
+  expect((await r.stage.position()).x).toBe(r.config!.axes.x.originUm);
   const home = await r.stage.home();
   expect(home).toEqual({ x: 0, y: 0, z: 500 });
   expect(Math.abs((await r.stage.moveTo({ x: 1000 })).x - 1000)).toBeLessThanOrEqual(1.5);

@@ -3,6 +3,7 @@
 import type { Clock } from '../../src/kernel/clock.js';
 import { defaultWorldSpec } from '../../src/sim/defaults.js';
 import type { GrblFirmware } from '../../src/sim/firmware/grbl.js';
+import type { GrblFamily } from '../../src/sim/firmware/grbl-families.js';
 import type { ProScanFirmware } from '../../src/sim/firmware/proscan.js';
 import { createTwinStage, type TwinStageOptions, type TwinStageRig } from '../../src/sim/firmware/twin-serial-stage.js';
 import { StagePhysics } from '../../src/sim/stage-physics.js';
@@ -12,6 +13,8 @@ export interface RigKind {
   name: string;
   protocol: 'grbl' | 'proscan' | 'direct';
   transport: 'stream' | 'pty';
+  /** GRBL family the simulator behaves as (default gnea Grbl 1.1h). */
+  family?: GrblFamily;
 }
 
 export const RIG_KINDS: RigKind[] = [
@@ -20,6 +23,10 @@ export const RIG_KINDS: RigKind[] = [
   { name: 'ProScan over an in-process stream', protocol: 'proscan', transport: 'stream' },
   { name: 'ProScan over a pty (serialport)', protocol: 'proscan', transport: 'pty' },
   { name: 'TwinStage (no protocol)', protocol: 'direct', transport: 'stream' },
+  { name: 'grblHAL over an in-process stream', protocol: 'grbl', transport: 'stream', family: 'grblhal' },
+  { name: 'grblHAL over a pty (serialport)', protocol: 'grbl', transport: 'pty', family: 'grblhal' },
+  { name: 'FluidNC over an in-process stream', protocol: 'grbl', transport: 'stream', family: 'fluidnc' },
+  { name: 'Grbl_ESP32 over an in-process stream', protocol: 'grbl', transport: 'stream', family: 'grbl-esp32' },
 ];
 
 export interface TestRig extends TwinStageRig<Stage & { stats?(): Record<string, number> }> {
@@ -27,9 +34,10 @@ export interface TestRig extends TwinStageRig<Stage & { stats?(): Record<string,
   clock: Clock;
 }
 
-export async function makeRig(kind: Pick<RigKind, 'protocol' | 'transport'>, clock: Clock, extra: Partial<TwinStageOptions> = {}): Promise<TestRig> {
+export async function makeRig(kind: Pick<RigKind, 'protocol' | 'transport' | 'family'>, clock: Clock, extra: Partial<TwinStageOptions> = {}): Promise<TestRig> {
   const physics = new StagePhysics(structuredClone(defaultWorldSpec().stage), [0, 0, 0]);
-  const rig = await createTwinStage({ physics }, clock, { protocol: kind.protocol, transport: kind.transport, ...extra });
+  const grbl = kind.family ? { family: kind.family, ...extra.grbl } : extra.grbl;
+  const rig = await createTwinStage({ physics }, clock, { protocol: kind.protocol, transport: kind.transport, ...extra, grbl });
   return Object.assign(rig, { physics, clock });
 }
 

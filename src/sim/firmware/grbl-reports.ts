@@ -7,8 +7,6 @@
 import type { Vec3 } from '../stage-physics.js';
 import type { GrblSettings } from './grbl-settings.js';
 
-export const VERSION = '1.1h';
-
 export interface StatusSnapshot {
   state: string;
   /** Controller position (µm, after origin and direction). */
@@ -23,6 +21,8 @@ export interface StatusSnapshot {
   pins: string;
   wco: boolean;
   overrides: boolean;
+  /** grblHAL: homed since power-up (`H:1`/`H:0`); undefined: not reported. */
+  homed?: boolean;
 }
 
 export function formatStatus(s: StatusSnapshot): string {
@@ -33,6 +33,7 @@ export function formatStatus(s: StatusSnapshot): string {
   if (s.mask & 2) out += `|Bf:${s.plannerFree},${s.rxFree}`;
   out += `|FS:${Math.round((s.speedUmPerS * 60) / unit)},0`;
   if (s.pins) out += `|Pn:${s.pins}`;
+  if (s.homed !== undefined) out += `|H:${s.homed ? 1 : 0}`;
   if (s.wco) out += `|WCO:${s.inch ? '0.0000,0.0000,0.0000' : '0.000,0.000,0.000'}`;
   else if (s.overrides) out += '|Ov:100,100,100';
   return `${out}>\r\n`;
@@ -41,7 +42,7 @@ export function formatStatus(s: StatusSnapshot): string {
 /** Lines answering the query-only `$` commands ($, $$, $I, $G, $#, $N), before their `ok`; null for other commands. */
 export function queryReply(
   line: string,
-  c: { settings: GrblSettings; plannerBlocks: number; rxBufferBytes: number; modal: { motion: number; inch: boolean; relative: boolean; feedMmPerMin: number } },
+  c: { settings: GrblSettings; info: string[]; modal: { motion: number; inch: boolean; relative: boolean; feedMmPerMin: number } },
 ): string[] | null {
   switch (line) {
     case '$':
@@ -49,7 +50,7 @@ export function queryReply(
     case '$$':
       return c.settings.lines();
     case '$I':
-      return [`[VER:${VERSION}.20190825:]`, `[OPT:V,${c.plannerBlocks},${c.rxBufferBytes}]`];
+      return c.info;
     case '$G': {
       const m = c.modal;
       return [`[GC:G${m.motion} G54 G17 ${m.inch ? 'G20' : 'G21'} ${m.relative ? 'G91' : 'G90'} G94 M5 M9 T0 F${m.feedMmPerMin} S0]`];

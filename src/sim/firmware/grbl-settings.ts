@@ -16,11 +16,11 @@ export class GrblSettings {
   constructor(
     private readonly physics: StagePhysics,
     stepsPerMm: Vec3,
-    opts: { statusMask: number; homingEnabled: boolean },
+    opts: { statusMask: number; homingEnabled: boolean; softLimits: boolean; homingDirMask: number },
   ) {
     const defaults: Record<number, number> = {
       0: 10, 1: 25, 2: 0, 3: 0, 4: 0, 5: 0, 6: 0, 10: opts.statusMask, 11: 0.01, 12: 0.002, 13: 0,
-      20: 1, 21: 0, 22: opts.homingEnabled ? 1 : 0, 23: 0, 24: 25, 26: 250, 27: 1, 30: 1000, 31: 0, 32: 0,
+      20: opts.softLimits ? 1 : 0, 21: 0, 22: opts.homingEnabled ? 1 : 0, 23: opts.homingDirMask, 24: 25, 26: 250, 27: 1, 30: 1000, 31: 0, 32: 0,
     };
     for (const [k, v] of Object.entries(defaults)) this.values.set(Number(k), v);
     const s = physics.spec;

@@ -16,10 +16,17 @@ import type { Clock } from '../../kernel/clock.js';
 import { AXES, type StagePhysics, type Vec3 } from '../stage-physics.js';
 import { normaliseLine, parseGcode, type ParsedBlock } from './grbl-gcode.js';
 import { GrblSettings } from './grbl-settings.js';
-import { formatStatus, queryReply, VERSION } from './grbl-reports.js';
+import { GRBL_FAMILY_PROFILES, type GrblFamily, type GrblFamilyProfile } from './grbl-families.js';
+import { formatStatus, queryReply } from './grbl-reports.js';
 import { SerialFirmware, type FirmwareBaseOptions } from './serial-firmware.js';
 
 export interface GrblFirmwareOptions extends FirmwareBaseOptions {
+  /** Which firmware of the GRBL family to behave as (banner, reports, buffers, alarm timing); default gnea Grbl 1.1h. */
+  family?: GrblFamily;
+  /** $20 soft limits (targets only inside machine space −$13x…0); default on. */
+  softLimits?: boolean;
+  /** Lines left on the line from an earlier session: the host finds them ahead of the answer to its first line. */
+  staleOnAttach?: string[];
   /** $100–$102. */
   stepsPerMm?: Vec3;
   /** $22. */
@@ -32,7 +39,11 @@ export interface GrblFirmwareOptions extends FirmwareBaseOptions {
   statusMask?: number;
   rxBufferBytes?: number;
   plannerBlocks?: number;
-  /** Controller position (µm) at the home switches. */
+  /**
+   * Physics position (µm) of machine zero once homed. Default: as GRBL sets it, machine space is −$13x…0 with zero at
+   * the end of travel the motor's + direction leads to (XY home toward −, $23 bits set, and read −$13x there; Z homes
+   * toward + and reads 0).
+   */
   homeOriginUm?: Vec3;
 }
 
@@ -50,7 +61,16 @@ export class GrblFirmware extends SerialFirmware {
   readonly settings: GrblSettings;
   readonly rxBufferBytes: number;
   readonly plannerBlocks: number;
+  readonly profile: GrblFamilyProfile;
+  /** Real-time bytes received (bounded), oldest first. */
+  readonly realtimeReceived: number[] = [];
   private readonly homingOrigin: Vec3;
+  private readonly staleOnAttach: string[];
+  private stale: string[] = [];
+  /** Homed since power-up (grblHAL reports it as `H:`). */
+  private homed = false;
+  /** A critical alarm's `[MSG:Reset to continue]` is due at this instrument time; a Ctrl-X before it is lost. */
+  private resetMessageDue: number | null = null;
   private readonly resetOnAttach: boolean;
   private rx: number[] = [];
   private planner: Block[] = [];
@@ -70,16 +90,25 @@ export class GrblFirmware extends SerialFirmware {
 
   constructor(physics: StagePhysics, clock: Clock, opts: GrblFirmwareOptions = {}) {
     super(physics, clock, opts);
+    this.profile = GRBL_FAMILY_PROFILES[opts.family ?? 'grbl'];
+    // XY home toward their minimum (the motor's − end unless inverted), Z toward its maximum.
+    const homeDirMask = AXES.reduce((m, _a, i) => (i < 2 ? this.sign[i]! > 0 : this.sign[i]! < 0) ? m | (1 << i) : m, 0);
     this.settings = new GrblSettings(physics, opts.stepsPerMm ?? [1000, 1000, 10000], {
       statusMask: opts.statusMask ?? 1,
       homingEnabled: opts.homingEnabled ?? true,
+      softLimits: opts.softLimits ?? true,
+      homingDirMask: homeDirMask,
     });
-    this.rxBufferBytes = opts.rxBufferBytes ?? 128;
+    this.rxBufferBytes = opts.rxBufferBytes ?? this.profile.rxBufferBytes;
     this.plannerBlocks = opts.plannerBlocks ?? 15;
-    this.homingOrigin = opts.homeOriginUm ?? [0, 0, 0];
+    const s = physics.spec;
+    this.homingOrigin = opts.homeOriginUm ?? (AXES.map((a, i) => (this.sign[i]! > 0 ? s[a].maxUm : s[a].minUm)) as Vec3);
     this.resetOnAttach = opts.resetOnAttach ?? false;
-    if (opts.startHomed ?? true) this.origin = [...this.homingOrigin];
-    else this.powerUp(clock.now());
+    this.staleOnAttach = opts.staleOnAttach ?? [];
+    if (opts.startHomed ?? true) {
+      this.origin = [...this.homingOrigin];
+      this.homed = true;
+    } else this.powerUp(clock.now());
   }
 
   /** Machine state as a status report would name it. */
@@ -95,6 +124,9 @@ export class GrblFirmware extends SerialFirmware {
 
   /** Fault injection: a limit switch trips now (ALARM:1 by default). */
   triggerAlarm(code = 1): void {
+    if (!Number.isInteger(code) || code < 1 || code > this.profile.maxAlarm) {
+      throw new RangeError(`${this.profile.banner} raises alarms 1–${this.profile.maxAlarm}, not ${code}`);
+    }
     this.advance(this.clock.now(), false);
     this.raiseAlarm(code, this.clock.now(), true);
   }
@@ -102,10 +134,17 @@ export class GrblFirmware extends SerialFirmware {
   /** Fault injection: the controller loses power and comes back (position lost, locked if homing is enabled). */
   powerCycle(): void {
     this.powerUp(this.clock.now());
-    this.banner(true);
+    for (const l of this.profile.bootLines) this.sendLine(`${l}\r\n`);
+    this.banner(this.alarm !== null);
+  }
+
+  /** Homed since power-up. */
+  get isHomed(): boolean {
+    return this.homed;
   }
 
   protected onAttach(): void {
+    this.stale = [...this.staleOnAttach];
     if (this.resetOnAttach) this.powerCycle();
   }
 
@@ -114,8 +153,9 @@ export class GrblFirmware extends SerialFirmware {
     this.flush();
     // Step counters start at zero wherever the stage happens to be.
     this.origin = this.physics.commandedAt(now);
-    this.alarm = this.settings.get(22) === 1 ? 0 : null;
+    this.alarm = this.settings.get(22) === 1 && this.profile.locksAtPowerUp ? 0 : null;
     this.critical = false;
+    this.homed = false;
   }
 
   // ---- input ------------------------------------------------------------------------------------------------------
@@ -123,6 +163,8 @@ export class GrblFirmware extends SerialFirmware {
   protected input(chunk: Buffer): void {
     for (const b of chunk) {
       if (REALTIME.has(b) || b >= 0x90) {
+        this.realtimeReceived.push(b);
+        if (this.realtimeReceived.length > 4000) this.realtimeReceived.splice(0, 2000);
         this.advance(this.clock.now(), false);
         this.realtime(b);
         continue;
@@ -143,8 +185,9 @@ export class GrblFirmware extends SerialFirmware {
         if (!this.homing && !this.critical) this.sendLine(this.statusReport(now));
         return;
       case 0x21:
-        if (this.planner[0]?.jog) this.cancelJog(now);
-        else if (this.runningEnd !== null && !this.hold) {
+        if (this.planner[0]?.jog) {
+          if (this.profile.feedHoldCancelsJog) this.cancelJog(now);
+        } else if (this.runningEnd !== null && !this.hold) {
           this.hold = { phase: 1, end: this.physics.stop(now) };
           this.runningEnd = null;
         }
@@ -159,6 +202,8 @@ export class GrblFirmware extends SerialFirmware {
         if (this.planner[0]?.jog) this.cancelJog(now);
         return;
       case 0x18:
+        // During a critical alarm the firmware takes a reset only once it has said so; one sent earlier is lost.
+        if (this.critical && this.resetMessageDue !== null) return;
         this.softReset(now);
         return;
       default:
@@ -189,7 +234,8 @@ export class GrblFirmware extends SerialFirmware {
     this.modal = { inch: false, relative: false, motion: 0, feedMmPerMin: 0 };
     this.wcoNext = true;
     this.sendLine('\r\n');
-    this.sendLine(`Grbl ${VERSION} ['$' for help]\r\n`);
+    this.sendLine(`${this.profile.banner}\r\n`);
+    for (const l of this.profile.afterBanner) this.sendLine(`${l}\r\n`);
     if (locked) this.sendLine("[MSG:'$H'|'$X' to unlock]\r\n");
   }
 
@@ -202,6 +248,7 @@ export class GrblFirmware extends SerialFirmware {
     this.hold = null;
     this.homing = null;
     this.alarmDue = null;
+    this.resetMessageDue = null;
   }
 
   // ---- time -------------------------------------------------------------------------------------------------------
@@ -212,7 +259,7 @@ export class GrblFirmware extends SerialFirmware {
       if (this.takeLine(own)) continue;
       break;
     }
-    const next = [this.runningEnd, this.hold?.phase === 1 ? this.hold.end : null, this.homing?.end ?? null, this.alarmDue?.at ?? null, this.dwellEnd];
+    const next = [this.runningEnd, this.hold?.phase === 1 ? this.hold.end : null, this.homing?.end ?? null, this.alarmDue?.at ?? null, this.dwellEnd, this.resetMessageDue];
     const at = Math.min(...next.filter((t): t is number => t !== null));
     if (Number.isFinite(at)) this.wakeAt(at);
   }
@@ -237,6 +284,10 @@ export class GrblFirmware extends SerialFirmware {
         if (this.runningEnd !== null || this.planner.length > 0) this.raiseAlarm(a.code, a.at, own);
       }]);
     }
+    if (this.resetMessageDue !== null && this.resetMessageDue <= now) due.push([this.resetMessageDue, () => {
+      this.resetMessageDue = null;
+      this.sendLine('[MSG:Reset to continue]\r\n', own);
+    }]);
     if (this.dwellEnd !== null && this.dwellEnd <= now) due.push([this.dwellEnd, () => {
       this.dwellEnd = null;
       this.sendLine('ok\r\n', own);
@@ -290,7 +341,13 @@ export class GrblFirmware extends SerialFirmware {
     this.alarm = code;
     this.critical = code === 1 || code === 2;
     this.sendLine(`ALARM:${code}\r\n`, own);
-    if (this.critical) this.sendLine('[MSG:Reset to continue]\r\n', own);
+    if (this.critical) {
+      // The firmware pauses before it says it wants a reset (and only then takes one).
+      if (this.profile.resetMessageDelayMs > 0) {
+        this.resetMessageDue = t + this.profile.resetMessageDelayMs;
+        this.wakeAt(this.resetMessageDue);
+      } else this.sendLine('[MSG:Reset to continue]\r\n', own);
+    }
   }
 
   private homingStep(t: number, own: boolean): void {
@@ -309,6 +366,7 @@ export class GrblFirmware extends SerialFirmware {
       this.homing = null;
       this.origin = [...this.homingOrigin];
       this.alarm = null;
+      this.homed = true;
       this.sendLine('ok\r\n', own);
     }
   }
@@ -322,6 +380,8 @@ export class GrblFirmware extends SerialFirmware {
     const bytes = this.rx.splice(0, nl + 1);
     const raw = Buffer.from(bytes.slice(0, -1)).toString('latin1').replace(/\r/g, '');
     this.logReceived(raw);
+    // Replies from an earlier session still on the line reach the host ahead of this line's answer.
+    for (const l of this.stale.splice(0)) this.sendLine(`${l}\r\n`, own);
     const reply = this.line(raw, own);
     if (reply !== null) this.sendLine(`${reply}\r\n`, own);
     return true;
@@ -367,14 +427,20 @@ export class GrblFirmware extends SerialFirmware {
       return Math.round(v * steps[i]!) / steps[i]!;
     });
     const target = this.toPhysUm(targetMm.map((v) => v * 1000) as Vec3);
+    // Soft limits: machine space is −$13x…0 (zero at the homing end of an axis homed toward +).
+    const outside = this.settings.get(20) === 1 && targetMm.some((v, i) => v > 1e-9 || v < -this.settings.get(130 + i) - 1e-9);
+    if (outside) {
+      if (jog) return 'error:15';
+      this.raiseAlarm(2, now, false);
+      return null;
+    }
     try {
       this.physics.checkLimits(target);
     } catch {
+      // Past the end of travel with soft limits off: the axis runs into its limit switch.
       if (jog) return 'error:15';
-      if (this.settings.get(20) === 1) {
-        this.raiseAlarm(2, now, false);
-        return null;
-      }
+      this.raiseAlarm(1, now, false);
+      return null;
     }
     const fraction = motion === 0 ? 1 : Math.min(1, (feed * 1000) / 60 / this.vectorMax(last, target));
     const block: Block = { target, fraction, jog };
@@ -400,7 +466,7 @@ export class GrblFirmware extends SerialFirmware {
 
   private system(line: string, own: boolean): string | null {
     const idleOrAlarm = this.stateName === 'Idle' || this.stateName === 'Alarm';
-    const info = queryReply(line, { settings: this.settings, plannerBlocks: this.plannerBlocks, rxBufferBytes: this.rxBufferBytes, modal: this.modal });
+    const info = queryReply(line, { settings: this.settings, info: this.profile.info(this.plannerBlocks, this.rxBufferBytes), modal: this.modal });
     if (info) return line === '$$' && !idleOrAlarm ? 'error:8' : this.multi(info, own);
     if (line === '$X') {
       if (this.alarm === null) return 'ok';
@@ -445,7 +511,8 @@ export class GrblFirmware extends SerialFirmware {
       mask: this.settings.get(10),
       inch: this.settings.get(13) === 1,
       plannerFree: this.plannerBlocks - this.planner.length,
-      rxFree: this.rxBufferBytes - this.rx.length,
+      rxFree: this.rxBufferBytes - this.rx.length - this.profile.bfOffset,
+      homed: this.profile.reportsHomed && this.settings.get(22) === 1 ? this.homed : undefined,
       pins: this.critical && this.alarm === 1 ? this.limitPin : '',
       wco,
       overrides: !wco && this.reports % 20 === 1,

@@ -65,6 +65,8 @@ export function twinStageConfig(physics: StagePhysics, protocol: 'grbl' | 'prosc
   for (const a of ['x', 'y', 'z'] as const) {
     base.axes[a].minUm = s[a].minUm;
     base.axes[a].maxUm = s[a].maxUm;
+    // GRBL's machine space is −$13x…0: stage = physics, so machine zero sits at the + end of travel.
+    if (protocol === 'grbl') base.axes[a].originUm = s[a].maxUm;
   }
   base.proscan = { maxSpeedUmPerS: s.x.maxSpeedUmPerS, accelUmPerS2: s.x.accelUmPerS2, zMaxSpeedUmPerS: s.z.maxSpeedUmPerS, zAccelUmPerS2: s.z.accelUmPerS2 };
   return parseStageConfig(merge(base, over), 'twin stage');

@@ -5,6 +5,16 @@
  * Real-time bytes (`?`, `!`, `~`, Ctrl-X) bypass the buffer. Status queries are coalesced: GRBL ignores a `?` while
  * another is pending, so one outstanding query serves every caller.
  *
+ * Reply time-outs: GRBL answers lines in order, and a motion line is answered only once the planner has room for it,
+ * which can take as long as the moves ahead of it. So only the oldest unanswered line has a running timer, and when it
+ * runs out the controller is asked (`?`): a controller that is moving with a full planner (`Bf:0,…`, or Run/Jog/Hold
+ * when it does not report buffers) is busy with earlier lines, and the timer starts again. Only a controller that is
+ * silent, or idle with the line unanswered, times it out.
+ *
+ * Replies left on the line from an earlier session (an `ok` in the adapter's buffer when the port is opened) would be
+ * taken for the answer to the next line. A line sent with `expect` (e.g. `$I` must bring `[VER:…]`) does not accept
+ * an `ok` without the frames it expects: that `ok` is counted as stale and skipped.
+ *
  * Bad input never throws: garbage lines, acknowledgements with no line waiting and late replies are counted.
  */
 import { EventEmitter } from 'node:events';
@@ -27,6 +37,10 @@ export interface GrblChannelStats {
   strayAcks: number;
   timeouts: number;
   missedStatus: number;
+  /** `ok`s that could not be the answer to the line waiting (left on the line from an earlier session). */
+  staleReplies: number;
+  /** Reply timers that ran out while the controller was busy with earlier lines, and were started again. */
+  busyExtensions: number;
 }
 
 interface LineEntry {
@@ -36,15 +50,23 @@ interface LineEntry {
   resolve: (frames: GrblFrame[]) => void;
   reject: (err: Error) => void;
   timeoutMs: number | null;
+  expect?: (frames: GrblFrame[]) => boolean;
   timer?: NodeJS.Timeout;
   done: boolean;
   timedOut: boolean;
 }
 
 export interface SendOptions {
-  /** Real-time ms to wait for the acknowledgement after the line went out; null: wait as long as it takes. */
+  /**
+   * Real-time ms to wait for the acknowledgement once every line before it is answered (longer while the controller
+   * shows it is busy with earlier lines); null: wait as long as it takes.
+   */
   timeoutMs?: number | null;
+  /** Frames the answer must bring before its `ok` (an `ok` without them is a stale reply and is skipped). */
+  expect?: (frames: GrblFrame[]) => boolean;
 }
+
+const BUSY_STATES = new Set(['Run', 'Jog', 'Hold', 'Home', 'Door']);
 
 export class GrblChannel extends EventEmitter {
   readonly stats: GrblChannelStats = {
@@ -57,6 +79,8 @@ export class GrblChannel extends EventEmitter {
     strayAcks: 0,
     timeouts: 0,
     missedStatus: 0,
+    staleReplies: 0,
+    busyExtensions: 0,
   };
   private readonly reader = new GrblFrameReader();
   private sent: LineEntry[] = [];
@@ -109,6 +133,7 @@ export class GrblChannel extends EventEmitter {
         resolve,
         reject,
         timeoutMs: opts.timeoutMs === undefined ? this.opts.replyTimeoutMs : opts.timeoutMs,
+        expect: opts.expect,
         done: false,
         timedOut: false,
       });
@@ -189,17 +214,43 @@ export class GrblChannel extends EventEmitter {
       this.inFlight += e.bytes.length;
       this.stats.linesSent++;
       this.stats.bytesSent += e.bytes.length;
-      if (e.timeoutMs !== null) {
-        e.timer = setTimeout(() => {
-          if (e.done) return;
-          this.stats.timeouts++;
-          e.timedOut = true;
-          // The line stays counted: its bytes are in the controller's buffer until the late acknowledgement comes.
-          this.finish(e, stageError(`GRBL did not acknowledge "${e.line}" within ${e.timeoutMs} ms`, { code: 'TIMEOUT' }));
-        }, e.timeoutMs);
-      }
       this.stream.write(e.bytes);
     }
+    this.armOldest();
+  }
+
+  /** Starts the reply timer of the oldest line still waiting for its answer (GRBL answers in order). */
+  private armOldest(): void {
+    const e = this.sent.find((x) => !x.done);
+    if (!e || e.timer || e.timeoutMs === null || this.closed) return;
+    e.timer = setTimeout(() => this.expired(e), e.timeoutMs);
+  }
+
+  private expired(e: LineEntry): void {
+    e.timer = undefined;
+    if (e.done || this.closed) return;
+    // Busy or silent? Ask; a report showing the controller working through earlier lines restarts the timer.
+    this.status(this.opts.replyTimeoutMs).then(
+      (st) => {
+        if (e.done || this.closed) return;
+        const busy = BUSY_STATES.has(st.state) && (st.bufferBlocks === undefined || st.bufferBlocks === 0 || st.state === 'Hold' || st.state === 'Home');
+        if (busy) {
+          this.stats.busyExtensions++;
+          this.armOldest();
+        } else this.timeOut(e);
+      },
+      () => {
+        if (!e.done) this.timeOut(e);
+      },
+    );
+  }
+
+  private timeOut(e: LineEntry): void {
+    this.stats.timeouts++;
+    e.timedOut = true;
+    // The line stays counted: its bytes are in the controller's buffer until the late acknowledgement comes.
+    this.finish(e, stageError(`GRBL did not acknowledge "${e.line}" within ${e.timeoutMs} ms`, { code: 'TIMEOUT' }));
+    this.armOldest();
   }
 
   private finish(e: LineEntry, err: Error | null, frames: GrblFrame[] = e.collected): void {
@@ -215,17 +266,25 @@ export class GrblChannel extends EventEmitter {
     switch (f.type) {
       case 'ok':
       case 'error': {
-        const head = this.sent.shift();
+        const head = this.sent[0];
         if (!head) {
           this.stats.strayAcks++;
           this.emit('stray', f);
           return;
         }
+        if (f.type === 'ok' && head.expect && !head.done && !head.expect(head.collected)) {
+          this.stats.staleReplies++;
+          head.collected = [];
+          this.emit('stale', f);
+          return;
+        }
+        this.sent.shift();
         this.inFlight -= head.bytes.length;
         if (head.timedOut) this.stats.lateReplies++;
         if (f.type === 'ok') this.finish(head, null);
         else this.finish(head, controllerError(f.code, head.line));
         this.pump();
+        this.armOldest();
         return;
       }
       case 'status': {
@@ -244,8 +303,8 @@ export class GrblChannel extends EventEmitter {
       case 'welcome':
         // A reset (Ctrl-X, power, a board that resets when the port opens) empties GRBL's buffers: nothing sent before
         // it will be acknowledged. A pending status query may or may not be answered; its own time-out decides.
-        this.failAll(stageError(`GRBL was reset (banner "Grbl ${f.version}"); unacknowledged lines were discarded`, { code: 'CANCELED' }), false);
-        this.emit('reset', f.version);
+        this.failAll(stageError(`GRBL was reset (banner "${f.text}"); unacknowledged lines were discarded`, { code: 'CANCELED' }), false);
+        this.emit('reset', f);
         return;
       case 'garbage':
         this.stats.garbageLines++;

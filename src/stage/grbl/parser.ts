@@ -3,6 +3,9 @@
  * Message classes after the GRBL 1.1 interface description
  * (https://github.com/gnea/grbl/blob/master/doc/markdown/interface.md): `ok`, `error:N`, `ALARM:N`, `<…>` status
  * reports, the `Grbl X.Xx ['$' for help]` banner, `[TAG:…]` feedback, `$N=value` settings and `>line:ok` startup lines.
+ * The family's own banners are startup banners too: grblHAL `GrblHAL 1.1f ['$' or '$HELP' for help]`, FluidNC
+ * `Grbl 3.7 [FluidNC v3.7.8 (wifi) '$' for help]`, Grbl_ESP32 `Grbl 1.3a ['$' for help]`; so are grblHAL's tags with
+ * spaces (`[NVS STORAGE:…]`, `[DRIVER VERSION:…]`) and its `H:` (homed) status field.
  * Lines end in CR LF. Anything else is a 'garbage' frame, counted by the driver.
  */
 import { Transform, type TransformCallback } from 'node:stream';
@@ -30,14 +33,19 @@ export interface GrblStatus {
   pins?: string;
   overrides?: number[];
   accessories?: string;
+  /** grblHAL `H:1` / `H:0`: homed since power-up (reported when homing is enabled). */
+  homed?: boolean;
 }
+
+/** Which member of the GRBL family a banner names. */
+export type GrblFirmwareName = 'Grbl' | 'grblHAL' | 'FluidNC';
 
 export type GrblFrame =
   | { type: 'ok' }
   | { type: 'error'; code: number }
   | { type: 'alarm'; code: number }
   | { type: 'status'; status: GrblStatus }
-  | { type: 'welcome'; version: string }
+  | { type: 'welcome'; version: string; firmware: GrblFirmwareName; text: string }
   | { type: 'message'; tag: string; text: string }
   | { type: 'setting'; key: string; value: string }
   | { type: 'startup'; line: string; result: string }
@@ -112,6 +120,11 @@ export function parseStatus(body: string): GrblStatus | null {
         if (!/^[SCFM]*$/.test(val)) return null;
         st.accessories = val;
         break;
+      case 'H':
+        // `H:1` or, with single-axis homing, `H:1,<homed axes mask>`.
+        if (!/^[01](,\d+)?$/.test(val)) return null;
+        st.homed = val[0] === '1';
+        break;
       default:
         // Later firmware may add fields; the interface promises any field after the position may or may not exist.
         if (!/^[A-Za-z]+$/.test(key)) return null;
@@ -131,8 +144,11 @@ export function parseGrblLine(text: string): GrblFrame {
     const st = text.endsWith('>') ? parseStatus(text.slice(1, -1)) : null;
     return st ? { type: 'status', status: st } : { type: 'garbage', text, reason: 'malformed' };
   }
-  if ((m = /^Grbl (\S+) \['\$' for help\]$/.exec(text))) return { type: 'welcome', version: m[1]! };
-  if ((m = /^\[([A-Za-z0-9.]+):(.*)\]$/.exec(text))) return { type: 'message', tag: m[1]!, text: m[2]! };
+  if ((m = /^(Grbl|GrblHAL) (\S+) \[(.*'\$'.* for help)\]$/.exec(text))) {
+    const firmware: GrblFirmwareName = m[1] === 'GrblHAL' ? 'grblHAL' : m[3]!.includes('FluidNC') ? 'FluidNC' : 'Grbl';
+    return { type: 'welcome', version: m[2]!, firmware, text };
+  }
+  if ((m = /^\[([A-Za-z0-9.]+(?: [A-Za-z0-9.]+)*):(.*)\]$/.exec(text))) return { type: 'message', tag: m[1]!, text: m[2]! };
   if ((m = /^\$(\d{1,3}|N\d)=(.*)$/.exec(text))) return { type: 'setting', key: m[1]!, value: m[2]! };
   if ((m = /^>(.*):(ok|error:\d{1,3})$/.exec(text))) return { type: 'startup', line: m[1]!, result: m[2]! };
   return { type: 'garbage', text, reason: 'unknown' };
