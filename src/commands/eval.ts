@@ -42,12 +42,12 @@ export function registerEvalCommand(program: Command): void {
   program
     .command('eval')
     .description('score a model bundle and/or the classical baseline on a labelled dataset: IoU / Dice per class, object precision / recall / F1 at IoU ≥ 0.5 and ≥ 0.3 (8-connected regions), mAP@0.5, confusion matrices, latency per tile')
-    .requiredOption('--dataset <dir>', 'labelled dataset folder (mask-tiff, color-mask, labelme or twin export)')
+    .requiredOption('--dataset <dir>', 'labelled dataset folder (mask-tiff, color-mask, labelme, CVAT segmentation-mask export or twin export)')
     .option('--model <bundle>', 'model bundle: a name under inference.modelsDir or a folder')
     .option('--baseline [preset]', 'also (or only) score the classical baseline; preset defaults to the model’s name')
     .option('--no-baseline', 'score the model only')
     .option('--format <format>', 'dataset format when the folder is not recognised', (v: string) => {
-      if (!['mask-tiff', 'color-mask', 'labelme', 'twin'].includes(v)) throw new InvalidArgumentError(`--format must be mask-tiff, color-mask, labelme or twin, got ${JSON.stringify(v)}`);
+      if (!['mask-tiff', 'color-mask', 'labelme', 'cvat-mask', 'twin'].includes(v)) throw new InvalidArgumentError(`--format must be mask-tiff, color-mask, labelme, cvat-mask or twin, got ${JSON.stringify(v)}`);
       return v as DatasetFormat;
     })
     .option('--classes <names>', 'comma-separated class names of the labels (mask value k = k-th name) for unrecognised folders')

@@ -77,7 +77,7 @@ export interface ModelManifest {
   thresholds: { foreground: number; minAreaPx: number; closePx?: number; selectedBy?: string };
   training: {
     command: string;
-    dataset: { name: string; format: 'mask-tiff' | 'color-mask' | 'labelme' | 'twin'; images: number; groups?: number; license: string; licenseFile?: string | null; attribution: string };
+    dataset: { name: string; format: 'mask-tiff' | 'color-mask' | 'labelme' | 'cvat-mask' | 'twin'; images: number; groups?: number; license: string; licenseFile?: string | null; attribution: string };
     split: { method: string; folds?: number | null; fold?: number | null; validationGroups: string[]; monitorGroups: string[]; trainingGroups: string[] };
     seed: number;
     [key: string]: unknown;
