@@ -48,6 +48,9 @@ export function renderModelCard(m: ModelManifest): string {
   out.push(`- Attribution: ${d.attribution}`);
   out.push(`- Split (${split.method}): trained on ${split.trainingGroups.join(', ')}; early stopping watched ${split.monitorGroups.join(', ') || '—'}; validated on ${split.validationGroups.join(', ')} (never trained on).`);
   out.push(`- Recipe: \`${t.command}\`, seed ${t.seed}${t['bestEpoch'] ? `, best epoch ${String(t['bestEpoch'])} of ${String(t['epochsRun'])}` : ''}; augmentation: ${Array.isArray(t['augmentation']) ? (t['augmentation'] as string[]).join(', ') : '—'}.`);
+  const from = t['fineTunedFrom'] as { name: string; version: string; sha256: string } | null | undefined;
+  if (from) out.push(`- Fine-tuned from bundle ${from.name} ${from.version} (model sha256 \`${from.sha256.slice(0, 16)}…\`).`);
+  if (typeof t['loss'] === 'string') out.push(`- Loss: ${t['loss']}.`);
   out.push('', '## Metrics on the validation split', '');
   if (m.metrics) {
     out.push(`Measured with \`${m.metrics.measuredWith}\`${m.metrics.measuredAt ? ` on ${m.metrics.measuredAt.slice(0, 10)}` : ''}: ${m.metrics.images} images of groups ${m.metrics.groups.join(', ')}. Objects are connected regions of one class (8-connectivity), matched one-to-one at mask IoU ≥ 0.5${m.metrics.model.objectF1At03 !== undefined ? ' (and ≥ 0.3 where marked @0.3)' : ''}; ms / tile on the measuring machine (2 CPU cores).`, '');
@@ -63,6 +66,12 @@ export function renderModelCard(m: ModelManifest): string {
     const cols = m.classes.slice(1).map((_, k) => cv.map((f) => f.iou[k + 1]).filter((v): v is number => v !== null));
     cols.push(cv.map((f) => f.meanForegroundIoU));
     out.push(`| mean ± sd | ${cols.map((c) => meanSd(c)).join(' | ')} |`);
+  }
+  const curve = t['learningCurve'] as Array<{ trainingGroups: number; trainingImages: number; validationMeanForegroundIoU: number }> | null | undefined;
+  if (curve && curve.length) {
+    out.push('', 'Learning curve (validation mean foreground IoU by the amount of training data, same validation and monitor groups):', '');
+    out.push('| training groups | training images | validation mean IoU |', '|---:|---:|---:|');
+    for (const p of curve) out.push(`| ${p.trainingGroups} | ${p.trainingImages} | ${f3(p.validationMeanForegroundIoU)} |`);
   }
   out.push('', '## Limits', '');
   out.push('- Validation groups are few; numbers carry wide uncertainty and hold for images like the training data only.');
