@@ -17,6 +17,7 @@ from data import load_dataset  # noqa: E402
 from bundle_init import freeze_batchnorm, unet_from_bundle  # noqa: E402
 from export import export_onnx  # noqa: E402
 from scoring import focal, lovasz_softmax, seg_loss  # noqa: E402
+from select_postprocess import Objects, components, match_counts  # noqa: E402
 from unet import UNet  # noqa: E402
 from PIL import Image  # noqa: E402
 
@@ -78,6 +79,30 @@ class Augmentation(unittest.TestCase):
         self.assertTrue(bool((xs >= 0).all() and (xs <= 1).all()))
         self.assertGreater(float(xs.std()), 0.0)
         self.assertLess(float((xs[..., 1:] - xs[..., :-1]).abs().max()), 0.05)
+
+
+class PostprocessSelection(unittest.TestCase):
+    def test_regions_are_8_connected_and_of_one_class(self):
+        m = np.array([[1, 0, 0, 2],
+                      [0, 1, 0, 2],
+                      [0, 0, 1, 1]], np.uint8)
+        labels, n = components(m)
+        self.assertEqual(n, 2)  # the diagonal 1s join; the 2s are their own region though they touch the 1s
+        self.assertEqual(labels[0, 0], labels[2, 3])
+        self.assertNotEqual(labels[0, 3], labels[0, 0])
+
+    def test_objects_match_one_to_one_above_the_iou_and_small_regions_are_dropped(self):
+        truth = np.zeros((10, 10), np.uint8)
+        truth[1:4, 1:4] = 1  # 9 px
+        truth[7:9, 7:9] = 1  # 4 px
+        pred = np.zeros((10, 10), np.uint8)
+        pred[1:4, 1:3] = 1  # 6 px inside the first: IoU 6/9
+        pred[5, 5] = 1  # a speck
+        fg = pred.astype(np.float32)
+        t, p = Objects(truth), Objects(pred, fg)
+        self.assertEqual(match_counts(t, p, 1, 0.5), (1, 2, 2))
+        self.assertEqual(match_counts(t, p, 2, 0.5), (1, 1, 2))
+        self.assertEqual(match_counts(t, p, 1, 0.7), (0, 2, 2))
 
 
 class Readers(unittest.TestCase):
