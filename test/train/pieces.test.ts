@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { rectMask, writeTwinDataset } from '../support/twin-dataset.js';
+import { writeSmokeDataset } from '../support/twin-dataset.js';
 
 const run = promisify(execFile);
 const env = { ...process.env, PYTHONWARNINGS: 'ignore' };
@@ -18,12 +18,7 @@ describe('training pieces', () => {
   it('resumes from its checkpoint to exactly the model an uninterrupted run gives, and fine-tunes the result', async () => {
     const root = mkdtempSync(join(tmpdir(), 'smartscope-train-resume-'));
     const data = join(root, 'data');
-    const tiles = Array.from({ length: 12 }, (_, k) => ({
-      name: `t${k}`,
-      group: `g${k % 6}`,
-      mask: rectMask(64, [[(k * 7) % 40, (k * 11) % 40, 12, 6, 1 + (k % 4)]]),
-    }));
-    await writeTwinDataset(data, 64, tiles);
+    await writeSmokeDataset(data);
     const common = ['scripts/train/train.py', '--preset', 'smoke', '--dataset', data, '--threads', '1', '--epochs', '3', '--loss', 'focal-lovasz', '--elastic', '2', '--scale-aug', '0.1', '--stain', '1'];
     await run('/usr/bin/python3', [...common, '--out', join(root, 'straight')], { env });
     const ck = join(root, 'ck');
