@@ -20,7 +20,10 @@ describe('training pieces', () => {
     const data = join(root, 'data');
     await writeSmokeDataset(data);
     const common = ['scripts/train/train.py', '--preset', 'smoke', '--dataset', data, '--threads', '1', '--epochs', '3', '--loss', 'focal-lovasz', '--elastic', '2', '--scale-aug', '0.1', '--stain', '1'];
-    await run('/usr/bin/python3', [...common, '--out', join(root, 'straight')], { env });
+    // The uninterrupted run also draws a learning curve (a run on half the training groups first): that must not
+    // change the full run either.
+    const straight = await run('/usr/bin/python3', [...common, '--out', join(root, 'straight'), '--learning-curve', '0.5'], { env });
+    expect(straight.stdout).toMatch(/learning curve \(validation mean foreground IoU by training data\):\n +1 groups +\d+ images +[\d.]+[^\n]*\n +2 groups/);
     const ck = join(root, 'ck');
     const first = await run('/usr/bin/python3', [...common, '--out', join(root, 'resumed'), '--checkpoint', ck, '--stop-after', '1'], { env });
     expect(first.stdout).toContain('paused after epoch 1');
@@ -30,6 +33,7 @@ describe('training pieces', () => {
     expect(m('resumed').model.sha256).toBe(m('straight').model.sha256);
     expect(m('resumed').training.history).toEqual(m('straight').training.history);
     expect(m('straight').training).toMatchObject({ loss: expect.stringContaining('Lovasz'), augmentation: expect.arrayContaining(['elastic 2 px']) });
+    expect(m('straight').training.learningCurve).toHaveLength(2);
 
     const ft = await run('/usr/bin/python3', ['scripts/train/train.py', '--fine-tune', join(root, 'straight'), '--preset', 'smoke', '--dataset', data, '--threads', '1', '--epochs', '1', '--out', join(root, 'tuned'), '--name', 'tuned'], { env });
     expect(ft.stdout).toMatch(/wrote .*tuned/);
