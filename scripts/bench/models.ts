@@ -14,7 +14,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { ClassicalDetector } from '../../src/inference/classical-detector.js';
 import type { Detector, FrameInput } from '../../src/inference/detector.js';
-import { readManifest, shippedModelsDir } from '../../src/inference/manifest.js';
+import { readManifest, shippedModelsDir, type ModelManifest } from '../../src/inference/manifest.js';
 import { OnnxDetector } from '../../src/inference/onnx-detector.js';
 import ort from 'onnxruntime-node';
 
@@ -148,10 +148,11 @@ for (const name of names) {
       ? {
           split: v.split,
           images: v.images,
-          model: { meanIoU: v.model.meanIoU, meanDice: v.model.meanDice, mAP50: v.model.mAP50, objectF1: v.model.objectF1, objectRecall: v.model.objectRecall },
-          baseline: { meanIoU: v.baseline.meanIoU, meanDice: v.baseline.meanDice, mAP50: v.baseline.mAP50, objectF1: v.baseline.objectF1, objectRecall: v.baseline.objectRecall },
+          model: { meanIoU: v.model.meanIoU, meanDice: v.model.meanDice, mAP50: v.model.mAP50, objectF1: v.model.objectF1, objectRecall: v.model.objectRecall, objectF1At03: v.model.objectF1At03 ?? null },
+          baseline: { meanIoU: v.baseline.meanIoU, meanDice: v.baseline.meanDice, mAP50: v.baseline.mAP50, objectF1: v.baseline.objectF1, objectRecall: v.baseline.objectRecall, objectF1At03: v.baseline.objectF1At03 ?? null },
         }
       : null,
+    crossValidation: crossValidation(m),
   };
   const r = results[name] as Record<string, number>;
   process.stdout.write(
@@ -160,4 +161,14 @@ for (const name of names) {
       `plain ORT loop ${r.naiveLoopMsPerTile} ms/tile over ${r.naiveLoopTiles} tiles (runtime ×${r.frameSpeedupVsNaive} per frame); classical ${r.baselineMsPerTile} ms/tile\n`,
   );
 }
+/** Mean and sample sd of the per-fold validation mean foreground IoU recorded by `train.py --cv`; null without it. */
+function crossValidation(m: ModelManifest): { meanIoU: number; sd: number; folds: number } | null {
+  const cv = m.training['crossValidation'] as Array<{ meanForegroundIoU: number }> | null | undefined;
+  if (!cv || cv.length < 2) return null;
+  const xs = cv.map((f) => f.meanForegroundIoU);
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const sd = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1));
+  return { meanIoU: Math.round(mean * 10_000) / 10_000, sd: Math.round(sd * 10_000) / 10_000, folds: xs.length };
+}
+
 process.stdout.write(`${JSON.stringify({ bench: 'models', cpus: cpus().length, node: process.version, tileRuns, models: results })}\n`);

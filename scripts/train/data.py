@@ -6,7 +6,12 @@ Formats (the same four that `smartscope eval` reads, see src/datasets/):
   mask-tiff   images/<name>.tif + masks/<name>.tif holding class values (nasa_ebc_sem)
   color-mask  images/<name>.tif + masks/<name>_mask.tif painted in pure colours (nasa_superalloy_sem)
   labelme     images/<name>.jpg + labels/<name>.json with polygons (bsdata_pitting)
+  cvat-mask   CVAT "Segmentation mask 1.1" export: labelmap.txt + JPEGImages/<name>.* + SegmentationClass/<name>.png
   twin        manifest.json (format smartscope-twin) + images/*.png + masks/*.png (`smartscope dataset export`)
+
+Class-value masks may be TIFF or PNG. Groups come from manifest.csv (columns image, mask or label, group); without
+one, each image is its own group (then near-duplicate images of one sample can land on both sides of a split: give
+the groups).
 """
 import csv
 import json
@@ -42,6 +47,8 @@ class Dataset:
 def detect_format(root: str) -> str:
     if os.path.exists(os.path.join(root, 'manifest.json')):
         return 'twin'
+    if os.path.exists(os.path.join(root, 'labelmap.txt')) and os.path.isdir(os.path.join(root, 'SegmentationClass')):
+        return 'cvat-mask'
     if os.path.isdir(os.path.join(root, 'labels')):
         return 'labelme'
     masks = os.path.join(root, 'masks')
@@ -74,9 +81,38 @@ def read_tiff(path: str) -> np.ndarray:
         return tf.pages[0].asarray()
 
 
-def manifest_rows(root: str) -> list:
-    with open(os.path.join(root, 'manifest.csv'), newline='') as f:
-        return list(csv.DictReader(f))
+def read_label_image(path: str) -> np.ndarray:
+    if path.lower().endswith(('.tif', '.tiff')):
+        return read_tiff(path)
+    with Image.open(path) as im:
+        return np.array(im)
+
+
+def manifest_rows(root: str, fmt: str = 'mask-tiff') -> list:
+    """Rows of manifest.csv, or (without one) images/<name>.* paired with their label file, one group per image."""
+    p = os.path.join(root, 'manifest.csv')
+    if os.path.exists(p):
+        with open(p, newline='') as f:
+            rows = list(csv.DictReader(f))
+        for r in rows:
+            r.setdefault('mask', r.get('label'))
+            r.setdefault('label', r.get('mask'))
+            if not r.get('group'):
+                r['group'] = os.path.splitext(os.path.basename(r['image']))[0]
+        return rows
+    rows = []
+    for f in sorted(os.listdir(os.path.join(root, 'images'))):
+        stem, ext = os.path.splitext(f)
+        if fmt == 'labelme':
+            cands = [os.path.join('labels', stem + '.json')]
+        elif fmt == 'color-mask':
+            cands = [os.path.join('masks', stem + '_mask' + ext)]
+        else:
+            cands = [os.path.join('masks', stem + e) for e in (ext, '.tif', '.tiff', '.png')]
+        lab = next((c for c in cands if os.path.exists(os.path.join(root, c))), None)
+        if lab:
+            rows.append({'image': os.path.join('images', f), 'mask': lab, 'label': lab, 'group': stem})
+    return rows
 
 
 def read_license(root: str) -> str | None:
@@ -89,9 +125,11 @@ def read_license(root: str) -> str | None:
 
 def load_mask_tiff(root: str, classes: list) -> Dataset:
     items = []
-    for row in manifest_rows(root):
-        img = to_grey(read_tiff(os.path.join(root, row['image'])))
-        mask = read_tiff(os.path.join(root, row['mask']))
+    for row in manifest_rows(root, 'mask-tiff'):
+        img = to_grey(read_label_image(os.path.join(root, row['image'])))
+        mask = read_label_image(os.path.join(root, row['mask']))
+        if mask.ndim == 3 and all(np.array_equal(mask[..., 0], mask[..., c]) for c in range(1, min(3, mask.shape[2]))):
+            mask = mask[..., 0]  # a class-index mask saved as grey RGB
         if mask.ndim != 2:
             raise ValueError(f"{row['mask']}: expected a single-channel class mask, got shape {mask.shape}")
         if mask.max() >= len(classes):
@@ -117,7 +155,7 @@ SUPERALLOY_COLOURS = [(0, 0, 1), (1, 0, 0)]  # secondary = blue, tertiary = red
 
 def load_color_mask(root: str, classes: list, colours=SUPERALLOY_COLOURS) -> Dataset:
     items = []
-    for row in manifest_rows(root):
+    for row in manifest_rows(root, 'color-mask'):
         img = to_grey(read_tiff(os.path.join(root, row['image'])))
         mask = color_mask_classes(read_tiff(os.path.join(root, row['mask'])), colours)
         items.append(Item(os.path.basename(row['image']), row['group'], img, mask))
@@ -142,7 +180,7 @@ def rasterise_polygons(shapes: list, width: int, height: int, classes: list) -> 
 
 def load_labelme(root: str, classes: list) -> Dataset:
     items = []
-    for row in manifest_rows(root):
+    for row in manifest_rows(root, 'labelme'):
         with Image.open(os.path.join(root, row['image'])) as im:
             img = to_grey(np.array(im.convert('RGB')))
         with open(os.path.join(root, row['label'])) as f:
@@ -153,6 +191,61 @@ def load_labelme(root: str, classes: list) -> Dataset:
         mask = rasterise_polygons(lab['shapes'], w, h, classes)
         items.append(Item(os.path.basename(row['image']), row['group'], img, mask))
     return Dataset('labelme', classes, items)
+
+
+def read_cvat_labelmap(root: str) -> list:
+    """labelmap.txt of a CVAT segmentation-mask export: `name:r,g,b:parts:actions` per line; returns [(name, rgb)]
+    with the background (black) first."""
+    out = []
+    with open(os.path.join(root, 'labelmap.txt')) as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith('#'):
+                continue
+            name, colour = line.split(':')[:2]
+            rgb = tuple(int(v) for v in colour.split(','))
+            if len(rgb) != 3:
+                raise ValueError(f'{root}/labelmap.txt: colour {colour!r} of {name!r} is not r,g,b')
+            out.append((name, rgb))
+    bg = [c for c in out if c[1] == (0, 0, 0)]
+    if len(bg) != 1:
+        raise ValueError(f'{root}/labelmap.txt: expected exactly one black (background) label')
+    return bg + [c for c in out if c[1] != (0, 0, 0)]
+
+
+def load_cvat_mask(root: str, classes: list | None) -> Dataset:
+    labelmap = read_cvat_labelmap(root)
+    names = ['background'] + [n for n, _ in labelmap[1:]]
+    if classes is not None and [c.lower() for c in classes[1:]] != [n.lower() for n in names[1:]]:
+        raise ValueError(f'{root}/labelmap.txt: classes {names[1:]} differ from the expected {classes[1:]}')
+    groups = {}
+    if os.path.exists(os.path.join(root, 'manifest.csv')):
+        for r in manifest_rows(root):
+            groups[os.path.splitext(os.path.basename(r['image']))[0]] = r['group']
+    items = []
+    img_dir = os.path.join(root, 'JPEGImages')
+    for f in sorted(os.listdir(img_dir)):
+        stem = os.path.splitext(f)[0]
+        mp = os.path.join(root, 'SegmentationClass', stem + '.png')
+        if not os.path.exists(mp):
+            continue
+        with Image.open(os.path.join(img_dir, f)) as im:
+            img = to_grey(np.array(im.convert('RGB') if im.mode not in ('L', 'I;16') else im))
+        with Image.open(mp) as im:
+            rgb = np.array(im.convert('RGB')).astype(np.int64)
+        mask = np.zeros(rgb.shape[:2], np.uint8)
+        known = np.all(rgb == 0, axis=-1)
+        for k, (_, colour) in enumerate(labelmap[1:], start=1):
+            hit = np.all(rgb == np.array(colour), axis=-1)
+            mask[hit] = k
+            known |= hit
+        if not known.all():
+            y, x = np.argwhere(~known)[0]
+            raise ValueError(f'{mp}: colour {tuple(rgb[y, x])} at ({x}, {y}) is not in labelmap.txt')
+        if mask.shape != img.shape:
+            raise ValueError(f'{mp}: mask is {mask.shape[1]}x{mask.shape[0]} but the image {img.shape[1]}x{img.shape[0]}')
+        items.append(Item(f, groups.get(stem, stem), img, mask))
+    return Dataset('cvat-mask', names, items)
 
 
 def load_twin(root: str) -> Dataset:
@@ -185,6 +278,8 @@ def load_dataset(root: str, fmt: str | None, classes: list | None) -> Dataset:
     fmt = fmt or detect_format(root)
     if fmt == 'twin':
         ds = load_twin(root)
+    elif fmt == 'cvat-mask':
+        ds = load_cvat_mask(root, classes)
     elif classes is None:
         raise ValueError(f'format {fmt} needs the class names (give --classes or a preset)')
     elif fmt == 'mask-tiff':

@@ -13,14 +13,65 @@ def class_weights(items, num_classes):
     return torch.tensor(np.minimum(w, 20.0), dtype=torch.float32)
 
 
-def seg_loss(logits, target, weights):
-    ce = F.cross_entropy(logits, target, weight=weights)
-    probs = torch.softmax(logits, 1)
-    onehot = F.one_hot(target, logits.shape[1]).permute(0, 3, 1, 2).float()
+LOSSES = ('ce-dice', 'focal-dice', 'focal-lovasz')
+
+
+def soft_dice(probs, onehot):
+    """1 - soft Dice per class over the batch (index 0 = background)."""
     inter = (probs * onehot).sum(dim=(0, 2, 3))
     denom = probs.sum(dim=(0, 2, 3)) + onehot.sum(dim=(0, 2, 3))
-    dice = 1 - (2 * inter + 1) / (denom + 1)
-    return ce + dice[1:].mean()
+    return 1 - (2 * inter + 1) / (denom + 1)
+
+
+def focal(logits, target, weights, gamma=2.0):
+    """Class-weighted focal loss (Lin et al. 2017): cross-entropy scaled by (1 - p_true)^gamma, so the many easy
+    background pixels stop dominating and the few hard ones (a crack's edge, a small pit) carry the gradient."""
+    logp = F.log_softmax(logits, 1)
+    lp = logp.gather(1, target[:, None])[:, 0]
+    w = weights[target]
+    return (-(1 - lp.exp()).pow(gamma) * lp * w).sum() / w.sum()
+
+
+def lovasz_grad(gt_sorted):
+    gts = gt_sorted.sum()
+    inter = gts - gt_sorted.cumsum(0)
+    union = gts + (1 - gt_sorted).cumsum(0)
+    jac = 1 - inter / union
+    if gt_sorted.numel() > 1:
+        jac[1:] = jac[1:] - jac[:-1]
+    return jac
+
+
+def lovasz_softmax(probs, target, classes=None):
+    """Lovász-softmax (Berman et al. 2018): a convex surrogate of the per-class Jaccard loss, averaged over the
+    foreground classes present in the batch (or `classes`)."""
+    k = probs.shape[1]
+    p = probs.permute(0, 2, 3, 1).reshape(-1, k)
+    t = target.reshape(-1)
+    losses = []
+    for c in (classes if classes is not None else range(1, k)):
+        fg = (t == c).float()
+        if fg.sum() == 0:
+            continue
+        err = (fg - p[:, c]).abs()
+        err_sorted, perm = torch.sort(err, descending=True)
+        losses.append(torch.dot(err_sorted, lovasz_grad(fg[perm])))
+    return torch.stack(losses).mean() if losses else probs.sum() * 0
+
+
+def seg_loss(logits, target, weights, kind='ce-dice'):
+    """ce-dice: class-weighted cross-entropy + soft Dice over foreground classes (the original recipe);
+    focal-dice: class-weighted focal + soft Dice; focal-lovasz: class-weighted focal + Lovász-softmax."""
+    probs = torch.softmax(logits, 1)
+    if kind == 'focal-lovasz':
+        return focal(logits, target, weights) + lovasz_softmax(probs, target)
+    onehot = F.one_hot(target, logits.shape[1]).permute(0, 3, 1, 2).float()
+    dice = soft_dice(probs, onehot)[1:].mean()
+    if kind == 'focal-dice':
+        return focal(logits, target, weights) + dice
+    if kind == 'ce-dice':
+        return F.cross_entropy(logits, target, weight=weights) + dice
+    raise ValueError(f'unknown loss {kind!r} (one of {", ".join(LOSSES)})')
 
 
 def predict_full(net, img, mean, std, multiple, device):

@@ -21,10 +21,11 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from augment import geometric, photometric  # noqa: E402
+from augment import geometric, photometric, spatial, stain  # noqa: E402
+from bundle_init import freeze_batchnorm, unet_from_bundle  # noqa: E402
 from data import Item, bin_items, group_folds, load_dataset  # noqa: E402
 from export import export_onnx  # noqa: E402
-from scoring import choose_threshold, class_weights, evaluate, scores, seg_loss  # noqa: E402
+from scoring import LOSSES, choose_threshold, class_weights, evaluate, scores, seg_loss  # noqa: E402
 from presets import LICENSES, PRESETS  # noqa: E402
 from unet import UNet, count_params  # noqa: E402
 
@@ -159,12 +160,18 @@ def train_one(args, preset, ds, split, device, seed):
     if not train_items or not mon_items or not val_items:
         raise SystemExit('train: a split is empty: ' + json.dumps({k2: len(v) for k2, v in
                          [('train', train_items), ('monitor', mon_items), ('validation', val_items)]}))
-    allpix = np.concatenate([it.image.ravel()[::7] for it in train_items])
-    mean, std = float(allpix.mean()), float(max(allpix.std(), 1e-3))
     seed_everything(seed)
     rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(seed)
-    net = UNet(1, k, preset['base'], preset['depth']).to(device)
+    if args.fine_tune:
+        # The bundle's weights expect its own normalisation: keep it.
+        net, base_manifest = unet_from_bundle(args.fine_tune)
+        net = net.to(device)
+        mean, std = base_manifest['input']['normalisation']['mean'], base_manifest['input']['normalisation']['std']
+    else:
+        allpix = np.concatenate([it.image.ravel()[::7] for it in train_items])
+        mean, std = float(allpix.mean()), float(max(allpix.std(), 1e-3))
+        net = UNet(1, k, preset['base'], preset['depth']).to(device)
     multiple = 2 ** (preset['depth'] - 1)
     weights = class_weights(train_items, k).to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=preset['lr'], weight_decay=1e-4)
@@ -175,10 +182,20 @@ def train_one(args, preset, ds, split, device, seed):
     best = {'score': -1.0, 'epoch': 0, 'state': None}
     history = []
     steps = max(1, preset['crops_per_epoch'] // preset['batch'])
+    ckpt = os.path.join(args.checkpoint, f"fold{split['fold'] or 0}-{len(split['trainingGroups'])}groups.pt") if args.checkpoint else None
+    start = 1
+    if ckpt and args.resume and os.path.exists(ckpt):
+        start, best, history = load_checkpoint(ckpt, net, opt, sched, rng, gen)
+        log(f"resumed {ckpt} after epoch {start - 1} (best epoch {best['epoch']}, monitor IoU {best['score']:.4f})")
     log(f"fold {split['fold']}: {len(train_items)} train / {len(mon_items)} monitor / {len(val_items)} validation images; "
         f"{count_params(net)} parameters; class weights {[round(float(w), 2) for w in weights]}")
-    for epoch in range(1, epochs + 1):
+    stopped = bool(history) and history[-1].get('stopped')
+    for epoch in range(start, epochs + 1):
+        if stopped:
+            break
         net.train()
+        if args.fine_tune:
+            freeze_batchnorm(net)
         t0 = time.time()
         total = 0.0
         for _ in range(steps):
@@ -188,10 +205,14 @@ def train_one(args, preset, ds, split, device, seed):
                 im, m = geometric(im, m, rng)
                 imgs.append(im)
                 masks.append(m)
-            x = photometric(torch.from_numpy(np.stack(imgs))[:, None], gen, args.aug_strength)
+            x = torch.from_numpy(np.stack(imgs))[:, None]
+            y = torch.from_numpy(np.stack(masks).astype(np.int64))
+            x, y = spatial(x, y, gen, preset['scale_aug'], preset['elastic'])
+            x = stain(x, gen, preset['stain'])
+            x = photometric(x, gen, args.aug_strength)
             x = ((x - mean) / std).to(device)
-            y = torch.from_numpy(np.stack(masks).astype(np.int64)).to(device)
-            loss = seg_loss(net(x), y, weights)
+            y = y.to(device)
+            loss = seg_loss(net(x), y, weights, preset['loss'])
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -206,7 +227,15 @@ def train_one(args, preset, ds, split, device, seed):
                     'state': {n: v.detach().clone() for n, v in net.state_dict().items()}}
         elif epoch >= epochs // 2 and epoch - best['epoch'] >= preset['patience']:
             log(f"early stop: no improvement for {preset['patience']} epochs after the first half (best epoch {best['epoch']})")
-            break
+            history[-1]['stopped'] = True
+            stopped = True
+        if ckpt:
+            save_checkpoint(ckpt, epoch, net, opt, sched, rng, gen, best, history)
+            if args.stop_after and epoch - start + 1 >= args.stop_after and not stopped and epoch < epochs:
+                log(f"paused after epoch {epoch} (--stop-after {args.stop_after}); continue with the same command and --resume")
+                raise Paused()
+    for h in history:
+        h.pop('stopped', None)
     net.load_state_dict(best['state'])
     net.eval()
     thr, fscore = choose_threshold(net, mon_items, mean, std, multiple, device, preset['select'])
@@ -218,6 +247,59 @@ def train_one(args, preset, ds, split, device, seed):
                  'history': history, 'validation': val, 'confusion': conf.tolist(), 'multiple': multiple}
 
 
+class Paused(Exception):
+    """This sitting's epochs are done; the checkpoint holds the state to continue from."""
+
+
+def save_checkpoint(path, epoch, net, opt, sched, rng, gen, best, history):
+    """Everything needed to continue exactly where this epoch ended, written atomically (a kill mid-write keeps the
+    previous checkpoint)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + '.tmp'
+    torch.save({'epoch': epoch, 'net': net.state_dict(), 'opt': opt.state_dict(), 'sched': sched.state_dict(),
+                'numpy': rng.bit_generator.state, 'gen': gen.get_state(), 'torch': torch.get_rng_state(),
+                'best': best, 'history': history}, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path, net, opt, sched, rng, gen):
+    c = torch.load(path, map_location='cpu')
+    net.load_state_dict(c['net'])
+    opt.load_state_dict(c['opt'])
+    sched.load_state_dict(c['sched'])
+    rng.bit_generator.state = c['numpy']
+    gen.set_state(c['gen'])
+    torch.set_rng_state(c['torch'])
+    return c['epoch'] + 1, c['best'], c['history']
+
+
+def configure(args):
+    """The preset with the command line's overrides; a fine-tune takes network, binning and classes from its bundle."""
+    if args.fine_tune:
+        from bundle_init import read_bundle
+        man = read_bundle(args.fine_tune)
+        name = args.preset or man['name']
+        if name not in PRESETS:
+            raise SystemExit(f"train: bundle {man['name']!r} has no preset; give --preset for its sampling and licence")
+        cfg = dict(PRESETS[name])
+        cfg.update(base=man['model']['base'], depth=man['model']['depth'], binning=man['input'].get('binning', 1),
+                   classes=man['classes'], lr=cfg['lr'] / 4, epochs=max(4, cfg['epochs'] // 2))
+    else:
+        if not args.preset:
+            raise SystemExit('train: give --preset (or --fine-tune BUNDLE)')
+        cfg = dict(PRESETS[args.preset])
+    cfg.setdefault('loss', 'ce-dice')
+    cfg.setdefault('scale_aug', 0.0)
+    cfg.setdefault('elastic', 0.0)
+    cfg.setdefault('stain', 0.0)
+    for key in ('base', 'depth', 'crop', 'batch', 'crops_per_epoch', 'lr', 'binning', 'loss', 'scale_aug', 'elastic',
+                'stain', 'patience', 'min_area_px'):
+        v = getattr(args, key)
+        if v is not None:
+            cfg[key] = v
+    return cfg
+
+
 def sha256(path):
     h = hashlib.sha256()
     with open(path, 'rb') as f:
@@ -226,12 +308,64 @@ def sha256(path):
     return h.hexdigest()
 
 
+def learning_curve(args, preset, ds, split, device):
+    """Trains on growing shares of the training groups (a seeded draw, the same validation and monitor groups) and
+    returns one point per share below 1; the caller adds the full run. Tells whether more labelled groups would help:
+    a curve still rising at the full share says yes."""
+    groups = list(split['trainingGroups'])
+    order = [groups[i] for i in np.random.default_rng(args.seed + 99).permutation(len(groups))]
+    points = []
+    for frac in sorted(float(f) for f in args.learning_curve.split(',') if float(f) < 1):
+        n = max(1, int(round(frac * len(order))))
+        if n >= len(order):
+            continue
+        sub = dict(split, trainingGroups=sorted(order[:n]))
+        log(f'learning curve: {n} of {len(order)} training groups')
+        _, r = train_one(args, preset, ds, sub, device, args.seed)
+        points.append(curve_point(ds, sub, r))
+    return points
+
+
+def curve_point(ds, split, res):
+    return {'trainingGroups': len(split['trainingGroups']), 'trainingImages': len(subset(ds.items, split['trainingGroups'])),
+            'validationIoU': res['validation']['iou'], 'validationMeanForegroundIoU': round(res['validation']['meanForegroundIoU'], 4)}
+
+
+def print_curve(points):
+    log('learning curve (validation mean foreground IoU by training data):')
+    for p in points:
+        print(f"  {p['trainingGroups']:3d} groups {p['trainingImages']:5d} images  {p['validationMeanForegroundIoU']:.4f}  "
+              + ' '.join('—' if v is None else f'{v:.3f}' for v in p['validationIoU'][1:]), flush=True)
+
+
+LOSS_NAMES = {
+    'ce-dice': 'class-weighted cross-entropy + soft Dice over foreground classes',
+    'focal-dice': 'class-weighted focal (gamma 2) + soft Dice over foreground classes',
+    'focal-lovasz': 'class-weighted focal (gamma 2) + Lovasz-softmax over foreground classes',
+}
+
+
+def base_name(args):
+    from bundle_init import read_bundle
+    return read_bundle(args.fine_tune)['name']
+
+
+def fine_tuned_from(args):
+    if not args.fine_tune:
+        return None
+    from bundle_init import read_bundle
+    m = read_bundle(args.fine_tune)
+    return {'name': m['name'], 'version': m['version'], 'sha256': m['model']['sha256']}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--preset', required=True, choices=sorted(PRESETS))
+    ap.add_argument('--preset', choices=sorted(PRESETS), help='sampling, network and licence preset (required unless --fine-tune)')
+    ap.add_argument('--fine-tune', metavar='BUNDLE', help="start from this bundle's weights, normalisation, classes and binning")
     ap.add_argument('--dataset', required=True, help='labelled dataset folder (read in place, never copied)')
     ap.add_argument('--out', required=True, help='bundle folder to write (model.onnx, manifest.json)')
-    ap.add_argument('--format', choices=['mask-tiff', 'color-mask', 'labelme', 'twin'])
+    ap.add_argument('--format', choices=['mask-tiff', 'color-mask', 'labelme', 'cvat-mask', 'twin'])
+    ap.add_argument('--classes', help='comma-separated class names of the labels (value k = k-th name; labelme labels by name)')
     ap.add_argument('--name', help='bundle name (default: the preset)')
     ap.add_argument('--version', default='1.0.0')
     ap.add_argument('--epochs', type=int, help='maximum epochs (default: the preset)')
@@ -240,14 +374,36 @@ def main():
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--aug-strength', type=float, default=1.0)
     ap.add_argument('--device', default='auto', help='auto (CUDA when present), cpu or cuda')
+    ap.add_argument('--loss', choices=LOSSES, help='training loss (default: the preset\'s)')
+    ap.add_argument('--binning', type=int, help='k x k binning of the images (1 = full resolution; default: the preset\'s)')
+    ap.add_argument('--base', type=int, help='channels of the first U-Net level')
+    ap.add_argument('--depth', type=int, help='U-Net levels')
+    ap.add_argument('--crop', type=int, help='training crop size in (binned) pixels')
+    ap.add_argument('--batch', type=int)
+    ap.add_argument('--crops-per-epoch', type=int)
+    ap.add_argument('--lr', type=float, help='peak learning rate of the one-cycle schedule')
+    ap.add_argument('--patience', type=int, help='epochs without improvement before stopping (after the first half)')
+    ap.add_argument('--min-area-px', type=int, help='smallest region the runtime reports')
+    ap.add_argument('--scale-aug', type=float, help='random zoom by up to this factor (0.2 = 1/1.2 .. 1.2)')
+    ap.add_argument('--elastic', type=float, help='elastic deformation amplitude in pixels (0 = off)')
+    ap.add_argument('--stain', type=float, help='uneven illumination / stain field strength (0 = off)')
+    ap.add_argument('--checkpoint', metavar='DIR', help='write a checkpoint per fold after every epoch into DIR')
+    ap.add_argument('--resume', action='store_true', help='continue from the checkpoints in --checkpoint DIR')
+    ap.add_argument('--learning-curve', metavar='FRACTIONS', help='also train on these shares of the training groups (e.g. 0.25,0.5) and print validation IoU against training data')
+    ap.add_argument('--stop-after', type=int, metavar='N', help='stop this sitting after N epochs (with --checkpoint; continue later with --resume)')
     args = ap.parse_args()
+    if (args.resume or args.stop_after) and not args.checkpoint:
+        raise SystemExit('train: --resume and --stop-after need --checkpoint DIR')
 
-    preset = PRESETS[args.preset]
+    preset = configure(args)
     torch.set_num_threads(args.threads)
     device = torch.device('cuda' if args.device == 'auto' and torch.cuda.is_available() else
                           ('cpu' if args.device == 'auto' else args.device))
     t_start = time.time()
-    ds = load_dataset(args.dataset, args.format or preset['format'], preset['classes'])
+    classes = ['background'] + [c.strip() for c in args.classes.split(',') if c.strip()] if args.classes else preset['classes']
+    ds = load_dataset(args.dataset, args.format or preset['format'], classes)
+    if args.fine_tune and ds.classes != preset['classes']:
+        raise SystemExit(f"train: dataset classes {ds.classes} differ from the bundle's {preset['classes']}")
     if preset['collapse']:
         for it in ds.items:
             it.mask = (it.mask > 0).astype(np.uint8)
@@ -259,7 +415,13 @@ def main():
         + (f', binned {binning}x{binning}' if binning > 1 else ''))
 
     split = make_split(ds.items, preset['folds'], 0)
+    curve = None
+    if args.learning_curve:
+        curve = learning_curve(args, preset, ds, split, device)
     net, res = train_one(args, preset, ds, split, device, args.seed)
+    if curve is not None:
+        curve.append(curve_point(ds, split, res))
+        print_curve(curve)
     cv = []
     if args.cv and preset['folds']:
         cv.append({'fold': 0, 'validationGroups': split['validationGroups'], **res['validation']})
@@ -272,7 +434,7 @@ def main():
     onnx_path = os.path.join(args.out, 'model.onnx')
     export_onnx(net.cpu(), onnx_path, preset['tile'])
     lic = LICENSES[preset['license_key']]
-    name = args.name or args.preset
+    name = args.name or args.preset or base_name(args)
     k = len(ds.classes)
     manifest = {
         'schemaVersion': 1,
@@ -309,13 +471,18 @@ def main():
             'device': str(device),
             'epochsRun': res['epochsRun'],
             'bestEpoch': res['bestEpoch'],
-            'augmentation': ['flips', '90-degree rotations', 'brightness', 'contrast', 'gamma', 'Gaussian blur', 'Gaussian noise'],
-            'loss': 'class-weighted cross-entropy + soft Dice over foreground classes',
+            'augmentation': ['flips', '90-degree rotations', 'brightness', 'contrast', 'gamma', 'Gaussian blur', 'Gaussian noise']
+            + ([f"scale 1/{1 + preset['scale_aug']:g}..{1 + preset['scale_aug']:g}"] if preset['scale_aug'] else [])
+            + ([f"elastic {preset['elastic']:g} px"] if preset['elastic'] else [])
+            + ([f"illumination / stain field {preset['stain']:g}"] if preset['stain'] else []),
+            'loss': LOSS_NAMES[preset['loss']],
+            'fineTunedFrom': fine_tuned_from(args),
             'history': res['history'],
             'seconds': round(time.time() - t_start, 1),
             'validationPixelMetrics': {'iou': res['validation']['iou'], 'dice': res['validation']['dice'],
                                        'confusion': res['confusion'], 'measuredWith': 'scripts/train (whole images)'},
             'crossValidation': cv or None,
+            'learningCurve': curve,
         },
         'license': {'model': lic['modelLicense'], 'shareAlike': lic['shareAlike'],
                     'note': ('This model is an adaptation of CC BY-SA 4.0 data and is shared under CC BY-SA 4.0: give '
@@ -329,4 +496,7 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except Paused:
+        sys.exit(0)

@@ -29,6 +29,7 @@ interface EvalOpts {
   out?: string;
   json?: boolean;
   record?: boolean;
+  saveMasks?: string;
 }
 
 const positive = (name: string, integer: boolean) => (v: string): number => {
@@ -40,13 +41,13 @@ const positive = (name: string, integer: boolean) => (v: string): number => {
 export function registerEvalCommand(program: Command): void {
   program
     .command('eval')
-    .description('score a model bundle and/or the classical baseline on a labelled dataset: IoU / Dice per class, object precision / recall / F1 at IoU ≥ 0.5, mAP@0.5, confusion matrices, latency per tile')
-    .requiredOption('--dataset <dir>', 'labelled dataset folder (mask-tiff, color-mask, labelme or twin export)')
+    .description('score a model bundle and/or the classical baseline on a labelled dataset: IoU / Dice per class, object precision / recall / F1 at IoU ≥ 0.5 and ≥ 0.3 (8-connected regions), mAP@0.5, confusion matrices, latency per tile')
+    .requiredOption('--dataset <dir>', 'labelled dataset folder (mask-tiff, color-mask, labelme, CVAT segmentation-mask export or twin export)')
     .option('--model <bundle>', 'model bundle: a name under inference.modelsDir or a folder')
     .option('--baseline [preset]', 'also (or only) score the classical baseline; preset defaults to the model’s name')
     .option('--no-baseline', 'score the model only')
     .option('--format <format>', 'dataset format when the folder is not recognised', (v: string) => {
-      if (!['mask-tiff', 'color-mask', 'labelme', 'twin'].includes(v)) throw new InvalidArgumentError(`--format must be mask-tiff, color-mask, labelme or twin, got ${JSON.stringify(v)}`);
+      if (!['mask-tiff', 'color-mask', 'labelme', 'cvat-mask', 'twin'].includes(v)) throw new InvalidArgumentError(`--format must be mask-tiff, color-mask, labelme, cvat-mask or twin, got ${JSON.stringify(v)}`);
       return v as DatasetFormat;
     })
     .option('--classes <names>', 'comma-separated class names of the labels (mask value k = k-th name) for unrecognised folders')
@@ -60,6 +61,7 @@ export function registerEvalCommand(program: Command): void {
     .option('--threads <n>', 'intra-op threads for the model', positive('--threads', true), 2)
     .option('--out <file>', 'write the full report as JSON to this file')
     .option('--json', 'print the JSON report on stdout instead of tables')
+    .option('--save-masks <dir>', 'write the predicted class-index PNG of every image (<stem>.png) and an overlay of truth vs prediction (overlays/<stem>.png) into this folder')
     .option('--record', 'write the validation metrics (model and baseline) into the bundle’s manifest.json and MODEL_CARD.md')
     .action(async (opts: EvalOpts) => {
       const cfg = loadConfig(program).inference;
@@ -87,7 +89,13 @@ export function registerEvalCommand(program: Command): void {
         const det = await d.open();
         try {
           const bar = progress(`eval ${det.info().name}`, { enabled: !opts.json });
-          reports[d.role] = await evaluate(det, dataset, { groups, limit: opts.limit, pixelSizeUm: opts.pixelSize, onProgress: (k, n, name) => bar.update(k, n, name) });
+          reports[d.role] = await evaluate(det, dataset, {
+            groups,
+            limit: opts.limit,
+            pixelSizeUm: opts.pixelSize,
+            // The model's masks go to the folder itself; the baseline's, when both run, beside them in baseline/.
+            saveMasks: opts.saveMasks && (d.role === 'model' || !dir ? opts.saveMasks : join(opts.saveMasks, 'baseline')),
+            onProgress: (k, n, name) => bar.update(k, n, name) });
           bar.done();
         } finally {
           await det.close();

@@ -16,7 +16,7 @@ import { basename, extname, join } from 'node:path';
 import sharp from 'sharp';
 import { fillPolygon } from './raster.js';
 
-export type DatasetFormat = 'mask-tiff' | 'color-mask' | 'labelme' | 'twin';
+export type DatasetFormat = 'mask-tiff' | 'color-mask' | 'labelme' | 'cvat-mask' | 'twin';
 
 export interface DatasetEntry {
   name: string;
@@ -89,6 +89,10 @@ export class Dataset {
       if (m.format !== 'smartscope-twin') throw new Error(`dataset ${dir}: manifest.json has format ${JSON.stringify(m.format)}, expected "smartscope-twin"`);
       return new Dataset(dir, { format: 'twin', classes: given.classes ?? m.classes ?? [], pixelSizeUm: given.pixelSizeUm ?? m.pixelSizeUm });
     }
+    if (existsSync(join(dir, 'labelmap.txt')) && existsSync(join(dir, 'SegmentationClass')) && (!given.format || given.format === 'cvat-mask')) {
+      const labels = readCvatLabelmap(dir);
+      return new Dataset(dir, { format: 'cvat-mask', classes: labels.map((l) => l.name), colours: labels, pixelSizeUm: given.pixelSizeUm });
+    }
     const known = KNOWN_DATASETS[basename(dir.replace(/\/+$/, ''))];
     const format = given.format ?? known?.format;
     if (!format) throw new Error(`dataset ${dir}: format not recognised; give one of mask-tiff, color-mask, labelme, twin`);
@@ -123,6 +127,7 @@ export class Dataset {
         return mask;
       }
       case 'color-mask':
+      case 'cvat-mask':
         return readColourMask(entry, width, height, this.spec);
       case 'labelme':
         return readLabelme(entry, width, height, this.spec.classes);
@@ -179,7 +184,7 @@ async function readColourMask(entry: DatasetEntry, width: number, height: number
   const max = deep ? 65535 : 255;
   const c = info.channels;
   const mask = new Uint8Array(width * height);
-  const colours = spec.colours!.map((col) => ({ id: spec.classes.indexOf(col.name) + 1, rgb: col.rgb.map((v) => v * max) }));
+  const colours = spec.colours!.map((col) => ({ id: spec.classes.indexOf(col.name) + 1, rgb: col.rgb.map((v) => Math.round(v * max)) }));
   for (const col of colours) if (col.id === 0) throw new Error(`colour class is not among the classes ${spec.classes.join(', ')}`);
   for (let i = 0; i < width * height; i++) {
     const r = px[i * c]!;
@@ -220,7 +225,39 @@ async function readLabelme(entry: DatasetEntry, width: number, height: number, c
   return mask;
 }
 
+/**
+ * labelmap.txt of a CVAT "Segmentation mask 1.1" export (`name:r,g,b:parts:actions` per line): the foreground
+ * classes with their colours as fractions of 255; the black label is the background.
+ */
+export function readCvatLabelmap(dir: string): ColourClass[] {
+  const out: ColourClass[] = [];
+  let background = 0;
+  for (const line of readFileSync(join(dir, 'labelmap.txt'), 'utf8').split(/\r?\n/)) {
+    const t = line.trim();
+    if (!t || t.startsWith('#')) continue;
+    const [name, colour] = t.split(':');
+    const rgb = (colour ?? '').split(',').map(Number);
+    if (!name || rgb.length !== 3 || rgb.some((v) => !Number.isInteger(v) || v < 0 || v > 255)) {
+      throw new Error(`${join(dir, 'labelmap.txt')}: line ${JSON.stringify(t)} is not name:r,g,b:…`);
+    }
+    if (rgb.every((v) => v === 0)) background++;
+    else out.push({ name, rgb: rgb.map((v) => v / 255) as [number, number, number] });
+  }
+  if (background !== 1) throw new Error(`${join(dir, 'labelmap.txt')}: expected exactly one black (background) label`);
+  return out;
+}
+
 function listEntries(dir: string, format: DatasetFormat): DatasetEntry[] {
+  if (format === 'cvat-mask') {
+    const groups = csvGroups(dir);
+    const out: DatasetEntry[] = [];
+    for (const f of readdirSync(join(dir, 'JPEGImages')).sort()) {
+      const stem = f.slice(0, f.length - extname(f).length);
+      const label = join(dir, 'SegmentationClass', `${stem}.png`);
+      if (existsSync(label)) out.push({ name: stem, group: groups.get(stem) ?? stem, imagePath: join(dir, 'JPEGImages', f), labelPath: label });
+    }
+    return out;
+  }
   if (format === 'twin') {
     const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { tiles: Array<{ name: string; image: string; mask: string; group: string }> };
     return m.tiles.map((t) => ({ name: t.name, group: t.group, imagePath: join(dir, t.image), labelPath: join(dir, t.mask) }));
@@ -238,6 +275,23 @@ function listEntries(dir: string, format: DatasetFormat): DatasetEntry[] {
           ? join(dir, 'masks', `${stem}_mask${extname(f)}`)
           : join(dir, 'masks', f);
     if (existsSync(label)) out.push({ name: stem, group: stem, imagePath: join(imgDir, f), labelPath: label });
+  }
+  return out;
+}
+
+/** Group per image stem from manifest.csv (columns image and group), when the folder has one. */
+function csvGroups(dir: string): Map<string, string> {
+  const p = join(dir, 'manifest.csv');
+  const out = new Map<string, string>();
+  if (!existsSync(p)) return out;
+  const lines = readFileSync(p, 'utf8').split(/\r?\n/).filter((l) => l.trim() !== '');
+  const head = parseCsvLine(lines[0] ?? '');
+  const ii = head.indexOf('image');
+  const gi = head.indexOf('group');
+  if (ii < 0 || gi < 0) throw new Error(`${p}: needs the columns image and group`);
+  for (const line of lines.slice(1)) {
+    const cols = parseCsvLine(line);
+    out.set(basename(cols[ii]!, extname(cols[ii]!)), cols[gi]!);
   }
   return out;
 }

@@ -5,8 +5,9 @@
  * Truth objects are the connected regions of each class in the mask; for the twin's export, regions that belong to
  * one listed defect (e.g. a scratch broken into dashes where it is thinner than a pixel) are joined into one object.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { connectedComponentsJs } from '../geometry/regions.js';
 import type { Dataset, DatasetEntry, LabelledImage } from '../datasets/dataset.js';
 import type { Detector, FrameInput } from '../inference/detector.js';
@@ -18,6 +19,12 @@ export interface EvalOptions {
   limit?: number;
   /** Pixel size of the images (µm) when the dataset does not state one. */
   pixelSizeUm?: number;
+  /**
+   * Folder for what the detector predicted, so errors can be looked at: `<stem>.png` (8-bit class index per pixel, in
+   * the detector's classes) and `overlays/<stem>.png` (the image with truth vs prediction coloured, see
+   * `overlayImage`).
+   */
+  saveMasks?: string;
   onProgress?: (done: number, total: number, name: string) => void;
 }
 
@@ -120,6 +127,50 @@ export function selectEntries(dataset: Dataset, groups?: string[], limit?: numbe
   return limit ? entries.slice(0, limit) : entries;
 }
 
+/** Overlay colours (RGB): truth and prediction agree on a defect class; truth missed; predicted where truth has none;
+ * both defect but of different classes. */
+export const OVERLAY_COLOURS = {
+  hit: [0, 200, 0],
+  missed: [255, 0, 255],
+  spurious: [255, 200, 0],
+  wrongClass: [0, 160, 255],
+} as const;
+
+/**
+ * The image as 8-bit grey (stretched between its 0.5th and 99.5th percentiles) with every pixel where truth or
+ * prediction has a defect tinted half-and-half by OVERLAY_COLOURS. RGB, width × height × 3.
+ */
+export function overlayImage(img: LabelledImage, truth: Uint8Array, pred: Uint8Array): Uint8Array {
+  const n = img.width * img.height;
+  const px = img.pixels;
+  const hist = new Uint32Array(Math.max(1, img.maxValue) + 1);
+  for (let i = 0; i < n; i++) hist[Math.min(px[i]!, img.maxValue)]!++;
+  const quantile = (q: number): number => {
+    let acc = 0;
+    for (let v = 0; v < hist.length; v++) if ((acc += hist[v]!) >= q * n) return v;
+    return hist.length - 1;
+  };
+  const lo = quantile(0.005);
+  const hi = Math.max(lo + 1, quantile(0.995));
+  const out = new Uint8Array(n * 3);
+  for (let i = 0; i < n; i++) {
+    const g = Math.max(0, Math.min(255, Math.round(((px[i]! - lo) * 255) / (hi - lo))));
+    const t = truth[i]!;
+    const p = pred[i]!;
+    const c = !t && !p ? null : t && p ? (t === p ? OVERLAY_COLOURS.hit : OVERLAY_COLOURS.wrongClass) : t ? OVERLAY_COLOURS.missed : OVERLAY_COLOURS.spurious;
+    for (let k = 0; k < 3; k++) out[i * 3 + k] = c ? (g + c[k]!) >> 1 : g;
+  }
+  return out;
+}
+
+async function saveMasks(dir: string, name: string, img: LabelledImage, truth: Uint8Array, pred: Uint8Array): Promise<void> {
+  const stem = name.replace(/[/\\]/g, '_'); // entry names are image stems
+  mkdirSync(join(dir, 'overlays'), { recursive: true });
+  const { width, height } = img;
+  await sharp(Buffer.from(pred.buffer, pred.byteOffset, pred.byteLength), { raw: { width, height, channels: 1 } }).toColourspace('b-w').png().toFile(join(dir, `${stem}.png`));
+  await sharp(Buffer.from(overlayImage(img, truth, pred).buffer), { raw: { width, height, channels: 3 } }).png().toFile(join(dir, 'overlays', `${stem}.png`));
+}
+
 export async function evaluate(detector: Detector, dataset: Dataset, opts: EvalOptions = {}): Promise<EvalReport> {
   const info = detector.info();
   const mapping = classMapping(dataset.classes, info.classes);
@@ -140,6 +191,7 @@ export async function evaluate(detector: Detector, dataset: Dataset, opts: EvalO
       instances: masks.instances,
       objects: r.detections.map((d) => ({ classId: d.classId, confidence: d.confidence })),
     });
+    if (opts.saveMasks) await saveMasks(opts.saveMasks, entry.name, img, truth.classMap, masks.classMap);
     tiles += r.timing.tiles;
     totalMs += r.timing.totalMs;
     inferenceMs += r.timing.inferenceMs;

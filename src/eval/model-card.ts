@@ -4,14 +4,19 @@ import type { MetricSummary, ModelManifest } from '../inference/manifest.js';
 const f3 = (v: number | null | undefined): string => (v === null || v === undefined ? '—' : v.toFixed(3));
 
 function metricsTable(model: MetricSummary, baseline: MetricSummary): string {
-  const lines = ['| detector | mean IoU | mean Dice | mAP@0.5 | object precision | object recall | object F1 | ms / tile |', '|---|---:|---:|---:|---:|---:|---:|---:|'];
+  // Bundles measured before the IoU ≥ 0.3 figures were reported keep their table as it was.
+  const lenient = model.objectF1At03 !== undefined;
+  const lines = [
+    `| detector | mean IoU | mean Dice | mAP@0.5 | object precision | object recall | object F1 |${lenient ? ' object recall @0.3 | object F1 @0.3 |' : ''} ms / tile |`,
+    `|---|---:|---:|---:|---:|---:|---:|${lenient ? '---:|---:|' : ''}---:|`,
+  ];
   for (const [label, s] of [['model', model], ['classical baseline', baseline]] as const) {
-    lines.push(`| ${label} | ${f3(s.meanIoU)} | ${f3(s.meanDice)} | ${f3(s.mAP50)} | ${f3(s.objectPrecision)} | ${f3(s.objectRecall)} | ${f3(s.objectF1)} | ${s.msPerTile.toFixed(1)} |`);
+    lines.push(`| ${label} | ${f3(s.meanIoU)} | ${f3(s.meanDice)} | ${f3(s.mAP50)} | ${f3(s.objectPrecision)} | ${f3(s.objectRecall)} | ${f3(s.objectF1)} |${lenient ? ` ${f3(s.objectRecallAt03)} | ${f3(s.objectF1At03)} |` : ''} ${s.msPerTile.toFixed(1)} |`);
   }
-  lines.push('', '| class | IoU (model / baseline) | Dice | object F1 | AP@0.5 |', '|---|---|---|---|---|');
+  lines.push('', `| class | IoU (model / baseline) | Dice | object F1 | AP@0.5 |${lenient ? ' object recall @0.3 | object F1 @0.3 |' : ''}`, `|---|---|---|---|---|${lenient ? '---|---|' : ''}`);
   model.perClass.forEach((c, i) => {
     const b = baseline.perClass[i];
-    lines.push(`| ${c.class} | ${f3(c.iou)} / ${f3(b?.iou)} | ${f3(c.dice)} / ${f3(b?.dice)} | ${f3(c.f1)} / ${f3(b?.f1)} | ${f3(c.ap50)} / ${f3(b?.ap50)} |`);
+    lines.push(`| ${c.class} | ${f3(c.iou)} / ${f3(b?.iou)} | ${f3(c.dice)} / ${f3(b?.dice)} | ${f3(c.f1)} / ${f3(b?.f1)} | ${f3(c.ap50)} / ${f3(b?.ap50)} |${lenient ? ` ${f3(c.recallAt03)} / ${f3(b?.recallAt03)} | ${f3(c.f1At03)} / ${f3(b?.f1At03)} |` : ''}`);
   });
   return lines.join('\n');
 }
@@ -43,9 +48,12 @@ export function renderModelCard(m: ModelManifest): string {
   out.push(`- Attribution: ${d.attribution}`);
   out.push(`- Split (${split.method}): trained on ${split.trainingGroups.join(', ')}; early stopping watched ${split.monitorGroups.join(', ') || '—'}; validated on ${split.validationGroups.join(', ')} (never trained on).`);
   out.push(`- Recipe: \`${t.command}\`, seed ${t.seed}${t['bestEpoch'] ? `, best epoch ${String(t['bestEpoch'])} of ${String(t['epochsRun'])}` : ''}; augmentation: ${Array.isArray(t['augmentation']) ? (t['augmentation'] as string[]).join(', ') : '—'}.`);
+  const from = t['fineTunedFrom'] as { name: string; version: string; sha256: string } | null | undefined;
+  if (from) out.push(`- Fine-tuned from bundle ${from.name} ${from.version} (model sha256 \`${from.sha256.slice(0, 16)}…\`).`);
+  if (typeof t['loss'] === 'string') out.push(`- Loss: ${t['loss']}.`);
   out.push('', '## Metrics on the validation split', '');
   if (m.metrics) {
-    out.push(`Measured with \`${m.metrics.measuredWith}\`${m.metrics.measuredAt ? ` on ${m.metrics.measuredAt.slice(0, 10)}` : ''}: ${m.metrics.images} images of groups ${m.metrics.groups.join(', ')}. Objects match at IoU ≥ 0.5; ms / tile on the measuring machine (2 CPU cores).`, '');
+    out.push(`Measured with \`${m.metrics.measuredWith}\`${m.metrics.measuredAt ? ` on ${m.metrics.measuredAt.slice(0, 10)}` : ''}: ${m.metrics.images} images of groups ${m.metrics.groups.join(', ')}. Objects are connected regions of one class (8-connectivity), matched one-to-one at mask IoU ≥ 0.5${m.metrics.model.objectF1At03 !== undefined ? ' (and ≥ 0.3 where marked @0.3)' : ''}; ms / tile on the measuring machine (2 CPU cores).`, '');
     out.push(metricsTable(m.metrics.model, m.metrics.baseline));
   } else {
     out.push('Not measured yet: run `smartscope eval --model <bundle> --dataset <dir> --split validation --record`.');
@@ -58,6 +66,12 @@ export function renderModelCard(m: ModelManifest): string {
     const cols = m.classes.slice(1).map((_, k) => cv.map((f) => f.iou[k + 1]).filter((v): v is number => v !== null));
     cols.push(cv.map((f) => f.meanForegroundIoU));
     out.push(`| mean ± sd | ${cols.map((c) => meanSd(c)).join(' | ')} |`);
+  }
+  const curve = t['learningCurve'] as Array<{ trainingGroups: number; trainingImages: number; validationMeanForegroundIoU: number }> | null | undefined;
+  if (curve && curve.length) {
+    out.push('', 'Learning curve (validation mean foreground IoU by the amount of training data, same validation and monitor groups):', '');
+    out.push('| training groups | training images | validation mean IoU |', '|---:|---:|---:|');
+    for (const p of curve) out.push(`| ${p.trainingGroups} | ${p.trainingImages} | ${f3(p.validationMeanForegroundIoU)} |`);
   }
   out.push('', '## Limits', '');
   out.push('- Validation groups are few; numbers carry wide uncertainty and hold for images like the training data only.');

@@ -20,6 +20,9 @@ export interface ClassSummary {
   recall: number | null;
   f1: number | null;
   ap50: number | null;
+  /** Object recall / F1 matched at IoU ≥ 0.3 (absent in bundles measured before it was reported). */
+  recallAt03?: number | null;
+  f1At03?: number | null;
 }
 
 export interface MetricSummary {
@@ -30,6 +33,10 @@ export interface MetricSummary {
   objectPrecision: number;
   objectRecall: number;
   objectF1: number;
+  /** Object scores matched at IoU ≥ 0.3 (absent in bundles measured before they were reported). */
+  objectPrecisionAt03?: number;
+  objectRecallAt03?: number;
+  objectF1At03?: number;
   msPerTile: number;
   perClass: ClassSummary[];
 }
@@ -70,7 +77,7 @@ export interface ModelManifest {
   thresholds: { foreground: number; minAreaPx: number; closePx?: number; selectedBy?: string };
   training: {
     command: string;
-    dataset: { name: string; format: 'mask-tiff' | 'color-mask' | 'labelme' | 'twin'; images: number; groups?: number; license: string; licenseFile?: string | null; attribution: string };
+    dataset: { name: string; format: 'mask-tiff' | 'color-mask' | 'labelme' | 'cvat-mask' | 'twin'; images: number; groups?: number; license: string; licenseFile?: string | null; attribution: string };
     split: { method: string; folds?: number | null; fold?: number | null; validationGroups: string[]; monitorGroups: string[]; trainingGroups: string[] };
     seed: number;
     [key: string]: unknown;

@@ -114,3 +114,41 @@ describe('polygon fill', () => {
     expect(n).toBe(45);
   });
 });
+
+describe('CVAT segmentation-mask export', () => {
+  it('reads classes and colours from labelmap.txt, masks from SegmentationClass/ and groups from manifest.csv', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'smartscope-cvat-'));
+    mkdirSync(join(dir, 'JPEGImages'));
+    mkdirSync(join(dir, 'SegmentationClass'));
+    writeFileSync(join(dir, 'labelmap.txt'), '# label:color_rgb:parts:actions\nbackground:0,0,0::\npit:250,50,83::\ncrack:51,221,255::\n');
+    writeFileSync(join(dir, 'manifest.csv'), 'image,group\nJPEGImages/s1.png,sample-1\n');
+    const w = 12;
+    const h = 8;
+    const img = Buffer.alloc(w * h, 120);
+    const rgb = Buffer.alloc(w * h * 3);
+    for (let x = 2; x < 5; x++) rgb.set([250, 50, 83], (3 * w + x) * 3);
+    rgb.set([51, 221, 255], (7 * w + 11) * 3);
+    for (const stem of ['s1', 's2']) {
+      await sharp(img, { raw: { width: w, height: h, channels: 1 } }).png().toFile(join(dir, 'JPEGImages', `${stem}.png`));
+      await sharp(rgb, { raw: { width: w, height: h, channels: 3 } }).png().toFile(join(dir, 'SegmentationClass', `${stem}.png`));
+    }
+    const ds = Dataset.open(dir);
+    expect(ds.spec.format).toBe('cvat-mask');
+    expect(ds.classes).toEqual(['pit', 'crack']);
+    expect(ds.entries.map((e) => [e.name, e.group])).toEqual([
+      ['s1', 'sample-1'],
+      ['s2', 's2'],
+    ]);
+    const l = await ds.load(ds.entries[0]!);
+    expect([l.mask[3 * w + 2], l.mask[3 * w + 4], l.mask[7 * w + 11], l.mask[0]]).toEqual([1, 1, 2, 0]);
+    expect(l.mask.reduce((a, v) => a + (v ? 1 : 0), 0)).toBe(4);
+  });
+
+  it('refuses a labelmap without exactly one black background label', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'smartscope-cvat-'));
+    mkdirSync(join(dir, 'JPEGImages'));
+    mkdirSync(join(dir, 'SegmentationClass'));
+    writeFileSync(join(dir, 'labelmap.txt'), 'pit:250,50,83::\n');
+    expect(() => Dataset.open(dir)).toThrow('expected exactly one black (background) label');
+  });
+});

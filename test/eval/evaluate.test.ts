@@ -1,10 +1,11 @@
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli.js';
 import { Dataset } from '../../src/datasets/dataset.js';
-import { classMapping, evaluate, truthOf } from '../../src/eval/evaluate.js';
+import { classMapping, evaluate, OVERLAY_COLOURS, overlayImage, truthOf } from '../../src/eval/evaluate.js';
 import { ClassicalDetector } from '../../src/inference/classical-detector.js';
 import { OnnxDetector } from '../../src/inference/onnx-detector.js';
 import { readManifest } from '../../src/inference/manifest.js';
@@ -94,6 +95,44 @@ describe('evaluation on a labelled dataset', () => {
     const card = readFileSync(join(bundle, 'MODEL_CARD.md'), 'utf8');
     expect(card).toContain('| model | 1.000 | 1.000 | 1.000 | 1.000 | 1.000 | 1.000 |');
     expect(card).toContain('| classical baseline |');
+  });
+
+  it('writes the predicted class-index masks and truth-vs-prediction overlays with --save-masks', async () => {
+    const dir = join(root, 'masks');
+    const { code, out: printed } = await run(['eval', '--model', bundle, '--no-baseline', '--dataset', data, '--save-masks', dir]);
+    expect(code).toBe(0);
+    expect(printed).toMatch(/objects: connected regions of one class \(8-connectivity\), matched .* at IoU ≥ 0\.5 .* at IoU ≥ 0\.3/);
+    for (const stem of ['a', 'b', 'c']) {
+      const meta = await sharp(join(dir, `${stem}.png`)).metadata();
+      expect([meta.format, meta.width, meta.height, meta.channels, meta.depth]).toEqual(['png', 96, 96, 1, 'uchar']);
+      const { data: mask } = await sharp(join(dir, `${stem}.png`)).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
+      const img = await Dataset.open(data).load(Dataset.open(data).entries.find((e) => e.name === stem)!);
+      // The fixture model finds exactly the labelled pixels: its mask is the truth, as class indices (one class).
+      expect(Array.from(mask).every((v, i) => v === (img.mask[i] ? 1 : 0))).toBe(true);
+      const ov = await sharp(join(dir, 'overlays', `${stem}.png`)).raw().toBuffer({ resolveWithObject: true });
+      expect([ov.info.width, ov.info.height, ov.info.channels]).toEqual([96, 96, 3]);
+      const fg = img.mask.findIndex((v) => v > 0);
+      const bg = img.mask.findIndex((v) => v === 0);
+      const px = (i: number): number[] => Array.from(ov.data.subarray(i * 3, i * 3 + 3));
+      const [r, g, b] = px(fg);
+      expect(g).toBeGreaterThan(r! + 50); // a hit is tinted green
+      expect(g).toBeGreaterThan(b! + 50);
+      const [r0, g0, b0] = px(bg);
+      expect(r0 === g0 && g0 === b0).toBe(true); // untouched background stays grey
+    }
+  });
+
+  it('tints missed, spurious and wrongly classed pixels in the overlay', () => {
+    const img = { name: 'x', group: 'g', width: 5, height: 1, pixels: Uint8Array.from([0, 100, 100, 100, 200]), maxValue: 255, mask: new Uint8Array(5) };
+    const ov = overlayImage(img, Uint8Array.from([0, 1, 1, 2, 0]), Uint8Array.from([0, 1, 0, 1, 2]));
+    const px = (i: number): number[] => Array.from(ov.subarray(i * 3, i * 3 + 3));
+    const tint = (c: readonly number[], i: number): number[] => c.map((v) => (px(i)[0]! >= 0 ? (v + grey(i)) >> 1 : 0));
+    const grey = (i: number): number => Math.round(((img.pixels[i]! - 0) * 255) / 200);
+    expect(px(0)).toEqual([0, 0, 0]);
+    expect(px(1)).toEqual(tint(OVERLAY_COLOURS.hit, 1));
+    expect(px(2)).toEqual(tint(OVERLAY_COLOURS.missed, 2));
+    expect(px(3)).toEqual(tint(OVERLAY_COLOURS.wrongClass, 3));
+    expect(px(4)).toEqual(tint(OVERLAY_COLOURS.spurious, 4));
   });
 
   it('refuses --record without the full validation split, and unknown options, with exit codes', async () => {

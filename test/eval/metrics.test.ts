@@ -82,6 +82,21 @@ describe('object metrics', () => {
   });
 });
 
+describe('lenient object matching (IoU ≥ 0.3)', () => {
+  it('matches a detection that overlaps a thin object by IoU 0.4 at 0.3 but not at 0.5, and states how objects match', () => {
+    const acc = new MetricAccumulator(['bg', 'a']);
+    // Truth: one object on px 0-4; the detection covers px 3-5: intersection 2, union 6 → IoU 1/3.
+    acc.add(
+      { classMap: Uint8Array.from([1, 1, 1, 1, 1, 0, 0, 0]), instances: Int32Array.from([1, 1, 1, 1, 1, 0, 0, 0]), objectClasses: [1] },
+      { classMap: Uint8Array.from([0, 0, 0, 1, 1, 1, 0, 0]), instances: Int32Array.from([0, 0, 0, 1, 1, 1, 0, 0]), objects: [{ classId: 1, confidence: 0.8 }] },
+    );
+    const s = acc.scores();
+    expect(s.objectMatching).toMatchObject({ connectivity: 8, iou: 0.5, lenientIou: 0.3 });
+    expect(s.perClass[0]).toMatchObject({ truePositives: 0, truePositivesAt03: 1, recall: 0, recallAt03: 1, precisionAt03: 1, f1At03: 1 });
+    expect([s.objectF1, s.objectF1At03, s.objectRecallAt03, s.objectPrecisionAt03]).toEqual([0, 1, 1, 1]);
+  });
+});
+
 describe('average precision', () => {
   it('integrates the monotone precision envelope over recall', () => {
     // TP, FP, TP with 3 truths: recall 1/3 @ P 1, 2/3 @ P 2/3 → AP = 1/3 · 1 + 1/3 · 2/3.

@@ -42,3 +42,13 @@ export function rectMask(size: number, rects: Array<[number, number, number, num
   for (const [x, y, w, h, c] of rects) for (let r = y; r < y + h; r++) for (let k = x; k < x + w; k++) m[r * size + k] = c;
   return m;
 }
+
+/** The training scripts' smoke dataset: 12 tiles of 64² in 6 groups, one rectangle of each class in turn. */
+export async function writeSmokeDataset(dir: string): Promise<void> {
+  const tiles = Array.from({ length: 12 }, (_, k) => ({
+    name: `t${k}`,
+    group: `g${k % 6}`,
+    mask: rectMask(64, [[(k * 7) % 40, (k * 11) % 40, 12, 6, 1 + (k % 4)]]),
+  }));
+  await writeTwinDataset(dir, 64, tiles);
+}

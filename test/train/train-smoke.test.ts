@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { loadBundle } from '../../src/inference/manifest.js';
 import { OnnxDetector } from '../../src/inference/onnx-detector.js';
-import { rectMask, writeTwinDataset } from '../support/twin-dataset.js';
+import { writeSmokeDataset } from '../support/twin-dataset.js';
 
 const run = promisify(execFile);
 
@@ -14,12 +14,7 @@ describe('training script', () => {
   it('trains one epoch on a few generated tiles and exports an ONNX bundle that the runtime loads', async () => {
     const root = mkdtempSync(join(tmpdir(), 'smartscope-train-'));
     const data = join(root, 'data');
-    const tiles = Array.from({ length: 12 }, (_, k) => ({
-      name: `t${k}`,
-      group: `g${k % 6}`,
-      mask: rectMask(64, [[(k * 7) % 40, (k * 11) % 40, 12, 6, 1 + (k % 4)]]),
-    }));
-    await writeTwinDataset(data, 64, tiles);
+    await writeSmokeDataset(data);
     const out = join(root, 'bundle');
     const { stdout } = await run('/usr/bin/python3', ['scripts/train/train.py', '--preset', 'smoke', '--dataset', data, '--out', out, '--threads', '1', '--name', 'smoke'], {
       env: { ...process.env, PYTHONWARNINGS: 'ignore' },
