@@ -96,10 +96,10 @@ export class ScanPipeline implements Pipeline<OnnxDetector> {
       throw new Error(msg);
     };
     const ops = {
-      enqueue: (a: { sampleId: string; lot?: string; recipeId: string; recipeVersion?: string }) => service.enqueue(a),
-      pause: () => (service.pause() ? service.status() : fail('no scan is running')),
-      resume: () => (service.resume() ? service.status() : fail('no scan is paused')),
-      abort: (reason: string) => (service.abort(reason) ? service.status() : fail('no scan is running')),
+      enqueue: (a: { sampleId: string; lot?: string; recipeId: string; recipeVersion?: string; priority?: 'normal' | 'high' }) => service.enqueue(a),
+      pause: (scanId?: string) => service.pause(scanId),
+      resume: (scanId?: string) => service.resume(scanId),
+      abort: (reason: string, scanId?: string) => service.abort(reason, scanId),
     };
     // The technician's commands on the local socket (`smartscope scan …`), recorded as operator commands.
     const text = (a: Record<string, unknown>, k: string, required: boolean): string | undefined => {
@@ -111,22 +111,22 @@ export class ScanPipeline implements Pipeline<OnnxDetector> {
     this.unsubscribe.push(
       ctx.control.handle('scan-enqueue', (a) => ops.enqueue({ sampleId: text(a, 'sampleId', true)!, lot: text(a, 'lot', false), recipeId: text(a, 'recipe', true)!, recipeVersion: text(a, 'recipeVersion', false) })),
       ctx.control.handle('scan-status', () => service.status()),
-      ctx.control.handle('scan-pause', () => ops.pause()),
-      ctx.control.handle('scan-resume', () => ops.resume()),
-      ctx.control.handle('scan-abort', (a, actor) => ops.abort(text(a, 'reason', false) ?? `aborted by ${actor.user} (${actor.from})`)),
+      ctx.control.handle('scan-pause', (a) => ops.pause(text(a, 'scanId', false))),
+      ctx.control.handle('scan-resume', (a) => ops.resume(text(a, 'scanId', false))),
+      ctx.control.handle('scan-abort', (a, actor) => ops.abort(text(a, 'reason', false) ?? `aborted by ${actor.user} (${actor.from})`, text(a, 'scanId', false))),
     );
     if (sink) {
       // Figures the periodic `stats` message carries.
       sink.setRuntimeStats(() => ({ queueLength: service.status().queued.length, framesDropped: ctx.camera.counters().dropped }));
       this.unsubscribe.push(
-        sink.onCommand('enqueue-sample', (p) => ops.enqueue({ sampleId: p.sampleId, lot: p.lot, recipeId: p.recipe.id, recipeVersion: p.recipe.version })),
+        sink.onCommand('enqueue-sample', (p) => ops.enqueue({ sampleId: p.sampleId, lot: p.lot, recipeId: p.recipe.id, recipeVersion: p.recipe.version, priority: p.priority })),
         sink.onCommand('start-scan', (p) => {
           if (p.sampleId) return ops.enqueue({ sampleId: p.sampleId, lot: p.lot, recipeId: p.recipe?.id ?? fail('start-scan with a sampleId needs a recipe'), recipeVersion: p.recipe?.version });
           return service.status();
         }),
-        sink.onCommand('pause-scan', () => ops.pause()),
-        sink.onCommand('resume-scan', () => ops.resume()),
-        sink.onCommand('abort-scan', (p) => ops.abort(p.reason ?? 'aborted by the MES')),
+        sink.onCommand('pause-scan', (p) => ops.pause(p.scanId)),
+        sink.onCommand('resume-scan', (p) => ops.resume(p.scanId)),
+        sink.onCommand('abort-scan', (p) => ops.abort(p.reason ?? 'aborted by the MES', p.scanId)),
         // The appliance re-reads the active models on SIGHUP (src/commands/run.ts).
         sink.onCommand('reload-model', () => (process.emit('SIGHUP', 'SIGHUP'), { reloading: true })),
       );
