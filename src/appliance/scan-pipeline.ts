@@ -16,7 +16,7 @@ import { scanSinkFor } from './scan-sink.js';
 import type { Calibration } from '../scan/calibration.js';
 import type { ScanDetector } from '../scan/ports.js';
 import type { Recipe } from '../scan/recipe.js';
-import { ScanService } from '../scan/service.js';
+import { ScanService, type ServiceState } from '../scan/service.js';
 
 export interface ScanPipelineOptions {
   clock: Clock;
@@ -83,7 +83,7 @@ export class ScanPipeline implements Pipeline<OnnxDetector> {
         clock: this.o.clock,
         surveyDetector: slotDetector(survey),
         zoomDetector: slotDetector(zoom),
-        sink: sink ? scanSinkFor(sink) : { defect: async () => undefined, scan: async () => undefined },
+        sink: sink ? scanSinkFor(sink, { forwardState: false }) : { defect: async () => undefined, scan: async () => undefined },
         recorder,
         calibration,
         stateDir: this.o.stateDir,
@@ -132,7 +132,10 @@ export class ScanPipeline implements Pipeline<OnnxDetector> {
       );
     }
     service.on('state', (state: string, reason: string, job: { scanId: string }) => log.info({ state, reason, scanId: job.scanId }, 'scan state'));
+    // The retained status follows the service: idle with an empty queue, scanning, paused, faulted, aborting.
+    service.on('device-state', (st: ServiceState) => ctx.status(st));
     service.start();
+    ctx.status(service.deviceState());
     log.info({ queued: service.status().queued.length, calibration: calibration.version }, 'scan pipeline running');
   }
 

@@ -17,6 +17,7 @@ import { CommandRouter, type CommandHandler } from './commands.js';
 import { Connection } from './connection.js';
 import { OutboxDrain } from './drain.js';
 import { Topics } from './topics.js';
+import { isTransition } from '../status-machine.js';
 
 export interface MqttSinkOptions {
   config: MqttConfig & { url: string };
@@ -127,7 +128,18 @@ export class MqttEventSink implements EventSink {
     return built.event;
   }
 
+  /** Status changes: published at once; one the state machine does not allow is counted and logged (and published). */
+  readonly statusCounters = { transitions: 0, illegalTransitions: 0 };
+
   async state(state: DeviceState): Promise<void> {
+    const from = this.current.state;
+    if (from !== state.state) {
+      this.statusCounters.transitions++;
+      if (!isTransition(from, state.state)) {
+        this.statusCounters.illegalTransitions++;
+        this.log.warn({ from, to: state.state }, 'status change outside the device state machine');
+      }
+    }
     this.current = { ...state };
     this.opts.sparkplug?.state(this.current);
     const client = this.connection.current;
@@ -172,6 +184,7 @@ export class MqttEventSink implements EventSink {
     this.closed = true;
     if (this.connection.connected) await this.drain.idle(drainTimeoutMs);
     await this.opts.sparkplug?.stop();
+    this.current = { state: 'stopped', ...(this.current.models ? { models: this.current.models } : {}) };
     await this.connection.stop(async (client) => {
       await this.publishStatus(client, 'stopped');
     });
@@ -202,7 +215,9 @@ export class MqttEventSink implements EventSink {
   }
 
   private status(availability: Availability): StatusPayload {
-    return { schemaVersion: SCHEMA_VERSION, ts: this.builder.now(), device: this.opts.device, availability, softwareVersion: this.opts.softwareVersion, ...this.current };
+    // Status and stats describe the process now: stamped with the system's wall time, which moves while the
+    // instrument's clock waits (a simulated one stands still when nothing runs).
+    return { schemaVersion: SCHEMA_VERSION, ts: new Date().toISOString(), device: this.opts.device, availability, softwareVersion: this.opts.softwareVersion, ...this.current };
   }
 
   private will(): IClientOptions['will'] {
@@ -231,7 +246,7 @@ export class MqttEventSink implements EventSink {
     }
     const stats: StatsPayload = {
       schemaVersion: SCHEMA_VERSION,
-      ts: this.builder.now(),
+      ts: new Date().toISOString(),
       device: this.opts.device,
       intervalS: this.opts.config.statsIntervalS || 60,
       uptimeS: Math.round((Date.now() - this.startedAt) / 1000),
