@@ -68,6 +68,7 @@ export class MqttEventSink implements EventSink {
       maxPayloadBytes: cfg.commands.maxPayloadBytes,
       timeoutMs: cfg.commands.timeoutMs,
       maxConcurrent: cfg.commands.maxConcurrent,
+      replyTopicPrefix: cfg.commands.replyTopicPrefix,
       onHandled: async (ctx, outcome, details) => {
         if (ctx.name === 'request-status') return;
         await this.audit({ action: `command.${ctx.name}`, actor: ctx.actor !== undefined ? { kind: 'mqtt', id: ctx.actor } : { kind: 'mqtt' }, outcome, details });
@@ -253,7 +254,7 @@ export class MqttEventSink implements EventSink {
       connection: { connected: true, connects: this.connection.counters.connects, disconnects: this.connection.counters.disconnects },
       outbox: { pendingEvents: s.pendingRecords, pendingBytes: s.pendingBytes, diskBytes: s.diskBytes, capBytes: s.capBytes, thumbnailsDropped: s.droppedBlobs, eventsLost: s.lostRecords },
       published: { events: d.events, images: d.images, bytes: d.bytes },
-      commands: { received: c.received, rejected: c.rejected, failed: c.failed, replied: c.replied },
+      commands: { received: c.received, rejected: c.rejected, failed: c.failed, replied: c.replied, replyTopicRefused: c.replyTopicRefused },
       runtime,
     };
     client.publish(this.topics.stats, JSON.stringify(stats), { qos: 0, retain: false });
