@@ -272,7 +272,7 @@ export interface StatsPayload {
     eventsLost: number;
   };
   published: { events: number; images: number; bytes: number };
-  commands: { received: number; rejected: number; failed: number; replied: number; replyTopicRefused?: number };
+  commands: { received: number; rejected: number; failed: number; replied: number; replyTopicRefused?: number; oversizeDropped?: number };
   /** Figures other parts of the runtime contribute (name → value, unit in the name). */
   runtime: Record<string, number>;
 }

@@ -16,6 +16,7 @@ import { baseClientOptions } from './client-options.js';
 import { CommandRouter, type CommandHandler } from './commands.js';
 import { Connection } from './connection.js';
 import { OutboxDrain } from './drain.js';
+import { maxIncomingPacketBytes } from './packet-guard.js';
 import { Topics } from './topics.js';
 import { isTransition } from '../status-machine.js';
 
@@ -84,6 +85,7 @@ export class MqttEventSink implements EventSink {
       reconnectMinMs: cfg.reconnectMinMs,
       reconnectMaxMs: cfg.reconnectMaxMs,
       logger: this.log,
+      maxIncomingPacketBytes: maxIncomingPacketBytes(cfg.commands.maxPayloadBytes),
     });
     this.connection.on('up', (client, connack) => this.onUp(client, connack));
     this.connection.on('down', () => this.drain.detach());
@@ -254,7 +256,7 @@ export class MqttEventSink implements EventSink {
       connection: { connected: true, connects: this.connection.counters.connects, disconnects: this.connection.counters.disconnects },
       outbox: { pendingEvents: s.pendingRecords, pendingBytes: s.pendingBytes, diskBytes: s.diskBytes, capBytes: s.capBytes, thumbnailsDropped: s.droppedBlobs, eventsLost: s.lostRecords },
       published: { events: d.events, images: d.images, bytes: d.bytes },
-      commands: { received: c.received, rejected: c.rejected, failed: c.failed, replied: c.replied, replyTopicRefused: c.replyTopicRefused },
+      commands: { received: c.received, rejected: c.rejected, failed: c.failed, replied: c.replied, replyTopicRefused: c.replyTopicRefused, oversizeDropped: this.connection.counters.oversizeDropped },
       runtime,
     };
     client.publish(this.topics.stats, JSON.stringify(stats), { qos: 0, retain: false });
