@@ -30,7 +30,7 @@ import { Heartbeat, WatchdogFeeder, watchdogIntervalMs } from './watchdog.js';
 
 /** The parts of the event sink the lifecycle uses (src/publish's EventSink satisfies it). */
 export interface EventsPort extends AuditPublisher {
-  health(): { connected: boolean; pendingEvents: number };
+  health(): { connected: boolean; brokerConfigured?: boolean; pendingEvents: number };
   /** The retained device status (starting → idle ⇄ scanning … → stopping; close() publishes stopped). */
   state?(s: DeviceState): Promise<void>;
   close(): Promise<void>;
@@ -258,7 +258,10 @@ export class Appliance<M extends LoadedModel> {
     if (this.stage) checks.stage = { ok: this.stage.state !== 'disconnected' && this.stage.state !== 'alarm', detail: `${this.stage.id}: ${this.stage.state}` };
     if (this.events) {
       const h = this.events.health();
-      checks.broker = { ok: h.connected, detail: `${h.connected ? 'connected' : 'not connected'}; ${h.pendingEvents} events waiting` };
+      checks.broker =
+        h.brokerConfigured === false
+          ? { ok: true, detail: `no broker configured (mqtt.url): ${h.pendingEvents} events kept in the outbox` }
+          : { ok: h.connected, detail: `${h.connected ? 'connected' : 'not connected'}; ${h.pendingEvents} events waiting` };
     }
     for (const role of this.pipeline?.requiredRoles ?? []) {
       const s = this.slots.get(role);

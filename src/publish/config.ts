@@ -9,7 +9,7 @@ const file = (description: string): Schema => str(description, undefined, { minL
 
 export const mqttSchema: Schema = obj('MQTT to the plant: events, thumbnails, status, stats and commands (docs/mqtt-api.md).', {
   url: str(
-    'Broker URL (mqtt://host:1883 or mqtts://host:8883). Left out: the demo starts an embedded broker on a free loopback port; never leave it out in production.',
+    'Broker URL (mqtt://host:1883 or mqtts://host:8883). Left out: the daemon keeps every event in the outbox until one is configured; the demo starts an embedded broker on a free loopback port.',
     undefined,
     { pattern: '^(mqtt|mqtts|tcp|tls|ssl)://[^\\s]+$' },
   ),

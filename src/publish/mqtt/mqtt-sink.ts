@@ -96,7 +96,8 @@ export class MqttEventSink implements EventSink {
     const sink = new MqttEventSink(opts);
     const rec = await opts.store.open();
     sink.log.info({ ...rec, topicBase: sink.topics.base }, 'outbox opened');
-    sink.connection.start();
+    // Without a URL (an appliance with no broker configured) events stay queued, durably, and nothing connects.
+    if (opts.config.url) sink.connection.start();
     if (opts.config.statsIntervalS > 0) {
       sink.statsTimer = setInterval(() => sink.publishStats(), opts.config.statsIntervalS * 1000);
       sink.statsTimer.unref();
@@ -159,10 +160,10 @@ export class MqttEventSink implements EventSink {
 
   health(): SinkHealth {
     const s = this.opts.store.stats();
-    return { connected: this.connection.connected, pendingEvents: s.pendingRecords, eventsLost: s.lostRecords, thumbnailsDropped: s.droppedBlobs, commandsRejected: this.commands.counters.rejected };
+    return { connected: this.connection.connected, brokerConfigured: this.opts.config.url !== '', pendingEvents: s.pendingRecords, eventsLost: s.lostRecords, thumbnailsDropped: s.droppedBlobs, commandsRejected: this.commands.counters.rejected };
   }
 
-  /** The broker this sink talks to (the embedded demo broker's when no URL was configured). */
+  /** The broker this sink talks to (the embedded demo broker's when no URL was configured; '' for none). */
   get url(): string {
     return this.opts.config.url;
   }
