@@ -21,6 +21,7 @@ import { twinCameraBuilder } from './sim/twin-frame-source.js';
 import type { FrameSource } from './camera/frame-source.js';
 import type { Config } from './config/schema.js';
 import { ConfigError } from './kernel/validate.js';
+import { instrumentIssues } from './config/checks.js';
 import { OnnxDetector } from './inference/onnx-detector.js';
 import type { ApplianceParts, EventsPort } from './appliance/appliance.js';
 import { FrameLoopPipeline } from './appliance/frame-loop.js';
@@ -45,20 +46,9 @@ import type { Stage } from './stage/stage.js';
  */
 export async function createInstrument(config: Config): Promise<{ clock: Clock; twin: Twin | null }> {
   const stageCfg = config.stage;
-  const real: string[] = [];
-  if (config.camera.kind !== 'twin') real.push(`camera.kind "${config.camera.kind}"`);
-  if (stageCfg.driver !== 'twin') real.push(`stage.driver "${stageCfg.driver}"`);
-  const twinWanted = real.length < 2;
-  if (!twinWanted) return { clock: new RealClock(), twin: null };
-  if (real.length > 0 && config.twin.clock !== 'real') {
-    throw new ConfigError('config', [
-      {
-        path: 'twin.clock',
-        value: config.twin.clock,
-        expected: `"real": ${real.join(' and ')} is real hardware and runs in real time; a simulated twin clock beside it would end its waits at once and stamp events with instrument time (or make every device the twin's)`,
-      },
-    ]);
-  }
+  const problems = instrumentIssues(config);
+  if (problems.length > 0) throw new ConfigError('config', problems);
+  if (config.camera.kind !== 'twin' && stageCfg.driver !== 'twin') return { clock: new RealClock(), twin: null };
   const twin = await createTwin(config.twin);
   return { clock: twin.clock, twin };
 }
@@ -201,7 +191,13 @@ export function resolveRecipe(config: Config, twin: Twin | null, id: string, ver
   } else {
     const path = join(config.scan.recipesDir, `${id}.yaml`);
     if (!existsSync(path)) throw new Error(`no recipe "${id}" in ${config.scan.recipesDir}`);
-    recipe = parseRecipe(parseYaml(readFileSync(path, 'utf8')), path);
+    let data: unknown;
+    try {
+      data = parseYaml(readFileSync(path, 'utf8'));
+    } catch (err) {
+      throw new Error(`recipe ${path} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+    }
+    recipe = parseRecipe(data, path);
   }
   if (version && recipe.version !== version) throw new Error(`recipe "${id}" is version ${recipe.version}, not ${version}`);
   return recipe;

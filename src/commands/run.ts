@@ -8,6 +8,7 @@
 import type { Command } from 'commander';
 import { createApplianceParts } from '../app.js';
 import { ConfigError } from '../kernel/validate.js';
+import { assertCrossField } from '../config/checks.js';
 import { EXIT } from '../exit-codes.js';
 import { Appliance } from '../appliance/appliance.js';
 import { createLogger } from '../kernel/logger.js';
@@ -22,6 +23,8 @@ export function registerRunCommand(program: Command): void {
     .action(async (opts: { notify: string }) => {
       const warnings: string[] = [];
       const config = loadConfig(program, warnings);
+      // What would fail at start, and again on every restart, is a config error now (exit 78).
+      assertCrossField(config);
       const log = createLogger({ level: config.logging.level });
       const runLog = log.child({ module: 'run' });
       for (const w of warnings) runLog.warn({ warning: w }, 'config');
