@@ -127,6 +127,7 @@ export async function createApplianceParts(config: Config, log: Logger): Promise
         stateDir: join(stateDir, 'scans'),
         calibration: (ctx) => calibrationFor(config, twin, ctx.stage, ctx.camera, calFile, appLog),
         recipe: (id, version) => resolveRecipe(config, twin, id, version),
+        recipesDir: config.scan.recipesDir,
       }),
   };
 }

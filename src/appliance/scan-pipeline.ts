@@ -17,6 +17,7 @@ import type { Calibration } from '../scan/calibration.js';
 import type { ScanDetector } from '../scan/ports.js';
 import type { Recipe } from '../scan/recipe.js';
 import { ScanService, type ServiceState } from '../scan/service.js';
+import { assertRecipeFits } from '../scan/recipe-check.js';
 
 export interface ScanPipelineOptions {
   clock: Clock;
@@ -26,6 +27,8 @@ export interface ScanPipelineOptions {
   /** The calibration to scan with (measured or read at start). */
   calibration: (ctx: PipelineContext<OnnxDetector>) => Promise<Calibration>;
   recipe: (id: string, version?: string) => Recipe;
+  /** Where recipes come from (named in refusals). */
+  recipesDir?: string;
   stateDir: string;
 }
 
@@ -74,6 +77,7 @@ export class ScanPipeline implements Pipeline<OnnxDetector> {
     const service = new ScanService({
       stateDir: this.o.stateDir,
       recipe: this.o.recipe,
+      check: (recipe) => assertRecipeFits(recipe, { objectives: Object.keys(calibration.objectives), limits: ctx.stage.limits }, `${this.o.recipesDir ?? 'recipes'}/${recipe.id}.yaml`),
       logger: ctx.log,
       heartbeat,
       deps: () => ({

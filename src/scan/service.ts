@@ -21,6 +21,8 @@ export interface ScanServiceOptions {
   deps: () => Promise<ScanDeps> | ScanDeps;
   /** Finds a recipe by id (and version, when given). Throws with a clear message when there is none. */
   recipe: (id: string, version?: string) => Recipe;
+  /** Throws, naming path and value, when a recipe cannot run on this instrument (objectives, stage travel). */
+  check?: (recipe: Recipe) => void;
   logger: Logger;
   heartbeat?: () => void;
 }
@@ -71,8 +73,8 @@ export class ScanService extends EventEmitter {
   }
 
   enqueue(req: { sampleId: string; lot?: string; recipeId: string; recipeVersion?: string; priority?: 'normal' | 'high' }): BatchJob {
-    // Refuse an unknown recipe now, not when the sample comes up.
-    this.o.recipe(req.recipeId, req.recipeVersion);
+    // Refuse an unknown recipe, or one this instrument cannot run, now: not when the sample comes up.
+    this.o.check?.(this.o.recipe(req.recipeId, req.recipeVersion));
     const job = this.queue.enqueue({ sampleId: req.sampleId, lot: req.lot ?? '-', recipeId: req.recipeId, ...(req.priority ? { priority: req.priority } : {}) });
     this.setState(this.lastState, true);
     return job;
@@ -185,6 +187,8 @@ export class ScanService extends EventEmitter {
     this.setState({ state: 'scanning', scanId: job.scanId, sampleId: job.sampleId });
     try {
       const recipe = this.o.recipe(job.recipeId);
+      // The instrument may have changed since the sample was queued (a new calibration): checked again.
+      this.o.check?.(recipe);
       if (job.state !== 'running') this.queue.update(job.scanId, { state: 'running', startedAt: new Date().toISOString() });
       const deps = await this.o.deps();
       const result = await (this.o.runScan ?? runScan)({ ...deps, heartbeat: this.o.heartbeat ?? deps.heartbeat }, { scanId: job.scanId, sampleId: job.sampleId, lot: job.lot, recipe }, control);

@@ -13,6 +13,7 @@ import type { ScanResult } from '../../src/scan/engine.js';
 import { parseRecipe } from '../../src/scan/recipe.js';
 import type { ScanDeps } from '../../src/scan/run.js';
 import { ScanCommandRefused, ScanService, type ServiceState } from '../../src/scan/service.js';
+import { assertRecipeFits } from '../../src/scan/recipe-check.js';
 import { until } from '../support/daemon.js';
 
 const recipe = parseRecipe({ id: 'r', version: '1', outline: { xUm: 0, yUm: 0, widthUm: 1000, heightUm: 1000 } }, 'test recipe');
@@ -27,7 +28,7 @@ interface Rig {
 
 let rig: Rig | null = null;
 
-function makeRig(): Rig {
+function makeRig(extra: { check?: (r: typeof recipe) => void; recipes?: Record<string, typeof recipe> } = {}): Rig {
   const released = new Set<string>();
   const started: string[] = [];
   const controls = new Map<string, ScanControl>();
@@ -53,9 +54,11 @@ function makeRig(): Rig {
     stateDir: mkdtempSync(join(tmpdir(), 'smartscope-service-')),
     deps: () => ({}) as ScanDeps,
     recipe: (id) => {
-      if (id !== 'r') throw new Error(`no recipe "${id}"`);
-      return recipe;
+      const r = id === 'r' ? recipe : extra.recipes?.[id];
+      if (!r) throw new Error(`no recipe "${id}"`);
+      return r;
     },
+    ...(extra.check ? { check: extra.check } : {}),
     logger: createLogger({ level: 'silent' }),
     runScan: runner,
   });
@@ -137,5 +140,22 @@ describe('queue priority', () => {
     await running(r, normal.scanId);
     r.release(normal.scanId);
     expect(r.started).toEqual([first.scanId, urgent.scanId, normal.scanId]);
+  });
+});
+
+describe('recipes checked against the instrument before a sample is accepted', () => {
+  it('refuses an uncalibrated objective or an outline beyond stage travel with path and value, and queues nothing', () => {
+    const limits = { x: { minUm: 0, maxUm: 100_000 }, y: { minUm: 0, maxUm: 75_000 }, z: { minUm: -500, maxUm: 500 } };
+    const recipes = {
+      'wrong-objective': parseRecipe({ id: 'wrong-objective', version: '1', outline: { xUm: 0, yUm: 0, widthUm: 1000, heightUm: 1000 }, zoom: { objective: '100x' } }, 'test'),
+      huge: parseRecipe({ id: 'huge', version: '1', outline: { xUm: 1000, yUm: 0, widthUm: 300_000, heightUm: 300_000 } }, 'test'),
+    };
+    rig = makeRig({ recipes, check: (r) => assertRecipeFits(r, { objectives: ['5x', '50x'], limits }, `recipes/${r.id}.yaml`) });
+    const r = rig;
+    expect(() => r.service.enqueue({ sampleId: 'S-1', recipeId: 'wrong-objective' })).toThrow(/recipe "wrong-objective" \(recipes\/wrong-objective.yaml\) cannot run on this instrument[\s\S]*zoom\.objective[\s\S]*"100x"[\s\S]*5x, 50x/);
+    expect(() => r.service.enqueue({ sampleId: 'S-2', recipeId: 'huge' })).toThrow(/outline\.widthUm[\s\S]*300000[\s\S]*at most 99000 µm/);
+    expect(() => r.service.enqueue({ sampleId: 'S-2', recipeId: 'huge' })).toThrow(/outline\.heightUm[\s\S]*at most 75000 µm/);
+    expect(r.service.status().queued).toEqual([]);
+    expect(r.service.enqueue({ sampleId: 'S-3', recipeId: 'r' }).sampleId).toBe('S-3');
   });
 });
