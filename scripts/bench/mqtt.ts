@@ -7,6 +7,11 @@
  * 3. Latency: 40 events/s for 10 s; capture (the call into the sink, thumbnail rendering included) → the subscriber
  *    has the event, p50/p99.
  * 4. Replay: broker stopped, the outbox fills with events and thumbnails, broker started: rate of the drain.
+ * 5. Hostile commands: 10 000 requests of every hostile kind (wrong scan, wrong types, bad JSON, unknown commands,
+ *    reply-topic abuse, 1 MB and 20 MB oversize ones the broker is told not to send) against the baseline of valid
+ *    request-status round trips; replies per second, and the process's RSS growth across them.
+ * 6. State lag: status transitions through the device state machine, from the state() call to the retained status
+ *    at a subscriber, p99.
  * Prints one JSON object as its last line.
  */
 import { rmSync } from 'node:fs';
@@ -165,6 +170,71 @@ async function main(): Promise<void> {
   const replayEventsPerSec = REPLAY / ((replayEnd - t) / 1000);
   log(`replay of ${backlog} queued events (half with thumbnails) ${r1(replayEventsPerSec)}/s`);
 
+  // 5. Hostile commands, against valid ones measured first.
+  sink.onCommand('pause-scan', (p) => {
+    throw new Error(`scan "${p.scanId ?? '?'}" is not the running scan`);
+  });
+  sink.onCommand('abort-scan', () => {
+    throw new Error('no scan is running');
+  });
+  const replies = await subscriber(broker.url, [`${base}/reply/#`, 'mes/replies/#']);
+  const mes = await mqtt.connectAsync(broker.url, { protocolVersion: 5 });
+  noDelay(mes);
+  const VALID = 2000;
+  t = performance.now();
+  for (let i = 0; i < VALID; i++) void mes.publishAsync(`${base}/cmd/request-status`, '{}', { qos: 1, properties: { responseTopic: 'mes/replies/bench', correlationData: Buffer.from(String(i)) } });
+  await until(() => replies.messages.length >= VALID, 120_000, 'valid command replies');
+  const validCommandsPerSec = VALID / ((performance.now() - t) / 1000);
+  log(`valid commands ${r1(validCommandsPerSec)}/s`);
+  const HOSTILE = 10_000;
+  const mb = Buffer.alloc(1 << 20, 0x20);
+  const huge = Buffer.alloc(20 << 20, 0x20);
+  const kinds: Array<(i: number) => [string, string | Buffer, Record<string, unknown>] | null> = [
+    () => [`${base}/cmd/abort-scan`, JSON.stringify({ scanId: 42 }), {}],
+    () => [`${base}/cmd/pause-scan`, JSON.stringify({ scanId: 'scan-does-not-exist' }), {}],
+    () => [`${base}/cmd/self-destruct`, '{}', {}],
+    () => [`${base}/cmd/request-status`, '{"a":', {}],
+    () => [`${base}/cmd/enqueue-sample`, JSON.stringify({ sampleId: ['x'], recipe: 7 }), {}],
+    () => [`${base}/cmd/request-status`, '{}', { responseTopic: `${base}/events/defect` }],
+    () => [`${base}/cmd/request-status`, '{}', { responseTopic: 'spBv1.0/smartscope/NDEATH/lineA-scope3' }],
+    (i) => (i % 100 === 7 ? [`${base}/cmd/request-status`, i % 5000 === 7 ? huge : mb, {}] : [`${base}/cmd/resume-scan`, JSON.stringify({ scanId: 'x'.repeat(500) }), {}]),
+  ];
+  let oversize = 0;
+  const before = replies.messages.length;
+  const rssBefore = process.memoryUsage().rss;
+  t = performance.now();
+  for (let i = 0; i < HOSTILE; i++) {
+    const [topic, payload, props] = kinds[i % kinds.length]!(i)!;
+    if (Buffer.isBuffer(payload) && payload.length >= 1 << 20) oversize++;
+    await mes.publishAsync(topic, payload, { qos: 1, properties: { ...props } });
+  }
+  const expected = HOSTILE - oversize;
+  await until(() => replies.messages.length - before >= expected, 180_000, 'hostile command replies');
+  const hostileCommandsPerSec = expected / ((performance.now() - t) / 1000);
+  replies.messages.length = 0;
+  const hostileRssGrowthMb = (process.memoryUsage().rss - rssBefore) / (1 << 20);
+  const cmdCounters = sink.counters().commands;
+  log(`hostile commands ${r1(hostileCommandsPerSec)}/s (${oversize} oversize never delivered), RSS growth ${r1(hostileRssGrowthMb)} MB, refused reply topics ${cmdCounters.replyTopicRefused}`);
+  await mes.endAsync();
+  await replies.close();
+
+  // 6. State lag: call → retained status at a subscriber.
+  const status = await subscriber(broker.url, [`${base}/status`]);
+  await until(() => status.messages.length > 0, 10_000, 'retained status');
+  const cycle = ['idle', 'scanning', 'paused', 'scanning', 'aborting', 'idle'] as const;
+  const lags: number[] = [];
+  for (let k = 0; k < 50; k++) {
+    for (const st of cycle) {
+      const n0 = status.messages.length;
+      const at = performance.now();
+      await sink.state({ state: st, ...(st === 'idle' ? {} : { scanId: `scan-${k}` }) });
+      await until(() => status.messages.length > n0, 10_000, `status ${st}`);
+      lags.push(status.messages[n0]!.at - at);
+    }
+  }
+  await status.close();
+  log(`state lag p50 ${r1(pct(lags, 50))} ms, p99 ${r1(pct(lags, 99))} ms`);
+
   const lost = [...produced].filter((id) => !arrived.has(id)).length;
   const health = sink.health();
   await sink.close();
@@ -191,6 +261,15 @@ async function main(): Promise<void> {
     replayBacklogEvents: backlog,
     eventsLostByOutbox: health.eventsLost,
     events: produced.size,
+    validCommandsPerSec: r1(validCommandsPerSec),
+    hostileCommandsPerSec: r1(hostileCommandsPerSec),
+    ratioHostileToValidCommands: Math.round((hostileCommandsPerSec / validCommandsPerSec) * 1000) / 1000,
+    hostileCommands: HOSTILE,
+    hostileOversizeCommands: oversize,
+    hostileRssGrowthMb: r1(hostileRssGrowthMb),
+    replyTopicsRefused: cmdCounters.replyTopicRefused,
+    stateLagMsP50: r1(pct(lags, 50)),
+    stateLagMsP99: r1(pct(lags, 99)),
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }

@@ -32,6 +32,28 @@ export interface ScanPipelineOptions {
   stateDir: string;
 }
 
+/**
+ * The MES's scan commands on the sink, answered by the scan service (docs/mqtt-api.md "Commands"); returns the
+ * functions that remove them.
+ */
+export function mqttScanCommands(sink: Pick<EventSink, 'onCommand'>, service: ScanService): Array<() => void> {
+  const fail = (msg: string): never => {
+    throw new Error(msg);
+  };
+  return [
+    sink.onCommand('enqueue-sample', (p) => service.enqueue({ sampleId: p.sampleId, lot: p.lot, recipeId: p.recipe.id, recipeVersion: p.recipe.version, priority: p.priority })),
+    sink.onCommand('start-scan', (p) => {
+      if (p.sampleId) return service.enqueue({ sampleId: p.sampleId, lot: p.lot, recipeId: p.recipe?.id ?? fail('start-scan with a sampleId needs a recipe'), recipeVersion: p.recipe?.version });
+      return service.status();
+    }),
+    sink.onCommand('pause-scan', (p) => service.pause(p.scanId)),
+    sink.onCommand('resume-scan', (p) => service.resume(p.scanId)),
+    sink.onCommand('abort-scan', (p) => service.abort(p.reason ?? 'aborted by the MES', p.scanId)),
+    // The appliance re-reads the active models on SIGHUP (src/commands/run.ts).
+    sink.onCommand('reload-model', () => (process.emit('SIGHUP', 'SIGHUP'), { reloading: true })),
+  ];
+}
+
 /** A detector that always runs the model currently active in its slot, measured for the probation watch. */
 export function slotDetector(slot: ModelSlot<OnnxDetector>): ScanDetector {
   const view = (): ScanDetector => {
@@ -96,9 +118,6 @@ export class ScanPipeline implements Pipeline<OnnxDetector> {
       }),
     });
     this.service = service;
-    const fail = (msg: string): never => {
-      throw new Error(msg);
-    };
     const ops = {
       enqueue: (a: { sampleId: string; lot?: string; recipeId: string; recipeVersion?: string; priority?: 'normal' | 'high' }) => service.enqueue(a),
       pause: (scanId?: string) => service.pause(scanId),
@@ -122,18 +141,7 @@ export class ScanPipeline implements Pipeline<OnnxDetector> {
     if (sink) {
       // Figures the periodic `stats` message carries.
       sink.setRuntimeStats(() => ({ queueLength: service.status().queued.length, framesDropped: ctx.camera.counters().dropped }));
-      this.unsubscribe.push(
-        sink.onCommand('enqueue-sample', (p) => ops.enqueue({ sampleId: p.sampleId, lot: p.lot, recipeId: p.recipe.id, recipeVersion: p.recipe.version, priority: p.priority })),
-        sink.onCommand('start-scan', (p) => {
-          if (p.sampleId) return ops.enqueue({ sampleId: p.sampleId, lot: p.lot, recipeId: p.recipe?.id ?? fail('start-scan with a sampleId needs a recipe'), recipeVersion: p.recipe?.version });
-          return service.status();
-        }),
-        sink.onCommand('pause-scan', (p) => ops.pause(p.scanId)),
-        sink.onCommand('resume-scan', (p) => ops.resume(p.scanId)),
-        sink.onCommand('abort-scan', (p) => ops.abort(p.reason ?? 'aborted by the MES', p.scanId)),
-        // The appliance re-reads the active models on SIGHUP (src/commands/run.ts).
-        sink.onCommand('reload-model', () => (process.emit('SIGHUP', 'SIGHUP'), { reloading: true })),
-      );
+      this.unsubscribe.push(...mqttScanCommands(sink, service));
     }
     service.on('state', (state: string, reason: string, job: { scanId: string }) => log.info({ state, reason, scanId: job.scanId }, 'scan state'));
     // The retained status follows the service: idle with an empty queue, scanning, paused, faulted, aborting.
