@@ -181,6 +181,8 @@ export class MqttEventSink implements EventSink {
   async close(drainTimeoutMs = 2000): Promise<void> {
     if (this.closed || this.closing) return;
     this.closing = true;
+    // The state machine's way out: stopping (while the outbox drains), then stopped.
+    if (this.current.state !== 'stopping') await this.state({ state: 'stopping', ...(this.current.models ? { models: this.current.models } : {}) }).catch(() => undefined);
     if (this.statsTimer) clearInterval(this.statsTimer);
     if (this.lossTimer) clearTimeout(this.lossTimer);
     // A loss still waiting for its (rate-limited) alarm is reported now, so the outbox keeps it for the next start.
