@@ -38,7 +38,9 @@ describe('demo event delivery', () => {
     const demo = (seed: number, drainS: number) =>
       runCliAsync(['-c', config, 'demo', '--samples', '1', '--size-mm', '1', '--seed', String(seed), '--density', '0.005', '--drain-timeout-s', String(drainS), '--state-dir', stateDir, '--json']);
 
+    const t0 = Date.now();
     const down = await demo(1, 1);
+    process.stderr.write(`demo with the broker down: ${Math.round((Date.now() - t0) / 1000)} s\n`);
     expect(down.code, down.stderr.slice(-3000)).toBe(75);
     const first = lastJson(down.stdout);
     expect(first.results[0]!.summary.state).toBe('finished');
@@ -66,5 +68,5 @@ describe('demo event delivery', () => {
     await until('both scans reached the MES', () => (finished.has(scan1) && finished.has(scan2) ? true : null), 30_000);
     expect(defects.get(scan1) ?? 0).toBe(first.mqtt.defectEventsPublished);
     expect(defects.get(scan2) ?? 0).toBe(second.mqtt.defectEventsPublished);
-  }, 600_000);
+  }, 1_200_000);
 });
