@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createApplianceParts, createInstrument } from '../../src/app.js';
 import { parseConfig } from '../../src/config/load.js';
-import { ConfigError } from '../../src/config/validate.js';
-import { silentLogger } from '../../src/ops/logger.js';
+import { ConfigError } from '../../src/kernel/validate.js';
+import { silentLogger } from '../../src/kernel/logger.js';
 import type { MqttEventSink } from '../../src/publish/mqtt/mqtt-sink.js';
 import { runCliAsync } from '../support/cli.js';
 

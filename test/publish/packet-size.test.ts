@@ -6,8 +6,8 @@
 import { rmSync } from 'node:fs';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RealClock } from '../../src/ops/clock.js';
-import { silentLogger } from '../../src/ops/logger.js';
+import { RealClock } from '../../src/kernel/clock.js';
+import { silentLogger } from '../../src/kernel/logger.js';
 import { MqttEventSink } from '../../src/publish/mqtt/mqtt-sink.js';
 import { PacketSizeScanner, maxIncomingPacketBytes } from '../../src/publish/mqtt/packet-guard.js';
 import { MemoryStore } from '../../src/publish/outbox/memory-store.js';

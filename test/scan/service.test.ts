@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/ops/logger.js';
+import { createLogger } from '../../src/kernel/logger.js';
 import { ScanAborted, type ScanControl } from '../../src/scan/control.js';
 import type { ScanResult } from '../../src/scan/engine.js';
 import { parseRecipe } from '../../src/scan/recipe.js';
