@@ -83,7 +83,7 @@ describe('MES conformance', () => {
         control.set('aborted', control.reason);
       }
       await sink.scan({ ...scanFinished, scanId: job.scanId, sampleId: job.sampleId, outcome });
-      return { summary: { state: outcome === 'completed' ? 'finished' : 'aborted', pass: true, confirmed: k, reasons: [] } } as unknown as ScanResult;
+      return { summary: { state: outcome === 'completed' ? 'finished' : 'aborted', pass: true, verdict: 'pass', confirmed: k, reasons: [] } } as unknown as ScanResult;
     };
     const service = new ScanService({ stateDir: dir, deps: () => ({}) as ScanDeps, recipe: () => recipe, logger: silentLogger(), runScan: runner });
     const off = mqttScanCommands(sink, service);

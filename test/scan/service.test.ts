@@ -48,7 +48,7 @@ function makeRig(extra: { check?: (r: typeof recipe) => void; recipes?: Record<s
       state = 'aborted';
       control.set('aborted', control.reason);
     }
-    return { summary: { state, pass: true, confirmed: 0, reasons: [] }, defects: [], targets: [], outcomes: [], candidates: [], resumed: false } as unknown as ScanResult;
+    return { summary: { state, pass: true, verdict: 'pass', confirmed: 0, reasons: [] }, defects: [], targets: [], outcomes: [], candidates: [], resumed: false } as unknown as ScanResult;
   };
   const service = new ScanService({
     stateDir: mkdtempSync(join(tmpdir(), 'smartscope-service-')),
