@@ -5,7 +5,10 @@
  * - camera: `camera.kind` — the twin (rendering into the native frame pool), GenICam or V4L2;
  * - stage: `stage.driver` — GRBL or ProScan over a serial port, or the twin (a protocol driver talking to the twin's
  *   firmware simulator, `stage.twin`);
- * - events: the MQTT sink (the embedded demo broker only when `mqtt.url` is absent);
+ * - clock: the twin's (simulated or real, `twin.clock`) only when every device is the twin's; any real device runs on
+ *   the system clock, and a mix of real devices with a simulated twin clock is refused;
+ * - events: the MQTT sink; without `mqtt.url` the events stay in the outbox (never an embedded broker here: that is
+ *   the demo's, src/commands/demo.ts);
  * - pipeline: `scan.pipeline` — the scan engine over the sample queue, or the camera/model self-check loop.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -18,9 +21,11 @@ import { twinCameraBuilder } from './sim/twin-frame-source.js';
 import type { FrameSource } from './camera/frame-source.js';
 import type { Config } from './config/schema.js';
 import { ConfigError } from './kernel/validate.js';
+import { instrumentIssues } from './config/checks.js';
 import { OnnxDetector } from './inference/onnx-detector.js';
 import type { ApplianceParts, EventsPort } from './appliance/appliance.js';
 import { FrameLoopPipeline } from './appliance/frame-loop.js';
+import { RealClock, type Clock } from './kernel/clock.js';
 import type { Logger } from './kernel/logger.js';
 import type { EventSink } from './publish/event-sink.js';
 import { createEventSink } from './publish/index.js';
@@ -34,27 +39,50 @@ import { createTwin, type Twin } from './sim/twin.js';
 import { createStage } from './stage/factory.js';
 import type { Stage } from './stage/stage.js';
 
+/**
+ * The instrument's clock and, only where the config asks for a twin device, the twin. Real devices run in real time:
+ * a simulated twin clock beside them would make waits end at once and stamp events with instrument time, so that mix
+ * is refused (ConfigError, exit 78) rather than run dishonestly.
+ */
+export async function createInstrument(config: Config): Promise<{ clock: Clock; twin: Twin | null }> {
+  const stageCfg = config.stage;
+  const problems = instrumentIssues(config);
+  if (problems.length > 0) throw new ConfigError('config', problems);
+  if (config.camera.kind !== 'twin' && stageCfg.driver !== 'twin') return { clock: new RealClock(), twin: null };
+  const twin = await createTwin(config.twin);
+  return { clock: twin.clock, twin };
+}
+
+function needTwin(twin: Twin | null, what: string): Twin {
+  if (!twin) throw new ConfigError('config', [{ path: what, value: 'twin', expected: 'a twin device: the twin was not built for this config' }]);
+  return twin;
+}
+
 export async function createApplianceParts(config: Config, log: Logger): Promise<ApplianceParts<LoadedModel>> {
   const appLog = log.child({ module: 'app' });
-  const twin = await createTwin(config.twin);
+  const { clock, twin: maybeTwin } = await createInstrument(config);
   const stageCfg = config.stage;
   let camera: FrameSource | null = null;
   let stage: Stage | null = null;
   let sink: EventSink | null = null;
-  const cameraPart = (): FrameSource => (camera ??= createFrameSource(config.camera, { clock: twin.clock, twin: twinCameraBuilder(twin.world, twin.clock) }));
+  const cameraPart = (): FrameSource => (camera ??= createFrameSource(config.camera, { clock, ...(maybeTwin ? { twin: twinCameraBuilder(maybeTwin.world, clock) } : {}) }));
   const stagePart = async (): Promise<Stage> => {
     if (stage) return stage;
     if (stageCfg.driver === 'twin') {
-      const rig = await createTwinStage(twin.world, twin.clock, { protocol: stageCfg.twin.protocol, transport: stageCfg.twin.transport, logger: log });
+      const twin = needTwin(maybeTwin, 'stage.driver');
+      const rig = await createTwinStage(twin.world, clock, { protocol: stageCfg.twin.protocol, transport: stageCfg.twin.transport, logger: log });
       stage = rig.stage;
     } else {
-      stage = createStage(stageCfg, { clock: twin.clock, logger: log });
+      stage = createStage(stageCfg, { clock, logger: log });
     }
     return stage;
   };
-  appLog.info({ camera: config.camera.kind, stage: stageCfg.driver, pipeline: config.scan.pipeline, sample: config.camera.kind === 'twin' ? twin.sample.id : undefined }, 'adapters chosen');
+  appLog.info(
+    { camera: config.camera.kind, stage: stageCfg.driver, pipeline: config.scan.pipeline, clock: clock.simulated ? 'simulated' : 'real', twin: maybeTwin !== null, sample: maybeTwin && config.camera.kind === 'twin' ? maybeTwin.sample.id : undefined },
+    'adapters chosen',
+  );
   const events = async (): Promise<EventsPort> => {
-    sink = await createEventSink({ mqtt: config.mqtt }, { clock: twin.clock, logger: log, device: config.device });
+    sink = await createEventSink({ mqtt: config.mqtt }, { clock, logger: log, device: config.device }, { embeddedBroker: false });
     return sink;
   };
   if (config.scan.pipeline === 'frame-loop') {
@@ -72,6 +100,7 @@ export async function createApplianceParts(config: Config, log: Logger): Promise
       { path: 'scan.pipeline', value: 'scan', expected: `"frame-loop" with camera.kind "${config.camera.kind}": no motorised nosepiece driver exists for hardware yet` },
     ]);
   }
+  const twin = needTwin(maybeTwin, 'camera.kind');
   const inference = config.inference;
   const stateDir = config.appliance.stateDir;
   const calFile = config.scan.calibrationFile ?? join(stateDir, 'calibration.json');
@@ -92,12 +121,13 @@ export async function createApplianceParts(config: Config, log: Logger): Promise
       }),
     pipeline: () =>
       new ScanPipeline({
-        clock: twin.clock,
+        clock,
         nosepiece: twin.nosepiece,
         sink: () => sink,
         stateDir: join(stateDir, 'scans'),
         calibration: (ctx) => calibrationFor(config, twin, ctx.stage, ctx.camera, calFile, appLog),
         recipe: (id, version) => resolveRecipe(config, twin, id, version),
+        recipesDir: config.scan.recipesDir,
       }),
   };
 }
@@ -122,13 +152,14 @@ export async function measureCalibration(config: Config, log: Logger): Promise<C
   if (config.camera.kind !== 'twin') {
     throw new Error(`calibrate needs a motorised objective turret; camera.kind "${config.camera.kind}" has no nosepiece driver yet`);
   }
-  const twin = await createTwin(config.twin);
-  const camera = createFrameSource(config.camera, { clock: twin.clock, twin: twinCameraBuilder(twin.world, twin.clock) });
+  const { clock, twin: maybeTwin } = await createInstrument(config);
+  const twin = needTwin(maybeTwin, 'camera.kind');
+  const camera = createFrameSource(config.camera, { clock, twin: twinCameraBuilder(twin.world, clock) });
   const stageCfg = config.stage;
   const stage =
     stageCfg.driver === 'twin'
-      ? (await createTwinStage(twin.world, twin.clock, { protocol: stageCfg.twin.protocol, transport: stageCfg.twin.transport, logger: log })).stage
-      : createStage(stageCfg, { clock: twin.clock, logger: log });
+      ? (await createTwinStage(twin.world, clock, { protocol: stageCfg.twin.protocol, transport: stageCfg.twin.transport, logger: log })).stage
+      : createStage(stageCfg, { clock, logger: log });
   try {
     await camera.open();
     await stage.connect();
@@ -161,7 +192,13 @@ export function resolveRecipe(config: Config, twin: Twin | null, id: string, ver
   } else {
     const path = join(config.scan.recipesDir, `${id}.yaml`);
     if (!existsSync(path)) throw new Error(`no recipe "${id}" in ${config.scan.recipesDir}`);
-    recipe = parseRecipe(parseYaml(readFileSync(path, 'utf8')), path);
+    let data: unknown;
+    try {
+      data = parseYaml(readFileSync(path, 'utf8'));
+    } catch (err) {
+      throw new Error(`recipe ${path} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+    }
+    recipe = parseRecipe(data, path);
   }
   if (version && recipe.version !== version) throw new Error(`recipe "${id}" is version ${recipe.version}, not ${version}`);
   return recipe;

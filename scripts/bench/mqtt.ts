@@ -7,9 +7,16 @@
  * 3. Latency: 40 events/s for 10 s; capture (the call into the sink, thumbnail rendering included) → the subscriber
  *    has the event, p50/p99.
  * 4. Replay: broker stopped, the outbox fills with events and thumbnails, broker started: rate of the drain.
+ * 5. Hostile commands: 10 000 requests of every hostile kind (wrong scan, wrong types, bad JSON, unknown commands,
+ *    reply-topic abuse, 1 MB and 20 MB oversize ones the broker is told not to send) against the baseline of valid
+ *    request-status round trips; replies per second, and the process's RSS growth across them.
+ * 6. State lag: status transitions through the device state machine, from the state() call to the retained status
+ *    at a subscriber, p99.
  * Prints one JSON object as its last line.
  */
+import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import { RealClock } from '../../src/kernel/clock.js';
 import { silentLogger } from '../../src/kernel/logger.js';
@@ -165,6 +172,62 @@ async function main(): Promise<void> {
   const replayEventsPerSec = REPLAY / ((replayEnd - t) / 1000);
   log(`replay of ${backlog} queued events (half with thumbnails) ${r1(replayEventsPerSec)}/s`);
 
+  // 5. Hostile commands, against valid ones measured first.
+  sink.onCommand('pause-scan', (p) => {
+    throw new Error(`scan "${p.scanId ?? '?'}" is not the running scan`);
+  });
+  sink.onCommand('abort-scan', () => {
+    throw new Error('no scan is running');
+  });
+  const replies = await subscriber(broker.url, [`${base}/reply/#`, 'mes/replies/#']);
+  const mes = await mqtt.connectAsync(broker.url, { protocolVersion: 5 });
+  noDelay(mes);
+  const VALID = 2000;
+  t = performance.now();
+  for (let i = 0; i < VALID; i++) void mes.publishAsync(`${base}/cmd/request-status`, '{}', { qos: 1, properties: { responseTopic: 'mes/replies/bench', correlationData: Buffer.from(String(i)) } });
+  await until(() => replies.messages.length >= VALID, 120_000, 'valid command replies');
+  const validCommandsPerSec = VALID / ((performance.now() - t) / 1000);
+  log(`valid commands ${r1(validCommandsPerSec)}/s`);
+  const HOSTILE = 10_000;
+  const before = replies.messages.length;
+  const rssBefore = process.memoryUsage().rss;
+  t = performance.now();
+  // The hostile client runs in its own process: its 1 MB and 20 MB requests are not the device's memory.
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, [fileURLToPath(new URL('./hostile-client.js', import.meta.url)), broker.url, base, String(HOSTILE)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let text = '';
+    child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`hostile client exited with ${code}`))));
+  });
+  const { oversize } = JSON.parse(out.trim().split('\n').at(-1)!) as { oversize: number };
+  const expected = HOSTILE - oversize;
+  await until(() => replies.messages.length - before >= expected, 180_000, 'hostile command replies');
+  const hostileCommandsPerSec = expected / ((performance.now() - t) / 1000);
+  replies.messages.length = 0;
+  const hostileRssGrowthMb = (process.memoryUsage().rss - rssBefore) / (1 << 20);
+  const cmdCounters = sink.counters().commands;
+  log(`hostile commands ${r1(hostileCommandsPerSec)}/s (${oversize} oversize never delivered), RSS growth ${r1(hostileRssGrowthMb)} MB, refused reply topics ${cmdCounters.replyTopicRefused}`);
+  await mes.endAsync();
+  await replies.close();
+
+  // 6. State lag: call → retained status at a subscriber.
+  const status = await subscriber(broker.url, [`${base}/status`]);
+  await until(() => status.messages.length > 0, 10_000, 'retained status');
+  const cycle = ['idle', 'scanning', 'paused', 'scanning', 'aborting', 'idle'] as const;
+  const lags: number[] = [];
+  for (let k = 0; k < 50; k++) {
+    for (const st of cycle) {
+      const n0 = status.messages.length;
+      const at = performance.now();
+      await sink.state({ state: st, ...(st === 'idle' ? {} : { scanId: `scan-${k}` }) });
+      await until(() => status.messages.length > n0, 10_000, `status ${st}`);
+      lags.push(status.messages[n0]!.at - at);
+    }
+  }
+  await status.close();
+  log(`state lag p50 ${r1(pct(lags, 50))} ms, p99 ${r1(pct(lags, 99))} ms`);
+
   const lost = [...produced].filter((id) => !arrived.has(id)).length;
   const health = sink.health();
   await sink.close();
@@ -191,6 +254,15 @@ async function main(): Promise<void> {
     replayBacklogEvents: backlog,
     eventsLostByOutbox: health.eventsLost,
     events: produced.size,
+    validCommandsPerSec: r1(validCommandsPerSec),
+    hostileCommandsPerSec: r1(hostileCommandsPerSec),
+    ratioHostileToValidCommands: Math.round((hostileCommandsPerSec / validCommandsPerSec) * 1000) / 1000,
+    hostileCommands: HOSTILE,
+    hostileOversizeCommands: oversize,
+    hostileRssGrowthMb: r1(hostileRssGrowthMb),
+    replyTopicsRefused: cmdCounters.replyTopicRefused,
+    stateLagMsP50: r1(pct(lags, 50)),
+    stateLagMsP99: r1(pct(lags, 99)),
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }

@@ -15,6 +15,7 @@ import { ModelStore } from '../bundles/store.js';
 import { ImageStore } from '../records/images.js';
 import { Records } from '../records/records.js';
 import type { Stage } from '../stage/stage.js';
+import type { DeviceState } from '../publish/payloads.js';
 import { daemonActor } from '../kernel/actor.js';
 import { AuditRelay, type AuditPublisher } from './audit-relay.js';
 import { ControlServer } from '../ops/control-socket.js';
@@ -29,9 +30,14 @@ import { Heartbeat, WatchdogFeeder, watchdogIntervalMs } from './watchdog.js';
 
 /** The parts of the event sink the lifecycle uses (src/publish's EventSink satisfies it). */
 export interface EventsPort extends AuditPublisher {
-  health(): { connected: boolean; pendingEvents: number };
+  health(): { connected: boolean; brokerConfigured?: boolean; pendingEvents: number };
+  /** The retained device status (starting → idle ⇄ scanning … → stopping; close() publishes stopped). */
+  state?(s: DeviceState): Promise<void>;
   close(): Promise<void>;
 }
+
+/** What the pipeline reports about its work for the device status; the appliance adds starting/stopping. */
+export type PipelineState = Omit<DeviceState, 'state' | 'models'> & { state: 'idle' | 'scanning' | 'paused' | 'faulted' | 'aborting' };
 
 export interface PipelineContext<M extends LoadedModel> {
   config: Config;
@@ -47,6 +53,8 @@ export interface PipelineContext<M extends LoadedModel> {
   images: ImageStore;
   /** The local control socket: register the commands `smartscope scan …` sends. */
   control: ControlServer;
+  /** Reports what the pipeline is doing (idle, scanning, paused …): published once the appliance is ready. */
+  status(s: PipelineState): void;
 }
 
 /** The work the daemon does once started (the scan engine). */
@@ -89,6 +97,7 @@ export class Appliance<M extends LoadedModel> {
   private relay?: AuditRelay;
   private retention?: NodeJS.Timeout;
   private readonly startedAt = Date.now();
+  private pipelineState: PipelineState = { state: 'idle' };
   private step = 'not started';
   healthAddress?: { address: string; port: number };
   private readonly log: Logger;
@@ -183,8 +192,13 @@ export class Appliance<M extends LoadedModel> {
       records,
       images: this.images,
       control: this.control,
+      status: (st) => {
+        this.pipelineState = { ...st };
+        if (this.phase === 'ready') this.publishState();
+      },
     });
     this.phase = 'ready';
+    this.publishState();
     this.step = 'running';
     void this.notifier.notify({ READY: 1, STATUS: `running; models ${[...this.slots.values()].map((s) => s.current?.id).join(', ') || 'none'}` });
     this.log.info({ health: this.healthAddress, models: Object.fromEntries([...this.slots].map(([r, s]) => [r, s.current?.id])) }, 'ready');
@@ -202,6 +216,14 @@ export class Appliance<M extends LoadedModel> {
     this.runRetention();
     this.retention = setInterval(() => this.runRetention(), c.records.retention.intervalMin * 60_000);
     this.retention.unref();
+  }
+
+  /** The device status: the pipeline's state, with the models that serve it. */
+  private publishState(st: DeviceState = { ...this.pipelineState }): void {
+    if (!this.events?.state) return;
+    const models = Object.fromEntries([...this.slots].map(([r, s]) => [r, s.current?.id]));
+    if (typeof models.survey === 'string' && typeof models.zoom === 'string') st.models = { survey: models.survey, zoom: models.zoom };
+    this.events.state(st).catch((err: Error) => this.log.warn({ err: err.message, state: st.state }, 'status publish failed'));
   }
 
   private newSlot(role: ModelRole): ModelSlot<M> {
@@ -236,7 +258,10 @@ export class Appliance<M extends LoadedModel> {
     if (this.stage) checks.stage = { ok: this.stage.state !== 'disconnected' && this.stage.state !== 'alarm', detail: `${this.stage.id}: ${this.stage.state}` };
     if (this.events) {
       const h = this.events.health();
-      checks.broker = { ok: h.connected, detail: `${h.connected ? 'connected' : 'not connected'}; ${h.pendingEvents} events waiting` };
+      checks.broker =
+        h.brokerConfigured === false
+          ? { ok: true, detail: `no broker configured (mqtt.url): ${h.pendingEvents} events kept in the outbox` }
+          : { ok: h.connected, detail: `${h.connected ? 'connected' : 'not connected'}; ${h.pendingEvents} events waiting` };
     }
     for (const role of this.pipeline?.requiredRoles ?? []) {
       const s = this.slots.get(role);
@@ -272,6 +297,8 @@ export class Appliance<M extends LoadedModel> {
     this.step = `stopping (${reason})`;
     void this.notifier.notify({ STOPPING: 1, STATUS: `stopping: ${reason}` });
     this.log.info({ reason }, 'stopping');
+    // From here the pipeline's own states (a scan aborted to be resumed) are not the device's: it is stopping.
+    this.publishState({ state: 'stopping', message: reason });
     const steps: Array<[string, () => unknown]> = [
       ['watchdog', () => this.watchdog?.stop()],
       ['control socket', () => this.control?.close()],

@@ -16,7 +16,8 @@ import { scanSinkFor } from './scan-sink.js';
 import type { Calibration } from '../scan/calibration.js';
 import type { ScanDetector } from '../scan/ports.js';
 import type { Recipe } from '../scan/recipe.js';
-import { ScanService } from '../scan/service.js';
+import { ScanService, type ServiceState } from '../scan/service.js';
+import { assertRecipeFits } from '../scan/recipe-check.js';
 
 export interface ScanPipelineOptions {
   clock: Clock;
@@ -26,7 +27,31 @@ export interface ScanPipelineOptions {
   /** The calibration to scan with (measured or read at start). */
   calibration: (ctx: PipelineContext<OnnxDetector>) => Promise<Calibration>;
   recipe: (id: string, version?: string) => Recipe;
+  /** Where recipes come from (named in refusals). */
+  recipesDir?: string;
   stateDir: string;
+}
+
+/**
+ * The MES's scan commands on the sink, answered by the scan service (docs/mqtt-api.md "Commands"); returns the
+ * functions that remove them.
+ */
+export function mqttScanCommands(sink: Pick<EventSink, 'onCommand'>, service: ScanService): Array<() => void> {
+  const fail = (msg: string): never => {
+    throw new Error(msg);
+  };
+  return [
+    sink.onCommand('enqueue-sample', (p) => service.enqueue({ sampleId: p.sampleId, lot: p.lot, recipeId: p.recipe.id, recipeVersion: p.recipe.version, priority: p.priority })),
+    sink.onCommand('start-scan', (p) => {
+      if (p.sampleId) return service.enqueue({ sampleId: p.sampleId, lot: p.lot, recipeId: p.recipe?.id ?? fail('start-scan with a sampleId needs a recipe'), recipeVersion: p.recipe?.version });
+      return service.status();
+    }),
+    sink.onCommand('pause-scan', (p) => service.pause(p.scanId)),
+    sink.onCommand('resume-scan', (p) => service.resume(p.scanId)),
+    sink.onCommand('abort-scan', (p) => service.abort(p.reason ?? 'aborted by the MES', p.scanId)),
+    // The appliance re-reads the active models on SIGHUP (src/commands/run.ts).
+    sink.onCommand('reload-model', () => (process.emit('SIGHUP', 'SIGHUP'), { reloading: true })),
+  ];
 }
 
 /** A detector that always runs the model currently active in its slot, measured for the probation watch. */
@@ -74,6 +99,7 @@ export class ScanPipeline implements Pipeline<OnnxDetector> {
     const service = new ScanService({
       stateDir: this.o.stateDir,
       recipe: this.o.recipe,
+      check: (recipe) => assertRecipeFits(recipe, { objectives: Object.keys(calibration.objectives), limits: ctx.stage.limits }, `${this.o.recipesDir ?? 'recipes'}/${recipe.id}.yaml`),
       logger: ctx.log,
       heartbeat,
       deps: () => ({
@@ -83,7 +109,7 @@ export class ScanPipeline implements Pipeline<OnnxDetector> {
         clock: this.o.clock,
         surveyDetector: slotDetector(survey),
         zoomDetector: slotDetector(zoom),
-        sink: sink ? scanSinkFor(sink) : { defect: async () => undefined, scan: async () => undefined },
+        sink: sink ? scanSinkFor(sink, { forwardState: false }) : { defect: async () => undefined, scan: async () => undefined },
         recorder,
         calibration,
         stateDir: this.o.stateDir,
@@ -92,14 +118,11 @@ export class ScanPipeline implements Pipeline<OnnxDetector> {
       }),
     });
     this.service = service;
-    const fail = (msg: string): never => {
-      throw new Error(msg);
-    };
     const ops = {
-      enqueue: (a: { sampleId: string; lot?: string; recipeId: string; recipeVersion?: string }) => service.enqueue(a),
-      pause: () => (service.pause() ? service.status() : fail('no scan is running')),
-      resume: () => (service.resume() ? service.status() : fail('no scan is paused')),
-      abort: (reason: string) => (service.abort(reason) ? service.status() : fail('no scan is running')),
+      enqueue: (a: { sampleId: string; lot?: string; recipeId: string; recipeVersion?: string; priority?: 'normal' | 'high' }) => service.enqueue(a),
+      pause: (scanId?: string) => service.pause(scanId),
+      resume: (scanId?: string) => service.resume(scanId),
+      abort: (reason: string, scanId?: string) => service.abort(reason, scanId),
     };
     // The technician's commands on the local socket (`smartscope scan …`), recorded as operator commands.
     const text = (a: Record<string, unknown>, k: string, required: boolean): string | undefined => {
@@ -111,28 +134,20 @@ export class ScanPipeline implements Pipeline<OnnxDetector> {
     this.unsubscribe.push(
       ctx.control.handle('scan-enqueue', (a) => ops.enqueue({ sampleId: text(a, 'sampleId', true)!, lot: text(a, 'lot', false), recipeId: text(a, 'recipe', true)!, recipeVersion: text(a, 'recipeVersion', false) })),
       ctx.control.handle('scan-status', () => service.status()),
-      ctx.control.handle('scan-pause', () => ops.pause()),
-      ctx.control.handle('scan-resume', () => ops.resume()),
-      ctx.control.handle('scan-abort', (a, actor) => ops.abort(text(a, 'reason', false) ?? `aborted by ${actor.user} (${actor.from})`)),
+      ctx.control.handle('scan-pause', (a) => ops.pause(text(a, 'scanId', false))),
+      ctx.control.handle('scan-resume', (a) => ops.resume(text(a, 'scanId', false))),
+      ctx.control.handle('scan-abort', (a, actor) => ops.abort(text(a, 'reason', false) ?? `aborted by ${actor.user} (${actor.from})`, text(a, 'scanId', false))),
     );
     if (sink) {
       // Figures the periodic `stats` message carries.
       sink.setRuntimeStats(() => ({ queueLength: service.status().queued.length, framesDropped: ctx.camera.counters().dropped }));
-      this.unsubscribe.push(
-        sink.onCommand('enqueue-sample', (p) => ops.enqueue({ sampleId: p.sampleId, lot: p.lot, recipeId: p.recipe.id, recipeVersion: p.recipe.version })),
-        sink.onCommand('start-scan', (p) => {
-          if (p.sampleId) return ops.enqueue({ sampleId: p.sampleId, lot: p.lot, recipeId: p.recipe?.id ?? fail('start-scan with a sampleId needs a recipe'), recipeVersion: p.recipe?.version });
-          return service.status();
-        }),
-        sink.onCommand('pause-scan', () => ops.pause()),
-        sink.onCommand('resume-scan', () => ops.resume()),
-        sink.onCommand('abort-scan', (p) => ops.abort(p.reason ?? 'aborted by the MES')),
-        // The appliance re-reads the active models on SIGHUP (src/commands/run.ts).
-        sink.onCommand('reload-model', () => (process.emit('SIGHUP', 'SIGHUP'), { reloading: true })),
-      );
+      this.unsubscribe.push(...mqttScanCommands(sink, service));
     }
     service.on('state', (state: string, reason: string, job: { scanId: string }) => log.info({ state, reason, scanId: job.scanId }, 'scan state'));
+    // The retained status follows the service: idle with an empty queue, scanning, paused, faulted, aborting.
+    service.on('device-state', (st: ServiceState) => ctx.status(st));
     service.start();
+    ctx.status(service.deviceState());
     log.info({ queued: service.status().queued.length, calibration: calibration.version }, 'scan pipeline running');
   }
 

@@ -17,13 +17,18 @@ export interface ScanSinkOptions {
   reportMaxBytes?: number;
   /** Told when the report image cannot be read; the finished event goes out without it. */
   onReportImageError?: (path: string, err: Error) => void;
+  /**
+   * Pass the engine's scan states on to the retained status (default true). False where something that sees the
+   * whole device (the appliance with its scan service) reports the state instead.
+   */
+  forwardState?: boolean;
 }
 
 const STATE: Record<string, ScopeState> = {
   idle: 'idle',
   running: 'scanning',
   paused: 'paused',
-  faulted: 'error',
+  faulted: 'faulted',
   aborting: 'aborting',
   finished: 'idle',
   aborted: 'idle',
@@ -37,6 +42,7 @@ export function scanSinkFor(sink: EventSink, opts: ScanSinkOptions = {}): ScanSi
     },
     async scan(e) {
       if (e.kind === 'state') {
+        if (opts.forwardState === false) return;
         const s: Parameters<EventSink['state']>[0] = { state: STATE[e.state] ?? 'unknown', scanId: e.context.scanId, sampleId: e.context.sampleId };
         if (e.reason) s.message = e.reason;
         await sink.state(s);

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import mqtt from 'mqtt';
 import { createEventSink } from '../publish/index.js';
 import { scanSinkFor } from '../appliance/scan-sink.js';
+import { waitForDelivery } from '../publish/delivery.js';
 import { openDetector } from '../inference/factory.js';
 import { scanDetector } from '../appliance/scan-detector.js';
 import { createLogger } from '../kernel/logger.js';
@@ -46,8 +47,18 @@ export interface DemoOptions {
   protocol: 'grbl' | 'proscan' | 'direct';
   transport: 'stream' | 'pty';
   stateDir: string;
+  drainTimeoutS: number;
   json?: boolean;
   verbose?: boolean;
+}
+
+/** sysexits EX_TEMPFAIL: the scans ran, but events are still queued for the broker; running again delivers them. */
+export const EXIT_EVENTS_QUEUED = 75;
+
+export interface DemoOutcome {
+  results: TwinSampleResult[];
+  /** Events still in the outbox when the demo ended (0: the broker acknowledged everything). */
+  pendingEvents: number;
 }
 
 export function registerDemoCommand(program: Command): void {
@@ -61,40 +72,46 @@ export function registerDemoCommand(program: Command): void {
     .option('--protocol <p>', 'stage controller protocol spoken to the simulated firmware: grbl, proscan or direct', 'grbl')
     .option('--transport <t>', 'link to the simulated firmware: stream (in process) or pty (socat + serialport)', 'stream')
     .option('--state-dir <dir>', 'where journals, outbox, calibration and report images go', 'var/demo')
+    .option('--drain-timeout-s <s>', 'how long to wait, at the end, for the broker to take every queued event', num('--drain-timeout-s', 0, 86_400), 120)
     .option('--json', 'print the results as JSON')
     .option('--verbose', 'log at info level to stderr')
     .action(async (opts: DemoOptions) => {
       if (!['grbl', 'proscan', 'direct'].includes(opts.protocol)) throw new InvalidArgumentError(`--protocol must be grbl, proscan or direct, got ${opts.protocol}`);
       if (!['stream', 'pty'].includes(opts.transport)) throw new InvalidArgumentError(`--transport must be stream or pty, got ${opts.transport}`);
-      const results = await runDemo(program, opts);
-      process.exitCode = results.every((r) => r.result.summary.state === 'finished') ? 0 : 1;
+      const { results, pendingEvents } = await runDemo(program, opts);
+      process.exitCode = pendingEvents > 0 ? EXIT_EVENTS_QUEUED : results.every((r) => r.result.summary.state === 'finished') ? 0 : 1;
     });
 }
 
-export async function runDemo(program: Command, opts: DemoOptions): Promise<TwinSampleResult[]> {
+export async function runDemo(program: Command, opts: DemoOptions): Promise<DemoOutcome> {
   const cfg = loadConfig(program);
   const stateDir = resolve(opts.stateDir);
   const runDir = join(stateDir, 'run');
-  // Each demo run starts from an empty batch; the calibration is kept between runs (the instrument did not change).
+  // Each demo run starts from an empty batch; the calibration is kept between runs (the instrument did not change),
+  // and so is the outbox: events an earlier run could not deliver go out first, never deleted.
   rmSync(runDir, { recursive: true, force: true });
   mkdirSync(runDir, { recursive: true });
   const logger = createLogger({ level: opts.verbose ? 'info' : 'warn', destination: process.stderr });
   const clock = new SimClock(new Date());
-  const mqttCfg = { ...cfg.mqtt, outbox: { ...cfg.mqtt.outbox, dir: join(runDir, 'outbox') } };
+  const mqttCfg = { ...cfg.mqtt, outbox: { ...cfg.mqtt.outbox, dir: join(stateDir, 'outbox') } };
   const sink = await createEventSink({ mqtt: mqttCfg }, { clock, logger, device: cfg.device });
   const out = (s: string): void => {
     if (!opts.json) process.stdout.write(s);
   };
   // A subscriber standing in for the MES: it counts what actually arrives over MQTT.
   const received = { defects: 0, thumbnails: 0, scans: 0 };
-  const mes = await mqtt.connectAsync(sink.url, { protocolVersion: 4, clientId: `smartscope-demo-mes-${process.pid}` });
-  await mes.subscribeAsync(`${sink.topics.base}/#`, { qos: 1 });
+  // It keeps trying while the broker is away (the demo goes on; events wait in the outbox).
+  const mes = mqtt.connect(sink.url, { protocolVersion: 4, clientId: `smartscope-demo-mes-${process.pid}`, reconnectPeriod: 1000, connectTimeout: 5000 });
+  mes.on('error', () => undefined);
+  mes.on('connect', () => void mes.subscribeAsync(`${sink.topics.base}/#`, { qos: 1 }).catch(() => undefined));
   mes.on('message', (topic) => {
     if (topic.endsWith('/events/defect')) received.defects++;
     else if (topic.includes('/thumbnails/')) received.thumbnails++;
     else if (topic.endsWith('/events/scan')) received.scans++;
   });
   out(`smartscope demo: ${opts.samples} twin sample(s) of ${opts.sizeMm} × ${opts.sizeMm} mm; events to ${sink.url}${cfg.mqtt && cfg.mqtt.url ? '' : ' (embedded broker)'}\n`);
+  const leftover = sink.health().pendingEvents;
+  if (leftover > 0) out(`  ${leftover} event(s) an earlier run could not deliver are still queued in ${mqttCfg.outbox.dir}: they go first\n`);
 
   const inference = cfg.inference;
   const surveyDet = await openDetector(inference, 'survey', logger);
@@ -104,6 +121,7 @@ export async function runDemo(program: Command, opts: DemoOptions): Promise<Twin
     clock,
     stateDir: runDir,
     logger,
+    grabTimeoutMs: cfg.camera.grabTimeoutMs,
     protocol: opts.protocol,
     transport: opts.transport,
     detectors: { survey: scanDetector(surveyDet, { probabilityMaxSide: 512 }), zoom: scanDetector(zoomDet, { probabilityMaxSide: 512 }) },
@@ -132,6 +150,7 @@ export async function runDemo(program: Command, opts: DemoOptions): Promise<Twin
     queue.enqueue({ sampleId, lot: 'demo-lot', recipeId: 'twin-demo' });
   }
   const results: TwinSampleResult[] = [];
+  let delivery = { pending: sink.health().pendingEvents, delivered: 0, waitedMs: 0 };
   try {
     for (let job = queue.next(); job; job = queue.next()) {
       queue.update(job.scanId, { state: 'running', startedAt: clock.wallTime().toISOString() });
@@ -153,17 +172,35 @@ export async function runDemo(program: Command, opts: DemoOptions): Promise<Twin
       const { copyFileSync } = await import('node:fs');
       copyFileSync(join(runDir, 'calibration.json'), calPath);
     }
-    await sink.drained(20_000);
-    // Give the subscriber a moment to receive the last messages the broker forwards.
-    await new Promise((r) => setTimeout(r, 500));
+    // Every event is durable in the outbox; wait (with progress) until the broker has taken them all.
+    const waitBar = progress('delivering events', { enabled: !opts.json });
+    let lastLine = 0;
+    delivery = await waitForDelivery(sink, {
+      timeoutMs: opts.drainTimeoutS * 1000,
+      onProgress: (p) => {
+        waitBar.update(p.delivered, p.delivered + p.pending, p.connected ? '' : '(broker not reachable)');
+        if (!process.stderr.isTTY && !opts.json && p.elapsedMs - lastLine >= 5000) {
+          lastLine = p.elapsedMs;
+          process.stderr.write(`waiting for the broker at ${sink.url}: ${p.pending} event(s) queued, ${Math.round(p.elapsedMs / 1000)} s of ${opts.drainTimeoutS} s\n`);
+        }
+      },
+    });
+    waitBar.done();
+    if (delivery.pending === 0) {
+      // The broker has them; wait (bounded) until the subscriber has been sent what it subscribed to.
+      const publishedNow = results.reduce((a, r) => a + r.result.defects.length, 0);
+      const until = Date.now() + 5000;
+      while (received.defects < publishedNow && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    }
   } finally {
     await surveyDet.close();
     await zoomDet.close();
-    await mes.endAsync();
+    await mes.endAsync(true);
     await sink.close();
   }
   const published = results.reduce((a, r) => a + r.result.defects.length, 0);
-  const report = { results: results.map(summaryOf), mqtt: { url: sink.url, defectEventsPublished: published, received } };
+  const pendingEvents = delivery.pending;
+  const report = { results: results.map(summaryOf), mqtt: { url: sink.url, defectEventsPublished: published, received, pendingEvents, outboxDir: mqttCfg.outbox.dir } };
   writeFileSync(join(runDir, 'demo-results.json'), `${JSON.stringify(report, null, 1)}\n`);
   if (opts.json) process.stdout.write(`${JSON.stringify(report)}\n`);
   else {
@@ -171,7 +208,13 @@ export async function runDemo(program: Command, opts: DemoOptions): Promise<Twin
     out(`MQTT: ${published} defect events published; the subscriber received ${received.defects} defect events, ${received.thumbnails} thumbnails, ${received.scans} scan events\n`);
     out(`results: ${join(runDir, 'demo-results.json')}\n`);
   }
-  return results;
+  if (pendingEvents > 0) {
+    process.stderr.write(
+      `smartscope demo: ${pendingEvents} event(s) are still queued in ${mqttCfg.outbox.dir}: the broker at ${sink.url} did not take them within ${opts.drainTimeoutS} s. ` +
+        `They are kept and delivered first by the next run with --state-dir ${opts.stateDir} (exit ${EXIT_EVENTS_QUEUED})\n`,
+    );
+  }
+  return { results, pendingEvents };
 }
 
 function summaryOf(r: TwinSampleResult): Record<string, unknown> {

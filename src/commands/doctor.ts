@@ -5,10 +5,11 @@
 import type { Command } from 'commander';
 import { createApplianceParts } from '../app.js';
 import { ConfigError } from '../kernel/validate.js';
+import { assertCrossField } from '../config/checks.js';
 import { EXIT } from '../exit-codes.js';
 import { checkBroker, checkCamera, checkClock, checkDisk, checkModels, checkStage, daemonHealth, type DoctorCheck } from '../appliance/doctor.js';
 import { silentLogger } from '../kernel/logger.js';
-import { loadConfig } from './config.js';
+import { configPath, loadConfig } from './config.js';
 
 export function registerDoctorCommand(program: Command): void {
   program
@@ -20,7 +21,10 @@ export function registerDoctorCommand(program: Command): void {
       let config;
       const warnings: string[] = [];
       try {
-        config = loadConfig(program, warnings);
+        const loaded = loadConfig(program, warnings);
+        // Cross-field and file problems fail the config check (the device checks would only fail on them again).
+        assertCrossField(loaded, configPath(program) ?? 'config');
+        config = loaded;
         checks.push({ name: 'config', status: 'pass', detail: `valid${warnings.length ? `; ${warnings.join('; ')}` : ''}` });
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;

@@ -32,6 +32,17 @@ function refused(ctx: ApplianceContext | undefined, opts: JsonOpt, action: strin
   return EXIT.failed;
 }
 
+/** Reads a bundle folder or .tar; one that cannot be read (not a tar, truncated, missing) is refused like a bad bundle. */
+function readOrRefuse(path: string, opts: JsonOpt, action: string): ReturnType<typeof readBundle> | null {
+  try {
+    return readBundle(path);
+  } catch (err) {
+    if (err instanceof BundleRefused) throw err;
+    process.exitCode = refused(undefined, opts, action, path, new BundleRefused('corrupted', `${(err as Error).message}`));
+    return null;
+  }
+}
+
 function registerVersion(ctx: ApplianceContext, v: VerifiedBundle): void {
   const m = v.manifest;
   ctx.records.registerModel({ id: bundleId(m), name: m.name, version: m.version, role: roleOf(m), manifestSha256: v.manifestSha256, keyId: v.key.id });
@@ -48,7 +59,8 @@ export function registerModelCommands(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (path: string, opts: JsonOpt & { activate: boolean }) => {
       // Read the bundle before acting as the state owner: it may sit in the technician's home folder.
-      const src = readBundle(path);
+      const src = readOrRefuse(path, opts, 'model.install');
+      if (!src) return;
       const ctx = openApplianceContext(program);
       try {
         ctx.records.audit({ action: 'model.install.request', subject: path, outcome: 'ok', actor: ctx.actor, details: { files: src.files.size } });
@@ -178,7 +190,8 @@ export function registerModelCommands(program: Command): void {
     .description('run every check of `model install` (signature, hashes, ONNX load, shapes, classes, golden set)')
     .option('--json', 'print as JSON')
     .action(async (target: string | undefined, opts: JsonOpt) => {
-      const src = target && existsSync(target) ? readBundle(target) : undefined;
+      const src = target && existsSync(target) ? readOrRefuse(target, opts, 'model.verify') : undefined;
+      if (src === null) return;
       const ctx = openApplianceContext(program);
       const results: Array<{ target: string; ok: boolean; code?: string; error?: string; golden?: unknown }> = [];
       try {

@@ -7,6 +7,8 @@
  */
 import type { Command } from 'commander';
 import { createApplianceParts } from '../app.js';
+import { ConfigError } from '../kernel/validate.js';
+import { assertCrossField } from '../config/checks.js';
 import { EXIT } from '../exit-codes.js';
 import { Appliance } from '../appliance/appliance.js';
 import { createLogger } from '../kernel/logger.js';
@@ -21,12 +23,23 @@ export function registerRunCommand(program: Command): void {
     .action(async (opts: { notify: string }) => {
       const warnings: string[] = [];
       const config = loadConfig(program, warnings);
+      // What would fail at start, and again on every restart, is a config error now (exit 78).
+      assertCrossField(config);
       const log = createLogger({ level: config.logging.level });
       const runLog = log.child({ module: 'run' });
       for (const w of warnings) runLog.warn({ warning: w }, 'config');
       const notifier = createNotifier(process.env, log.child({ module: 'notify' }), opts.notify === 'command' ? 'command' : 'auto');
       runLog.info({ notifier: notifier.kind }, 'starting');
-      const app = new Appliance(config, await createApplianceParts(config, log), log, notifier);
+      let parts;
+      try {
+        parts = await createApplianceParts(config, log);
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        runLog.fatal({ err: err.message }, 'invalid configuration');
+        await notifier.notify({ STATUS: `invalid configuration: ${err.message}` });
+        throw err;
+      }
+      const app = new Appliance(config, parts, log, notifier);
 
       let resolveDone!: (code: number) => void;
       const done = new Promise<number>((r) => (resolveDone = r));
@@ -60,8 +73,10 @@ export function registerRunCommand(program: Command): void {
         const msg = (err as Error).message;
         runLog.fatal({ err: msg }, 'start-up failed');
         await notifier.notify({ STATUS: `start-up failed: ${msg}` });
-        process.stderr.write(`smartscope: start-up failed: ${msg}\n`);
-        stop('start-up failed', EXIT.error);
+        process.stderr.write(`smartscope: start-up failed: ${err instanceof ConfigError ? 'invalid configuration: ' : ''}${msg}\n`);
+        // A config problem found while starting (a TLS file that is not there, a device mix that cannot work) will
+        // not go away on a restart: EX_CONFIG, which the unit does not restart.
+        stop('start-up failed', err instanceof ConfigError ? EXIT.config : EXIT.error);
       }
       // Worker threads, sockets and timers are all closed by now; exit explicitly so no stray handle keeps a stopped
       // daemon alive.

@@ -61,15 +61,19 @@ export function registerScanCommands(program: Command): void {
     scan
       .command(name)
       .description(what)
+      .option('--scan <scanId>', 'only if this scan is the running one (refused otherwise)')
       .option('--json', 'print the new status as JSON')
-      .action((o: { json?: boolean }) => send(`scan-${name}`, {}, o.json, (d) => statusText(d as ScanStatus)));
+      .action((o: { scan?: string; json?: boolean }) => send(`scan-${name}`, o.scan ? { scanId: o.scan } : {}, o.json, (d) => statusText(d as ScanStatus)));
   }
   scan
     .command('abort')
     .description('abort the running scan: its results so far are reported as incomplete, the sample fails')
     .option('--reason <text>', 'why (recorded and sent with the scan state)')
+    .option('--scan <scanId>', 'only if this scan is the running one (refused otherwise)')
     .option('--json', 'print the new status as JSON')
-    .action((o: { reason?: string; json?: boolean }) => send('scan-abort', o.reason ? { reason: o.reason } : {}, o.json, (d) => statusText(d as ScanStatus)));
+    .action((o: { reason?: string; scan?: string; json?: boolean }) =>
+      send('scan-abort', { ...(o.reason ? { reason: o.reason } : {}), ...(o.scan ? { scanId: o.scan } : {}) }, o.json, (d) => statusText(d as ScanStatus)),
+    );
 
   program
     .command('calibrate')

@@ -47,6 +47,8 @@ export interface TwinLoopOptions {
   recipe?: Record<string, unknown>;
   /** Render twin frames into the native addon's pool (default true; the JS ring where the addon is absent). */
   nativePool?: boolean;
+  /** Real-time limit for a frame (config camera.grabTimeoutMs). */
+  grabTimeoutMs?: number;
   /** Also measure the exhaustive zoom raster of each sample, on windows of fields spread over it (src/scan/raster.ts). */
   raster?: RasterOptions;
   onProgress?: (p: { sampleId: string; phase: string; done: number; total: number }) => void;
@@ -69,7 +71,7 @@ export class TwinLoop {
   /** Loads a sample onto the twin instrument and builds its devices. */
   private async mount(sample: Sample): Promise<{ world: TwinWorld; camera: FrameSource; nosepiece: TwinNosepiece; stage: Awaited<ReturnType<typeof createTwinStage>> }> {
     const world = new TwinWorld(worldSpecFromConfig(this.o.twin), sample, this.o.clock);
-    const camera = createTwinFrameSource(world, this.o.clock, { native: this.o.nativePool ?? true });
+    const camera = createTwinFrameSource(world, this.o.clock, { native: this.o.nativePool ?? true, ...(this.o.grabTimeoutMs ? { defaultTimeoutMs: this.o.grabTimeoutMs } : {}) });
     await camera.open();
     const nosepiece = new TwinNosepiece(world, this.o.clock);
     const stage = await createTwinStage(world, this.o.clock, { protocol: this.o.protocol, transport: this.o.transport, logger: this.o.logger });

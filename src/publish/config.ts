@@ -9,7 +9,7 @@ const file = (description: string): Schema => str(description, undefined, { minL
 
 export const mqttSchema: Schema = obj('MQTT to the plant: events, thumbnails, status, stats and commands (docs/mqtt-api.md).', {
   url: str(
-    'Broker URL (mqtt://host:1883 or mqtts://host:8883). Left out: the demo starts an embedded broker on a free loopback port; never leave it out in production.',
+    'Broker URL (mqtt://host:1883 or mqtts://host:8883). Left out: the daemon keeps every event in the outbox until one is configured; the demo starts an embedded broker on a free loopback port.',
     undefined,
     { pattern: '^(mqtt|mqtts|tcp|tls|ssl)://[^\\s]+$' },
   ),
@@ -48,6 +48,11 @@ export const mqttSchema: Schema = obj('MQTT to the plant: events, thumbnails, st
     maxPayloadBytes: int('Larger requests are refused with too_large.', 65_536, 256, 1_048_576, 'bytes'),
     timeoutMs: int('A handler that has not answered by then gets a timeout reply.', 30_000, 100, 600_000, 'ms'),
     maxConcurrent: int('Commands handled at the same time; more are refused with busy.', 16, 1, 1000),
+    replyTopicPrefix: str(
+      'MQTT 5 Response Topics are honoured only under this prefix (and the device’s own reply/); a request naming any other topic is refused, counted, and not run.',
+      'mes/replies/',
+      { minLength: 2, maxLength: 256, pattern: '^[^$#+\\s/][^#+\\s]*/$' },
+    ),
   }),
   sparkplug: obj('Sparkplug B 3.0 edge node, on its own MQTT session next to the JSON topics.', {
     enabled: bool('Run the Sparkplug B edge node.', false),
@@ -78,6 +83,6 @@ export interface MqttConfig {
   outbox: { dir: string; maxDiskMiB: number; segmentKiB: number; inflight: number };
   statsIntervalS: number;
   thumbnails: { maxSidePx: number; maxBytes: number; quality: number; marginFactor: number; heatmapOpacity: number };
-  commands: { enabled: boolean; maxPayloadBytes: number; timeoutMs: number; maxConcurrent: number };
+  commands: { enabled: boolean; maxPayloadBytes: number; timeoutMs: number; maxConcurrent: number; replyTopicPrefix: string };
   sparkplug: { enabled: boolean; groupId: string; edgeNodeId?: string; deviceId: string; primaryHostId?: string };
 }

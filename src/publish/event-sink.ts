@@ -51,6 +51,8 @@ export type ThumbnailInput = ThumbnailSource | EncodedImage;
 
 export interface SinkHealth {
   connected: boolean;
+  /** False when no broker is configured (mqtt.url): events wait in the outbox by design. */
+  brokerConfigured?: boolean;
   pendingEvents: number;
   eventsLost: number;
   thumbnailsDropped: number;

@@ -37,13 +37,20 @@ export interface EventSinkDeps {
 /**
  * Builds and starts the MQTT event sink: opens (recovers) the outbox, starts connecting (the sink works, durably,
  * while the broker is away), and starts the Sparkplug edge node when configured. Without `mqtt.url` it first starts
- * the embedded demo broker, which closes with the sink.
+ * the embedded demo broker, which closes with the sink — unless `embeddedBroker: false` (the appliance): then the
+ * sink only queues, durably, and never connects.
  */
-export async function createEventSink(config: { mqtt: MqttConfig }, deps: EventSinkDeps): Promise<MqttEventSink> {
+export async function createEventSink(config: { mqtt: MqttConfig }, deps: EventSinkDeps, opts: { embeddedBroker?: boolean } = {}): Promise<MqttEventSink> {
   let cfg = config.mqtt;
   const log = deps.logger.child({ module: 'mqtt' });
   let broker: EmbeddedBroker | undefined;
   let url = cfg.url;
+  if (!url && opts.embeddedBroker === false) {
+    // The appliance: no broker configured means no delivery yet, never a broker of our own that would swallow them.
+    log.warn({ outbox: cfg.outbox.dir }, 'mqtt.url is not set: events stay in the outbox until a broker is configured');
+    const store = deps.store ?? new FileStore({ dir: cfg.outbox.dir, capBytes: Math.floor(cfg.outbox.maxDiskMiB * 1024 * 1024), segmentBytes: cfg.outbox.segmentKiB * 1024 });
+    return MqttEventSink.open({ config: { ...cfg, url: '' }, device: deps.device, clock: deps.clock, logger: deps.logger, store, softwareVersion: deps.softwareVersion ?? packageVersion() });
+  }
   if (!url) {
     broker = await startEmbeddedBroker();
     url = broker.url;

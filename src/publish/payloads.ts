@@ -228,7 +228,8 @@ export interface AuditEvent extends EventEnvelope {
 }
 
 export type Availability = 'online' | 'offline' | 'stopped';
-export type ScopeState = 'starting' | 'idle' | 'scanning' | 'paused' | 'aborting' | 'error' | 'unknown';
+/** The device state machine (status-machine.ts); `unknown` only in the last will. */
+export type ScopeState = 'starting' | 'idle' | 'scanning' | 'paused' | 'faulted' | 'aborting' | 'stopping' | 'stopped' | 'unknown';
 
 /** What the rest of the runtime reports through `EventSink.state()`. */
 export interface DeviceState {
@@ -271,7 +272,7 @@ export interface StatsPayload {
     eventsLost: number;
   };
   published: { events: number; images: number; bytes: number };
-  commands: { received: number; rejected: number; failed: number; replied: number };
+  commands: { received: number; rejected: number; failed: number; replied: number; replyTopicRefused?: number; oversizeDropped?: number };
   /** Figures other parts of the runtime contribute (name → value, unit in the name). */
   runtime: Record<string, number>;
 }

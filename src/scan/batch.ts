@@ -22,6 +22,8 @@ export interface BatchJob {
   endedAt?: string;
   /** Outcome in one line: PASS/FAIL with counts, or why it failed. */
   result?: string;
+  /** `high`: scanned before every `normal` sample still queued (in arrival order among the high ones). */
+  priority?: 'normal' | 'high';
 }
 
 const ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -53,8 +55,10 @@ export class BatchQueue extends EventEmitter {
   }
 
   /** Adds a sample; refuses ids that could not be used in file names or topics. */
-  enqueue(req: { sampleId: string; lot: string; recipeId: string }): BatchJob {
-    for (const [k, v] of Object.entries(req)) {
+  enqueue(req: { sampleId: string; lot: string; recipeId: string; priority?: 'normal' | 'high' }): BatchJob {
+    const { priority, ...ids } = req;
+    if (priority !== undefined && priority !== 'normal' && priority !== 'high') throw new RangeError(`priority must be "normal" or "high" but is ${JSON.stringify(priority)}`);
+    for (const [k, v] of Object.entries(ids)) {
       if (typeof v !== 'string' || !ID.test(v)) throw new RangeError(`${k} must be 1–64 characters of A–Z a–z 0–9 . _ : - but is ${JSON.stringify(v)}`);
     }
     if (this.jobs.some((j) => j.sampleId === req.sampleId && (j.state === 'queued' || j.state === 'running'))) {
@@ -63,16 +67,17 @@ export class BatchQueue extends EventEmitter {
     this.seq++;
     const at = this.now();
     const stamp = at.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
-    const job: BatchJob = { scanId: `scan-${stamp}-${String(this.seq).padStart(4, '0')}-${req.sampleId}`, ...req, enqueuedAt: at.toISOString(), state: 'queued' };
+    const job: BatchJob = { scanId: `scan-${stamp}-${String(this.seq).padStart(4, '0')}-${req.sampleId}`, ...ids, enqueuedAt: at.toISOString(), state: 'queued' };
+    if (priority === 'high') job.priority = 'high';
     this.jobs.push(job);
     this.save();
     this.emit('enqueued', job);
     return { ...job };
   }
 
-  /** The job to work on next: one left running by a crash (to resume) before the first queued one. */
+  /** The job to work on next: one left running by a crash (to resume), then the first high-priority one, then the first queued. */
   next(): BatchJob | null {
-    return this.jobs.find((j) => j.state === 'running') ?? this.jobs.find((j) => j.state === 'queued') ?? null;
+    return this.jobs.find((j) => j.state === 'running') ?? this.jobs.find((j) => j.state === 'queued' && j.priority === 'high') ?? this.jobs.find((j) => j.state === 'queued') ?? null;
   }
 
   update(scanId: string, patch: Partial<Pick<BatchJob, 'state' | 'startedAt' | 'endedAt' | 'result'>>): void {

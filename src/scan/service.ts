@@ -15,13 +15,36 @@ import type { ScanDeps } from './run.js';
 
 export interface ScanServiceOptions {
   stateDir: string;
+  /** Runs one scan (default: the scan engine's runScan). */
+  runScan?: typeof runScan;
   /** Builds the devices and models for a scan (they may change between scans: models are hot-swapped). */
   deps: () => Promise<ScanDeps> | ScanDeps;
   /** Finds a recipe by id (and version, when given). Throws with a clear message when there is none. */
   recipe: (id: string, version?: string) => Recipe;
+  /** Throws, naming path and value, when a recipe cannot run on this instrument (objectives, stage travel). */
+  check?: (recipe: Recipe) => void;
   logger: Logger;
   heartbeat?: () => void;
 }
+
+/** What the service is doing, as the retained MQTT status reports it (`device-state` events). */
+export interface ServiceState {
+  state: 'idle' | 'scanning' | 'paused' | 'faulted' | 'aborting';
+  scanId?: string;
+  sampleId?: string;
+  queueLength: number;
+  message?: string;
+}
+
+/** A scan command that does not apply to what is running: the reason says why. */
+export class ScanCommandRefused extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ScanCommandRefused';
+  }
+}
+
+const DEVICE_STATE: Partial<Record<string, ServiceState['state']>> = { running: 'scanning', paused: 'paused', faulted: 'faulted', aborting: 'aborting' };
 
 export interface ScanStatus {
   state: string;
@@ -38,6 +61,8 @@ export class ScanService extends EventEmitter {
   private stopping = false;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
+  private lastState: Omit<ServiceState, 'queueLength'> = { state: 'idle' };
+  private announced = false;
   private readonly log: Logger;
 
   constructor(private readonly o: ScanServiceOptions) {
@@ -47,22 +72,62 @@ export class ScanService extends EventEmitter {
     this.queue.on('enqueued', () => this.kick());
   }
 
-  enqueue(req: { sampleId: string; lot?: string; recipeId: string; recipeVersion?: string }): BatchJob {
-    // Refuse an unknown recipe now, not when the sample comes up.
-    this.o.recipe(req.recipeId, req.recipeVersion);
-    return this.queue.enqueue({ sampleId: req.sampleId, lot: req.lot ?? '-', recipeId: req.recipeId });
+  enqueue(req: { sampleId: string; lot?: string; recipeId: string; recipeVersion?: string; priority?: 'normal' | 'high' }): BatchJob {
+    // Refuse an unknown recipe, or one this instrument cannot run, now: not when the sample comes up.
+    this.o.check?.(this.o.recipe(req.recipeId, req.recipeVersion));
+    const job = this.queue.enqueue({ sampleId: req.sampleId, lot: req.lot ?? '-', recipeId: req.recipeId, ...(req.priority ? { priority: req.priority } : {}) });
+    this.setState(this.lastState, true);
+    return job;
   }
 
-  pause(): boolean {
-    return this.control?.pause() ?? false;
+  /**
+   * Pauses the running scan. With `scanId`, only if that scan is the one running: a command meant for another scan
+   * (one that already ended, or a typo) is refused with the reason, never applied to whatever runs now.
+   */
+  pause(scanId?: string): ScanStatus {
+    const control = this.target('pause', scanId);
+    if (!control.pause()) throw new ScanCommandRefused(`scan "${this.current!.scanId}" is ${control.state}, not running: nothing to pause`);
+    return this.status();
   }
 
-  resume(): boolean {
-    return this.control?.resume() ?? false;
+  /** Resumes the paused (or faulted) scan; with `scanId`, only that one. */
+  resume(scanId?: string): ScanStatus {
+    const control = this.target('resume', scanId);
+    if (!control.resume()) throw new ScanCommandRefused(`scan "${this.current!.scanId}" is ${control.state}, not paused: nothing to resume`);
+    return this.status();
   }
 
-  abort(reason?: string): boolean {
-    return this.control?.abort(reason) ?? false;
+  /** Aborts the running or paused scan; with `scanId`, only that one. */
+  abort(reason?: string, scanId?: string): ScanStatus {
+    const control = this.target('abort', scanId);
+    if (!control.abort(reason)) throw new ScanCommandRefused(`scan "${this.current!.scanId}" is ${control.state}: nothing to abort`);
+    return this.status();
+  }
+
+  private target(action: string, scanId: string | undefined): ScanControl {
+    const control = this.control;
+    const current = this.current;
+    if (!control || !current) {
+      throw new ScanCommandRefused(scanId ? `no scan is running (asked to ${action} "${scanId}")` : `no scan is running`);
+    }
+    if (scanId !== undefined && scanId !== current.scanId) {
+      throw new ScanCommandRefused(`scan "${scanId}" is not the running scan ("${current.scanId}", sample ${current.sampleId}): not asked to ${action} it, so it goes on`);
+    }
+    return control;
+  }
+
+  /** The current state for the retained status. */
+  deviceState(): ServiceState {
+    return { ...this.lastState, queueLength: this.queue.list().filter((j) => j.state === 'queued' && j.scanId !== this.current?.scanId).length };
+  }
+
+  /** Records the state and tells listeners; `force`: also when only the queue length changed. */
+  private setState(s: Omit<ServiceState, 'queueLength'>, force = false): void {
+    const prev = this.lastState;
+    if (!force && this.announced && prev.state === s.state && prev.scanId === s.scanId && prev.message === s.message) return;
+    this.announced = true;
+    this.lastState = s;
+    this.emit('device-state', this.deviceState());
   }
 
   status(): ScanStatus {
@@ -98,6 +163,7 @@ export class ScanService extends EventEmitter {
     while (!this.stopping) {
       const job = this.queue.next();
       if (!job) {
+        this.setState({ state: 'idle' });
         this.o.heartbeat?.();
         await new Promise<void>((r) => {
           this.wake = r;
@@ -113,12 +179,19 @@ export class ScanService extends EventEmitter {
     const control = new ScanControl();
     this.control = control;
     this.current = job;
-    control.on('state', (s: string, reason: string) => this.emit('state', s, reason, job));
+    control.on('state', (s: string, reason: string) => {
+      this.emit('state', s, reason, job);
+      const mapped = DEVICE_STATE[s];
+      if (mapped && !this.stopping) this.setState({ state: mapped, scanId: job.scanId, sampleId: job.sampleId, ...(reason ? { message: reason } : {}) });
+    });
+    this.setState({ state: 'scanning', scanId: job.scanId, sampleId: job.sampleId });
     try {
       const recipe = this.o.recipe(job.recipeId);
+      // The instrument may have changed since the sample was queued (a new calibration): checked again.
+      this.o.check?.(recipe);
       if (job.state !== 'running') this.queue.update(job.scanId, { state: 'running', startedAt: new Date().toISOString() });
       const deps = await this.o.deps();
-      const result = await runScan({ ...deps, heartbeat: this.o.heartbeat ?? deps.heartbeat }, { scanId: job.scanId, sampleId: job.sampleId, lot: job.lot, recipe }, control);
+      const result = await (this.o.runScan ?? runScan)({ ...deps, heartbeat: this.o.heartbeat ?? deps.heartbeat }, { scanId: job.scanId, sampleId: job.sampleId, lot: job.lot, recipe }, control);
       const s = result.summary;
       if (this.stopping && s.state === 'aborted') {
         // Stopped by shutdown, not by an operator: stays 'running' in the queue and resumes on the next start.

@@ -102,7 +102,7 @@ describe('scanSinkFor', () => {
     expect(sink.scans.map((e) => e.phase)).toEqual(['started', 'progress', 'finished']);
     expect(sink.scans[0]).toMatchObject({ plannedAreaCm2: 0.5, outlineStage: { xUm: 0, yUm: 0, widthUm: 10_000, heightUm: 5_000 } });
     expect(sink.scans[1]).toMatchObject({ stage: 'survey', done: 10, total: 20, fraction: 0.5 });
-    expect(sink.states).toEqual([{ state: 'error', scanId: 'scan-7', sampleId: 'S-7', message: 'stage not responding' }]);
+    expect(sink.states).toEqual([{ state: 'faulted', scanId: 'scan-7', sampleId: 'S-7', message: 'stage not responding' }]);
     const fin = sink.scans[2] as Extract<(typeof sink.scans)[number], { phase: 'finished' }>;
     expect(fin).toMatchObject({ outcome: 'completed', durationMs: 90_000 });
     expect(fin.summary).toMatchObject({

@@ -9,14 +9,14 @@ import asyncapiSpecs from '@asyncapi/specs';
 import AjvImport from 'ajv';
 import addFormatsImport from 'ajv-formats';
 import mqtt from 'mqtt';
-import sparkplugPayload from 'sparkplug-payload';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { RealClock } from '../../src/kernel/clock.js';
 import { silentLogger } from '../../src/kernel/logger.js';
 import { createEventSink } from '../../src/publish/index.js';
 import { MemoryStore } from '../../src/publish/outbox/memory-store.js';
-import { createPayloadAjv, describeErrors } from '../../src/publish/schemas/index.js';
+import { createPayloadAjv } from '../../src/publish/schemas/index.js';
+import { asyncapiChecker } from '../support/asyncapi.js';
 import { startMosquitto, type Mosquitto } from '../support/mosquitto.js';
 import { defectInput, device, mqttConfig, scanFinished, scanProgress, scanStarted, subscriber, tempDir, thumbnailSource, until } from './fixtures.js';
 
@@ -90,39 +90,12 @@ describe('docs/asyncapi.yaml', () => {
       rmSync(dir, { recursive: true, force: true });
     }
 
-    const payloadAjv = createPayloadAjv();
-    const channels = Object.entries(doc.channels).map(([key, ch]) => {
-      const pattern = ch.address === null
-        ? /^mes\/replies\//
-        : new RegExp(`^${ch.address.replace(/\{(\w+)\}/g, (_, p: string) => (ch.parameters?.[p]?.enum ? `(?:${ch.parameters[p]!.enum!.join('|')})` : p === 'prefix' ? 'smartscope' : '[^/]+'))}$`);
-      const messages = Object.values(ch.messages).map((m) => doc.components.messages[m.$ref.split('/').pop()!]!);
-      return { key, pattern, messages };
-    });
+    const checker = asyncapiChecker(doc);
     const seen = new Set<string>();
     for (const m of spy.messages) {
       if (m.payload.length === 0) continue; // clearing a retained message
-      const matching = channels.filter((c) => c.pattern.test(m.topic));
-      expect(matching.map((c) => c.key), `topic ${m.topic} must belong to exactly one channel`).toHaveLength(1);
-      const ch = matching[0]!;
-      seen.add(ch.key);
-      const spec = ch.messages[0]!;
-      if (spec.contentType === 'image/jpeg') {
-        expect(m.payload.subarray(0, 2).toString('hex')).toBe('ffd8');
-      } else if (spec.contentType === 'application/x-protobuf') {
-        expect(() => sparkplugPayload.get('spBv1.0')!.decodePayload(m.payload)).not.toThrow();
-      } else {
-        const body = JSON.parse(m.payload.toString('utf8')) as unknown;
-        const errors: string[] = [];
-        const valid = ch.messages.some((msg) => {
-          const schema = JSON.parse(readFileSync(join(dirname(docPath), msg.payload.$ref!), 'utf8')) as { $id: string };
-          const v = payloadAjv.getSchema(schema.$id)!;
-          if (v(body)) return true;
-          errors.push(describeErrors(v.errors));
-          return false;
-        });
-        expect(valid, `${m.topic}: ${errors.join(' | ')}`).toBe(true);
-      }
+      seen.add(checker.check(m.topic, m.payload));
     }
-    expect([...seen].sort()).toEqual(channels.map((c) => c.key).sort());
+    expect([...seen].sort()).toEqual([...checker.channels].sort());
   }, 120_000);
 });

@@ -131,6 +131,41 @@ describe('commands over MQTT 5', () => {
   });
 });
 
+describe('response topics', () => {
+  it('answers only under the reply prefix or the device\'s own reply/; any other response topic is refused, counted and not run', async () => {
+    const spy = await subscriber(broker.url, ['#']);
+    const client = await mqtt.connectAsync(broker.url, { protocolVersion: 5, reconnectPeriod: 0 });
+    const before = { ...sink.counters().commands };
+    let ran = 0;
+    const off = sink.onCommand('reload-model', () => ++ran);
+    const hostile = [`${base}/events/defect`, 'spBv1.0/smartscope/NDEATH/lineA-scope3', 'smartscope/plant7/lineA/scope9/events/defect', '$SYS/broker/x', 'mes/repliesX/evil'];
+    for (const [i, topic] of hostile.entries()) {
+      await client.publishAsync(`${base}/cmd/reload-model`, JSON.stringify({ transaction: `h${i}` }), { qos: 1, properties: { responseTopic: topic, correlationData: Buffer.from(`h${i}`) } });
+    }
+    await until(() => spy.json(`${base}/reply/reload-model`).length === hostile.length, 15_000, 'refusals on reply/reload-model');
+    const refusals = spy.json(`${base}/reply/reload-model`);
+    for (const [i, topic] of hostile.entries()) {
+      expect(refusals[i]).toMatchObject({ status: 'error', transaction: `h${i}`, error: { code: 'invalid', message: `response topic ${JSON.stringify(topic)} is outside the reply prefix "mes/replies/" (mqtt.commands.replyTopicPrefix) and ${base}/reply/: refused, the command did not run` } });
+      expect(replyValid(refusals[i])).toBe(true);
+    }
+    // Nothing went to the topics named, and the command never ran.
+    expect(spy.messages.filter((m) => hostile.includes(m.topic))).toEqual([]);
+    expect(ran).toBe(0);
+    const after = sink.counters().commands;
+    expect(after.replyTopicRefused - before.replyTopicRefused).toBe(hostile.length);
+    expect(after.rejected - before.rejected).toBe(hostile.length);
+    // Allowed: under the prefix, and the device's own reply space.
+    for (const topic of ['mes/replies/line-a/42', `${base}/reply/mine`]) {
+      await client.publishAsync(`${base}/cmd/reload-model`, '{}', { qos: 1, properties: { responseTopic: topic, correlationData: Buffer.from('ok') } });
+      await until(() => spy.messages.some((m) => m.topic === topic), 15_000, `reply on ${topic}`);
+    }
+    expect(ran).toBe(2);
+    off();
+    await client.endAsync();
+    await spy.close();
+  });
+});
+
 describe('commands over MQTT 3.1.1', () => {
   it('replies on reply/<name> with the transaction echoed', async () => {
     const { client, replies } = await requester(4);

@@ -9,6 +9,7 @@ import type { IClientOptions } from 'mqtt';
 import { ConfigError } from '../../kernel/validate.js';
 import { Secret } from '../../kernel/secret.js';
 import type { MqttConfig } from '../config.js';
+import { maxIncomingPacketBytes } from './packet-guard.js';
 
 function readPem(file: string | undefined, path: string): Buffer | undefined {
   if (file === undefined) return undefined;
@@ -34,6 +35,8 @@ export function baseClientOptions(cfg: MqttConfig): IClientOptions {
     queueQoSZero: false,
     resubscribe: false,
   };
+  // MQTT 5: tell the broker the largest packet we accept, so it never sends a larger one (MQTT 5 §3.1.2.11.4).
+  if (cfg.protocolVersion === 5) opts.properties = { maximumPacketSize: maxIncomingPacketBytes(cfg.commands.maxPayloadBytes) };
   if (cfg.username !== undefined) opts.username = cfg.username;
   if (cfg.password !== undefined) {
     if (!(cfg.password instanceof Secret)) {

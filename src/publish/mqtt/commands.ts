@@ -1,7 +1,10 @@
 /**
  * Commands on `cmd/<name>`: validated against their JSON Schema, dispatched to the handler the composition root
  * registered, answered with `{status, data, error}`:
- * - MQTT 5: on the request's Response Topic with its Correlation Data (falls back to `reply/<name>` without one);
+ * - MQTT 5: on the request's Response Topic with its Correlation Data (falls back to `reply/<name>` without one).
+ *   A Response Topic outside the configured reply prefix (or the device's own `reply/`) is refused and counted, and
+ *   the command does not run: a requester must not make the device publish on its own event topics, a Sparkplug
+ *   death certificate, or another device's topics;
  * - MQTT 3.1.1: on `reply/<name>`, with the request's `transaction` echoed so the caller can match.
  *
  * Nothing a client sends can crash the process: every request is counted, and gets exactly one reply (or, when no
@@ -30,6 +33,8 @@ export interface CommandCounters {
   failed: number;
   replied: number;
   replyFailed: number;
+  /** Refused because the MQTT 5 Response Topic is outside the reply prefix (also counted in `rejected`). */
+  replyTopicRefused: number;
 }
 
 export interface CommandRouterOptions {
@@ -41,6 +46,8 @@ export interface CommandRouterOptions {
   maxPayloadBytes: number;
   timeoutMs: number;
   maxConcurrent: number;
+  /** Absolute topic prefix (ending in /) under which MQTT 5 Response Topics are honoured, besides `<base>/reply/`. */
+  replyTopicPrefix: string;
   /** Called after a handler ran (for the audit trail); errors are logged, never thrown. */
   onHandled?: (ctx: CommandContext, outcome: 'ok' | 'error', detail: Record<string, unknown>) => void | Promise<void>;
 }
@@ -59,7 +66,7 @@ const LOG_BURST = 20;
 const LOG_WINDOW_MS = 10_000;
 
 export class CommandRouter {
-  readonly counters: CommandCounters = { received: 0, rejected: 0, failed: 0, replied: 0, replyFailed: 0 };
+  readonly counters: CommandCounters = { received: 0, rejected: 0, failed: 0, replied: 0, replyFailed: 0, replyTopicRefused: 0 };
   private readonly handlers = new Map<CommandName, CommandHandler>();
   private active = 0;
   private logWindowStart = 0;
@@ -82,7 +89,11 @@ export class CommandRouter {
     this.counters.received++;
     const name = this.opts.topics.commandName(topic) ?? topic;
     const props = this.opts.protocolVersion === 5 ? packet.properties : undefined;
-    const responseTopic = typeof props?.responseTopic === 'string' && validReplyTopic(props.responseTopic) ? props.responseTopic : this.opts.topics.reply(name);
+    const asked = props?.responseTopic;
+    const ownReplies = this.opts.topics.full('reply/');
+    const allowed = typeof asked === 'string' && validReplyTopic(asked) && (asked.startsWith(this.opts.replyTopicPrefix) || asked.startsWith(ownReplies));
+    const refusedTopic = asked !== undefined && !allowed;
+    const responseTopic = allowed ? (asked as string) : this.opts.topics.reply(name);
     const correlationData = Buffer.isBuffer(props?.correlationData) ? props.correlationData : undefined;
     const actorProp = props?.userProperties?.actor;
     const ctx: Partial<CommandContext> = {};
@@ -125,6 +136,11 @@ export class CommandRouter {
       }
       const transaction = body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as { transaction?: unknown }).transaction : undefined;
       const tx = typeof transaction === 'string' && transaction.length > 0 && transaction.length <= 128 ? transaction : undefined;
+      if (refusedTopic) {
+        this.counters.replyTopicRefused++;
+        const shown = typeof asked === 'string' ? JSON.stringify(asked.slice(0, 256)) : 'that is not a string';
+        return refuse('invalid', `response topic ${shown} is outside the reply prefix "${this.opts.replyTopicPrefix}" (mqtt.commands.replyTopicPrefix) and ${ownReplies}: refused, the command did not run`, tx);
+      }
       if (!KNOWN.includes(name as CommandName)) return refuse('unknown_command', `unknown command "${name.slice(0, 64)}"; known: ${KNOWN.join(', ')}`, tx);
       const cmd = name as CommandName;
       if (body === null || typeof body !== 'object' || Array.isArray(body)) return refuse('invalid', 'payload must be a JSON object', tx);
@@ -190,5 +206,5 @@ export class CommandRouter {
 function validReplyTopic(t: string): boolean {
   // MQTT forbids wildcards and NUL in a topic name (MQTT 5.0 §4.7.3).
   // eslint-disable-next-line no-control-regex
-  return t.length > 0 && t.length < 1024 && !/[#+\u0000]/.test(t);
+  return t.length > 0 && t.length < 1024 && !/[#+\u0000]/.test(t) && !t.startsWith('$');
 }

@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from 'mqtt';
 import type { Logger } from '../../kernel/logger.js';
 import { withTimeout } from '../../kernel/timeout.js';
+import { guardPacketSize } from './packet-guard.js';
 
 export interface ConnectionOptions {
   url: string;
@@ -18,12 +19,16 @@ export interface ConnectionOptions {
   reconnectMinMs: number;
   reconnectMaxMs: number;
   logger: Logger;
+  /** Packets from the broker larger than this close the connection at their header, before they are read. */
+  maxIncomingPacketBytes?: number;
 }
 
 export interface ConnectionCounters {
   connects: number;
   disconnects: number;
   failedAttempts: number;
+  /** Connections closed because the broker sent a packet over maxIncomingPacketBytes. */
+  oversizeDropped: number;
 }
 
 // Typed events: the interface adds the overloads of `on` to the class (declaration merging, on purpose).
@@ -41,7 +46,7 @@ export class Connection extends EventEmitter {
   private delay: number;
   private stopped = true;
   private lastError = '';
-  readonly counters: ConnectionCounters = { connects: 0, disconnects: 0, failedAttempts: 0 };
+  readonly counters: ConnectionCounters = { connects: 0, disconnects: 0, failedAttempts: 0, oversizeDropped: 0 };
 
   constructor(private readonly opts: ConnectionOptions) {
     super();
@@ -103,6 +108,14 @@ export class Connection extends EventEmitter {
     if (will) options.will = will;
     const c = mqtt.connect(this.opts.url, options);
     this.client = c;
+    const limit = this.opts.maxIncomingPacketBytes;
+    // The socket exists as soon as connect() returns; no byte has been read from it yet.
+    if (limit && c.stream) {
+      guardPacketSize(c.stream, limit, (p) => {
+        this.counters.oversizeDropped++;
+        this.opts.logger.warn({ url: this.opts.url, bytes: p.bytes, limit, packetType: p.packetType, malformed: p.malformed ?? false }, 'the broker sent a packet over the size limit: closed the connection before reading it');
+      });
+    }
     let up = false;
     c.on('connect', (connack) => {
       if (this.client !== c) return;

@@ -16,7 +16,9 @@ import { baseClientOptions } from './client-options.js';
 import { CommandRouter, type CommandHandler } from './commands.js';
 import { Connection } from './connection.js';
 import { OutboxDrain } from './drain.js';
+import { maxIncomingPacketBytes } from './packet-guard.js';
 import { Topics } from './topics.js';
+import { isTransition } from '../status-machine.js';
 
 export interface MqttSinkOptions {
   config: MqttConfig & { url: string };
@@ -67,6 +69,7 @@ export class MqttEventSink implements EventSink {
       maxPayloadBytes: cfg.commands.maxPayloadBytes,
       timeoutMs: cfg.commands.timeoutMs,
       maxConcurrent: cfg.commands.maxConcurrent,
+      replyTopicPrefix: cfg.commands.replyTopicPrefix,
       onHandled: async (ctx, outcome, details) => {
         if (ctx.name === 'request-status') return;
         await this.audit({ action: `command.${ctx.name}`, actor: ctx.actor !== undefined ? { kind: 'mqtt', id: ctx.actor } : { kind: 'mqtt' }, outcome, details });
@@ -82,6 +85,7 @@ export class MqttEventSink implements EventSink {
       reconnectMinMs: cfg.reconnectMinMs,
       reconnectMaxMs: cfg.reconnectMaxMs,
       logger: this.log,
+      maxIncomingPacketBytes: maxIncomingPacketBytes(cfg.commands.maxPayloadBytes),
     });
     this.connection.on('up', (client, connack) => this.onUp(client, connack));
     this.connection.on('down', () => this.drain.detach());
@@ -92,7 +96,8 @@ export class MqttEventSink implements EventSink {
     const sink = new MqttEventSink(opts);
     const rec = await opts.store.open();
     sink.log.info({ ...rec, topicBase: sink.topics.base }, 'outbox opened');
-    sink.connection.start();
+    // Without a URL (an appliance with no broker configured) events stay queued, durably, and nothing connects.
+    if (opts.config.url) sink.connection.start();
     if (opts.config.statsIntervalS > 0) {
       sink.statsTimer = setInterval(() => sink.publishStats(), opts.config.statsIntervalS * 1000);
       sink.statsTimer.unref();
@@ -127,7 +132,18 @@ export class MqttEventSink implements EventSink {
     return built.event;
   }
 
+  /** Status changes: published at once; one the state machine does not allow is counted and logged (and published). */
+  readonly statusCounters = { transitions: 0, illegalTransitions: 0 };
+
   async state(state: DeviceState): Promise<void> {
+    const from = this.current.state;
+    if (from !== state.state) {
+      this.statusCounters.transitions++;
+      if (!isTransition(from, state.state)) {
+        this.statusCounters.illegalTransitions++;
+        this.log.warn({ from, to: state.state }, 'status change outside the device state machine');
+      }
+    }
     this.current = { ...state };
     this.opts.sparkplug?.state(this.current);
     const client = this.connection.current;
@@ -144,10 +160,10 @@ export class MqttEventSink implements EventSink {
 
   health(): SinkHealth {
     const s = this.opts.store.stats();
-    return { connected: this.connection.connected, pendingEvents: s.pendingRecords, eventsLost: s.lostRecords, thumbnailsDropped: s.droppedBlobs, commandsRejected: this.commands.counters.rejected };
+    return { connected: this.connection.connected, brokerConfigured: this.opts.config.url !== '', pendingEvents: s.pendingRecords, eventsLost: s.lostRecords, thumbnailsDropped: s.droppedBlobs, commandsRejected: this.commands.counters.rejected };
   }
 
-  /** The broker this sink talks to (the embedded demo broker's when no URL was configured). */
+  /** The broker this sink talks to (the embedded demo broker's when no URL was configured; '' for none). */
   get url(): string {
     return this.opts.config.url;
   }
@@ -165,6 +181,8 @@ export class MqttEventSink implements EventSink {
   async close(drainTimeoutMs = 2000): Promise<void> {
     if (this.closed || this.closing) return;
     this.closing = true;
+    // The state machine's way out: stopping (while the outbox drains), then stopped.
+    if (this.current.state !== 'stopping') await this.state({ state: 'stopping', ...(this.current.models ? { models: this.current.models } : {}) }).catch(() => undefined);
     if (this.statsTimer) clearInterval(this.statsTimer);
     if (this.lossTimer) clearTimeout(this.lossTimer);
     // A loss still waiting for its (rate-limited) alarm is reported now, so the outbox keeps it for the next start.
@@ -172,6 +190,7 @@ export class MqttEventSink implements EventSink {
     this.closed = true;
     if (this.connection.connected) await this.drain.idle(drainTimeoutMs);
     await this.opts.sparkplug?.stop();
+    this.current = { state: 'stopped', ...(this.current.models ? { models: this.current.models } : {}) };
     await this.connection.stop(async (client) => {
       await this.publishStatus(client, 'stopped');
     });
@@ -202,7 +221,9 @@ export class MqttEventSink implements EventSink {
   }
 
   private status(availability: Availability): StatusPayload {
-    return { schemaVersion: SCHEMA_VERSION, ts: this.builder.now(), device: this.opts.device, availability, softwareVersion: this.opts.softwareVersion, ...this.current };
+    // Status and stats describe the process now: stamped with the system's wall time, which moves while the
+    // instrument's clock waits (a simulated one stands still when nothing runs).
+    return { schemaVersion: SCHEMA_VERSION, ts: new Date().toISOString(), device: this.opts.device, availability, softwareVersion: this.opts.softwareVersion, ...this.current };
   }
 
   private will(): IClientOptions['will'] {
@@ -231,14 +252,14 @@ export class MqttEventSink implements EventSink {
     }
     const stats: StatsPayload = {
       schemaVersion: SCHEMA_VERSION,
-      ts: this.builder.now(),
+      ts: new Date().toISOString(),
       device: this.opts.device,
       intervalS: this.opts.config.statsIntervalS || 60,
       uptimeS: Math.round((Date.now() - this.startedAt) / 1000),
       connection: { connected: true, connects: this.connection.counters.connects, disconnects: this.connection.counters.disconnects },
       outbox: { pendingEvents: s.pendingRecords, pendingBytes: s.pendingBytes, diskBytes: s.diskBytes, capBytes: s.capBytes, thumbnailsDropped: s.droppedBlobs, eventsLost: s.lostRecords },
       published: { events: d.events, images: d.images, bytes: d.bytes },
-      commands: { received: c.received, rejected: c.rejected, failed: c.failed, replied: c.replied },
+      commands: { received: c.received, rejected: c.rejected, failed: c.failed, replied: c.replied, replyTopicRefused: c.replyTopicRefused, oversizeDropped: this.connection.counters.oversizeDropped },
       runtime,
     };
     client.publish(this.topics.stats, JSON.stringify(stats), { qos: 0, retain: false });
