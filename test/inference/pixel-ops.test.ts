@@ -118,9 +118,3 @@ describe('pixel ops: native against the JS reference', () => {
     }
   });
 });
-
-function toPairs(flat: number[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i + 1 < flat.length; i += 2) out.push(`${flat[i]},${flat[i + 1]}`);
-  return out;
-}
