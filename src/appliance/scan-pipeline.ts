@@ -17,6 +17,7 @@ import type { Calibration } from '../scan/calibration.js';
 import type { ScanDetector } from '../scan/ports.js';
 import type { Recipe } from '../scan/recipe.js';
 import { ScanService } from '../scan/service.js';
+import type { ScanDeps } from '../scan/run.js';
 
 export interface ScanPipelineOptions {
   clock: Clock;
@@ -70,13 +71,15 @@ export class ScanPipeline implements Pipeline<OnnxDetector> {
     if (!survey || !zoom) throw new Error('the scan pipeline needs a survey and a zoom model');
     const heartbeat = (): void => ctx.heartbeat.beat();
     const d = ctx.config.device;
+    const observe = <T extends ScanDeps>(d: T): T => (ctx.web ? ctx.web.view.deps(d) : d);
     const recorder = recordsScanRecorder(ctx.records, ctx.images, { device: `${d.site}/${d.line}/${d.id}`, softwareVersion: packageVersion(), logger: ctx.log });
     const service = new ScanService({
       stateDir: this.o.stateDir,
       recipe: this.o.recipe,
       logger: ctx.log,
       heartbeat,
-      deps: () => ({
+      // Observed by the web page when it is served (live view, mosaic, events).
+      deps: () => observe({
         camera: ctx.camera,
         stage: ctx.stage,
         nosepiece: this.o.nosepiece,
@@ -92,6 +95,7 @@ export class ScanPipeline implements Pipeline<OnnxDetector> {
       }),
     });
     this.service = service;
+    ctx.web?.server?.setQueue(() => service.status());
     const fail = (msg: string): never => {
       throw new Error(msg);
     };

@@ -19,6 +19,8 @@ import { BatchQueue } from '../scan/batch.js';
 import { SyntheticSample } from '../sim/synthetic-sample.js';
 import { TwinLoop, type TwinSampleResult } from '../demo/twin-loop.js';
 import { formatDemoReport } from '../demo/report.js';
+import { ScanControl } from '../scan/control.js';
+import { startDemoWeb } from '../appliance/twin-web.js';
 
 /** Acceptance criteria of the demo's twin recipe (recipe reference: docs/recipe.md). */
 export const DEMO_ACCEPTANCE = { maxDefectsPerCm2: { total: 500, crack: 25 }, maxDefectSizeUm: { scratch: 400, pit: 60 }, minConfidence: 0.6 };
@@ -48,6 +50,8 @@ export interface DemoOptions {
   stateDir: string;
   json?: boolean;
   verbose?: boolean;
+  webPort?: number;
+  keepServing?: boolean;
 }
 
 export function registerDemoCommand(program: Command): void {
@@ -63,6 +67,8 @@ export function registerDemoCommand(program: Command): void {
     .option('--state-dir <dir>', 'where journals, outbox, calibration and report images go', 'var/demo')
     .option('--json', 'print the results as JSON')
     .option('--verbose', 'log at info level to stderr')
+    .option('--web-port <n>', 'port of the web page (default web.port; any free port when that one is busy)', num('--web-port', 0, 65535))
+    .option('--keep-serving', 'keep the web page up after the batch until Ctrl-C')
     .action(async (opts: DemoOptions) => {
       if (!['grbl', 'proscan', 'direct'].includes(opts.protocol)) throw new InvalidArgumentError(`--protocol must be grbl, proscan or direct, got ${opts.protocol}`);
       if (!['stream', 'pty'].includes(opts.transport)) throw new InvalidArgumentError(`--transport must be stream or pty, got ${opts.transport}`);
@@ -94,6 +100,8 @@ export async function runDemo(program: Command, opts: DemoOptions): Promise<Twin
     else if (topic.includes('/thumbnails/')) received.thumbnails++;
     else if (topic.endsWith('/events/scan')) received.scans++;
   });
+  const web = await startDemoWeb(cfg, runDir, logger, opts.webPort);
+  if (web) out(`web page: ${web.url}\n`);
   out(`smartscope demo: ${opts.samples} twin sample(s) of ${opts.sizeMm} × ${opts.sizeMm} mm; events to ${sink.url}${cfg.mqtt && cfg.mqtt.url ? '' : ' (embedded broker)'}\n`);
 
   const inference = cfg.inference;
@@ -110,6 +118,7 @@ export async function runDemo(program: Command, opts: DemoOptions): Promise<Twin
     sink: scanSinkFor(sink),
     // The demo judges each sample as a plant would: a polished part with a limit on defects per cm² and on size.
     recipe: { acceptance: DEMO_ACCEPTANCE },
+    ...(web ? { wrapDeps: web.wrapDeps } : {}),
     onProgress: (p) => bar.update(p.done, p.total, `${p.sampleId} ${p.phase}`),
   });
   let bar = progress('scan', { enabled: !opts.json });
@@ -137,7 +146,9 @@ export async function runDemo(program: Command, opts: DemoOptions): Promise<Twin
       queue.update(job.scanId, { state: 'running', startedAt: clock.wallTime().toISOString() });
       bar = progress(`scan ${job.sampleId}`, { enabled: !opts.json });
       try {
-        const r = await loop.scanSample({ sampleId: job.sampleId, lot: job.lot, sample: samples.get(job.sampleId)! }, job.scanId);
+        const control = new ScanControl();
+        web?.attach(control);
+        const r = await loop.scanSample({ sampleId: job.sampleId, lot: job.lot, sample: samples.get(job.sampleId)! }, job.scanId, control);
         bar.done();
         const s = r.result.summary;
         queue.update(job.scanId, { state: s.state === 'finished' ? 'done' : s.state, endedAt: clock.wallTime().toISOString(), result: `${s.verdict.toUpperCase()} ${s.confirmed} defects` });
@@ -161,6 +172,11 @@ export async function runDemo(program: Command, opts: DemoOptions): Promise<Twin
     await zoomDet.close();
     await mes.endAsync();
     await sink.close();
+    if (web && opts.keepServing) {
+      out(`web page still at ${web.url} — Ctrl-C to stop\n`);
+      await new Promise((r) => process.once('SIGINT', r));
+    }
+    await web?.close();
   }
   const published = results.reduce((a, r) => a + r.result.defects.length, 0);
   const report = { results: results.map(summaryOf), mqtt: { url: sink.url, defectEventsPublished: published, received } };
