@@ -10,7 +10,7 @@ import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Frame, FrameSource } from '../../src/camera/frame-source.js';
 import { parseConfig } from '../../src/config/load.js';
-import { silentLogger } from '../../src/ops/logger.js';
+import { silentLogger } from '../../src/kernel/logger.js';
 import { ScanControl } from '../../src/scan/control.js';
 import { runScan, type ScanResult } from '../../src/scan/engine.js';
 import { hashSecret } from '../../src/web/auth.js';

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/validate.js';
 import { ControlServer } from '../../src/ops/control-socket.js';
-import { silentLogger } from '../../src/ops/logger.js';
+import { silentLogger } from '../../src/kernel/logger.js';
 import { Records } from '../../src/records/records.js';
 import { hashSecret, verifySecret } from '../../src/web/auth.js';
 import type { WebConfig } from '../../src/web/config.js';
