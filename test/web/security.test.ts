@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
-import { ConfigError } from '../../src/config/validate.js';
+import { ConfigError } from '../../src/kernel/validate.js';
 import { ControlServer } from '../../src/ops/control-socket.js';
 import { silentLogger } from '../../src/kernel/logger.js';
 import { Records } from '../../src/records/records.js';
