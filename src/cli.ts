@@ -18,6 +18,7 @@ import { registerDatasetCommands } from './commands/dataset.js';
 import { registerEvalCommand } from './commands/eval.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerScanCommands } from './commands/scan.js';
+import { registerWebCommands } from './commands/web.js';
 
 export { EXIT };
 
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerDatasetCommands(program);
   registerEvalCommand(program);
   registerDemoCommand(program);
+  registerWebCommands(program);
   registerScanCommands(program);
   return program;
 }

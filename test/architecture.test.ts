@@ -29,21 +29,23 @@ const RULES: Record<string, Rule> = {
   stage: { imports: ['kernel'] },
   inference: { imports: ['kernel', 'geometry', 'native', 'datasets'] },
   publish: { imports: ['kernel'] },
-  records: { imports: ['kernel'] },
+  records: { imports: ['kernel', 'datasets'] },
   bundles: { imports: ['kernel', 'ops'] },
   // 4. the loop, written against ports only; offline scoring of models.
   scan: { imports: ['kernel', 'geometry', 'camera', 'stage'], typesOnly: ['camera', 'stage'] },
   eval: { imports: ['kernel', 'geometry', 'datasets', 'inference'] },
   // 5. the config schema (each area's section) and the appliance that joins the ports. config registers the
   //    twin's section schema, nothing else of the twin.
-  config: { imports: ['kernel', 'ops', 'camera', 'stage', 'inference', 'publish', 'records', 'bundles', 'scan', 'sim'] },
-  appliance: { imports: ['kernel', 'geometry', 'native', 'ops', 'camera', 'stage', 'inference', 'publish', 'records', 'bundles', 'scan', 'config'] },
+  // the local web page: serves what the scan's ports show and the records hold.
+  web: { imports: ['kernel', 'ops', 'camera', 'stage', 'records', 'scan'], typesOnly: ['camera', 'stage', 'scan'] },
+  config: { imports: ['kernel', 'ops', 'camera', 'stage', 'inference', 'publish', 'records', 'bundles', 'scan', 'sim', 'web'] },
+  appliance: { imports: ['kernel', 'geometry', 'native', 'ops', 'camera', 'stage', 'inference', 'publish', 'records', 'bundles', 'scan', 'config', 'web'] },
   // 6. the twin (implements the ports), the composition root, the demo and the commands.
   sim: { imports: ['kernel', 'geometry', 'datasets', 'native', 'camera', 'stage', 'scan'] },
   demo: { imports: ['kernel', 'geometry', 'native', 'camera', 'stage', 'inference', 'scan', 'sim'] },
   app: { imports: ['kernel', 'exit-codes', 'ops', 'camera', 'stage', 'inference', 'publish', 'records', 'bundles', 'scan', 'config', 'appliance', 'sim'] },
   commands: {
-    imports: ['kernel', 'exit-codes', 'datasets', 'ops', 'camera', 'stage', 'inference', 'publish', 'records', 'bundles', 'scan', 'eval', 'config', 'appliance', 'sim', 'demo', 'app'],
+    imports: ['kernel', 'exit-codes', 'datasets', 'ops', 'camera', 'stage', 'inference', 'publish', 'records', 'bundles', 'scan', 'eval', 'config', 'appliance', 'sim', 'demo', 'app', 'web'],
   },
   cli: { imports: ['kernel', 'exit-codes', 'commands'] },
 };

@@ -14,6 +14,7 @@ import { ModelSlot, type LoadedModel, type ModelLoader } from '../bundles/model-
 import { ModelStore } from '../bundles/store.js';
 import { ImageStore } from '../records/images.js';
 import { Records } from '../records/records.js';
+import { WebPage } from '../web/page.js';
 import type { Stage } from '../stage/stage.js';
 import type { DeviceState } from '../publish/payloads.js';
 import { daemonActor } from '../kernel/actor.js';
@@ -55,6 +56,8 @@ export interface PipelineContext<M extends LoadedModel> {
   control: ControlServer;
   /** Reports what the pipeline is doing (idle, scanning, paused …): published once the appliance is ready. */
   status(s: PipelineState): void;
+  /** The local web page, when served: the scan's devices and ports go through `web.view.deps()`. */
+  web?: WebPage | null;
 }
 
 /** The work the daemon does once started (the scan engine). */
@@ -87,6 +90,7 @@ export class Appliance<M extends LoadedModel> {
   private control?: ControlServer;
   private store?: ModelStore;
   private health?: HealthServer;
+  private web?: WebPage;
   private camera?: FrameSource;
   private stage?: Stage;
   private events: EventsPort | null = null;
@@ -142,6 +146,15 @@ export class Appliance<M extends LoadedModel> {
       const a = await this.health.listen(c.health.host, c.health.port);
       this.healthAddress = { address: a.address, port: a.port };
     }
+    if (c.web.enabled) {
+      await this.status('starting web page');
+      const web = new WebPage(c.web, this.root.child({ module: 'web' }));
+      // The page is for people; a port clash is logged and the inspection goes on without it.
+      await web.listen({ records, servedRoots: [paths.root], control: this.control, status: () => this.report() }).then(
+        () => (this.web = web),
+        (err: Error) => this.log.error({ err: err.message, host: c.web.host, port: c.web.port }, 'web page not served'),
+      );
+    }
     await this.status('checking installed models');
     const keys = loadTrustedKeys(c.models.trustedKeysDir);
     for (const p of keys.problems) this.log.warn({ problem: p }, 'trusted key skipped');
@@ -196,6 +209,7 @@ export class Appliance<M extends LoadedModel> {
         this.pipelineState = { ...st };
         if (this.phase === 'ready') this.publishState();
       },
+      web: this.web ?? null,
     });
     this.phase = 'ready';
     this.publishState();
@@ -302,6 +316,7 @@ export class Appliance<M extends LoadedModel> {
     const steps: Array<[string, () => unknown]> = [
       ['watchdog', () => this.watchdog?.stop()],
       ['control socket', () => this.control?.close()],
+      ['web page', () => this.web?.close()],
       ['retention', () => this.retention && clearInterval(this.retention)],
       ['model watcher', () => this.watcher?.stop()],
       ['pipeline', () => this.pipeline?.stop()],

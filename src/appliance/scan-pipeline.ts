@@ -18,6 +18,7 @@ import type { ScanDetector } from '../scan/ports.js';
 import type { Recipe } from '../scan/recipe.js';
 import { ScanService, type ServiceState } from '../scan/service.js';
 import { assertRecipeFits } from '../scan/recipe-check.js';
+import type { ScanDeps } from '../scan/run.js';
 
 export interface ScanPipelineOptions {
   clock: Clock;
@@ -95,6 +96,7 @@ export class ScanPipeline implements Pipeline<OnnxDetector> {
     if (!survey || !zoom) throw new Error('the scan pipeline needs a survey and a zoom model');
     const heartbeat = (): void => ctx.heartbeat.beat();
     const d = ctx.config.device;
+    const observe = <T extends ScanDeps>(d: T): T => (ctx.web ? ctx.web.view.deps(d) : d);
     const recorder = recordsScanRecorder(ctx.records, ctx.images, { device: `${d.site}/${d.line}/${d.id}`, softwareVersion: packageVersion(), logger: ctx.log });
     const service = new ScanService({
       stateDir: this.o.stateDir,
@@ -102,7 +104,8 @@ export class ScanPipeline implements Pipeline<OnnxDetector> {
       check: (recipe) => assertRecipeFits(recipe, { objectives: Object.keys(calibration.objectives), limits: ctx.stage.limits }, `${this.o.recipesDir ?? 'recipes'}/${recipe.id}.yaml`),
       logger: ctx.log,
       heartbeat,
-      deps: () => ({
+      // Observed by the web page when it is served (live view, mosaic, events).
+      deps: () => observe({
         camera: ctx.camera,
         stage: ctx.stage,
         nosepiece: this.o.nosepiece,
@@ -118,6 +121,7 @@ export class ScanPipeline implements Pipeline<OnnxDetector> {
       }),
     });
     this.service = service;
+    ctx.web?.server?.setQueue(() => service.status());
     const ops = {
       enqueue: (a: { sampleId: string; lot?: string; recipeId: string; recipeVersion?: string; priority?: 'normal' | 'high' }) => service.enqueue(a),
       pause: (scanId?: string) => service.pause(scanId),

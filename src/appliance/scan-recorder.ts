@@ -83,6 +83,7 @@ export function recordsScanRecorder(records: Records, images: ImageStore, opts: 
           modelId: model(d.provenance.zoomModel),
           calibrationId: d.provenance.calibrationVersion,
           imageId: crop(t.thumbnails[k] ?? null),
+          outline: outlineOf(t.thumbnails[k] ?? null),
         }));
         records.recordTile(
           ctx.scanId,
@@ -95,4 +96,9 @@ export function recordsScanRecorder(records: Records, images: ImageStore, opts: 
       guard(`end of ${ctx.scanId}`, () => records.finishScan(ctx.scanId, state === 'finished' ? 'completed' : state, summary));
     },
   };
+}
+
+function outlineOf(t: ThumbnailSource | null): { bitDepth: number; bboxPx: [number, number, number, number]; contourPx?: Array<[number, number]> } | null {
+  if (!t) return null;
+  return { bitDepth: t.bitDepth, bboxPx: t.bboxPx, ...(t.contourPx ? { contourPx: t.contourPx } : {}) };
 }

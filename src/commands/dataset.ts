@@ -6,6 +6,9 @@ import { hash4, Rng } from '../sim/rng.js';
 import { SyntheticSample, SYNTHETIC_LIMITS } from '../sim/synthetic-sample.js';
 import { createSample } from '../sim/twin.js';
 import type { Sample } from '../sim/sample.js';
+import { statePaths } from '../ops/state-paths.js';
+import { Records } from '../records/records.js';
+import { exportReviewed } from '../records/reviewed-export.js';
 import { loadConfig } from './config.js';
 
 function number(name: string, min: number, max: number, integer = false) {
@@ -33,6 +36,8 @@ export function registerDatasetCommands(program: Command): void {
     .option('--defect-share <fraction>', 'share of tiles centred near a defect', number('--defect-share', 0, 1), 0.7)
     .option('--focus-jitter <fraction>', 'focus error as a fraction of the depth of field (uniform ±)', number('--focus-jitter', 0, 10), 0.5)
     .option('--exposure <ms>', 'exposure time', number('--exposure', 0.01, 10_000), 2)
+    .option('--reviewed', 'instead of rendering the twin: export the defects people reviewed on the web page (zoom crops, class masks with the corrected classes) from the records')
+    .option('--records <db>', 'with --reviewed: the records database (default: the one in appliance.stateDir)')
     .option('--json', 'print the manifest summary as JSON')
     .action(async (opts: {
       out: string;
@@ -47,8 +52,27 @@ export function registerDatasetCommands(program: Command): void {
       focusJitter: number;
       exposure: number;
       json?: boolean;
+      reviewed?: boolean;
+      records?: string;
     }) => {
       const cfg = loadConfig(program);
+      if (opts.reviewed) {
+        const records = Records.open({ path: opts.records ?? statePaths(cfg.appliance.stateDir).recordsDb, readonly: true });
+        try {
+          const r = await exportReviewed(records, opts.out);
+          const counts: Record<string, number> = {};
+          for (const t of r.manifest.tiles) counts[t.verdict] = (counts[t.verdict] ?? 0) + 1;
+          const summary = { out: opts.out, items: r.manifest.tiles.length, verdicts: counts, classes: r.manifest.classes, skipped: r.skipped };
+          if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+          else {
+            process.stdout.write(`wrote ${summary.items} reviewed defects (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'}) to ${opts.out}\n`);
+            for (const s of r.skipped) process.stdout.write(`  skipped ${s.uid}: ${s.reason}\n`);
+          }
+        } finally {
+          records.close();
+        }
+        return;
+      }
       const t = cfg.twin;
       const objective = t.objectives.find((o) => o.name === opts.objective);
       if (!objective) throw new Error(`--objective ${opts.objective}: no such objective; the twin has ${t.objectives.map((o) => o.name).join(', ')}`);

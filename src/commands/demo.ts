@@ -20,6 +20,8 @@ import { BatchQueue } from '../scan/batch.js';
 import { SyntheticSample } from '../sim/synthetic-sample.js';
 import { TwinLoop, type TwinSampleResult } from '../demo/twin-loop.js';
 import { formatDemoReport } from '../demo/report.js';
+import { ScanControl } from '../scan/control.js';
+import { startDemoWeb } from '../appliance/twin-web.js';
 
 /** Acceptance criteria of the demo's twin recipe (recipe reference: docs/recipe.md). */
 export const DEMO_ACCEPTANCE = { maxDefectsPerCm2: { total: 500, crack: 25 }, maxDefectSizeUm: { scratch: 400, pit: 60 }, minConfidence: 0.6 };
@@ -50,6 +52,8 @@ export interface DemoOptions {
   drainTimeoutS: number;
   json?: boolean;
   verbose?: boolean;
+  webPort?: number;
+  keepServing?: boolean;
 }
 
 /** sysexits EX_TEMPFAIL: the scans ran, but events are still queued for the broker; running again delivers them. */
@@ -75,6 +79,8 @@ export function registerDemoCommand(program: Command): void {
     .option('--drain-timeout-s <s>', 'how long to wait, at the end, for the broker to take every queued event', num('--drain-timeout-s', 0, 86_400), 120)
     .option('--json', 'print the results as JSON')
     .option('--verbose', 'log at info level to stderr')
+    .option('--web-port <n>', 'port of the web page (default web.port; any free port when that one is busy)', num('--web-port', 0, 65535))
+    .option('--keep-serving', 'keep the web page up after the batch until Ctrl-C')
     .action(async (opts: DemoOptions) => {
       if (!['grbl', 'proscan', 'direct'].includes(opts.protocol)) throw new InvalidArgumentError(`--protocol must be grbl, proscan or direct, got ${opts.protocol}`);
       if (!['stream', 'pty'].includes(opts.transport)) throw new InvalidArgumentError(`--transport must be stream or pty, got ${opts.transport}`);
@@ -109,6 +115,8 @@ export async function runDemo(program: Command, opts: DemoOptions): Promise<Demo
     else if (topic.includes('/thumbnails/')) received.thumbnails++;
     else if (topic.endsWith('/events/scan')) received.scans++;
   });
+  const web = await startDemoWeb(cfg, runDir, logger, opts.webPort);
+  if (web) out(`web page: ${web.url}\n`);
   out(`smartscope demo: ${opts.samples} twin sample(s) of ${opts.sizeMm} × ${opts.sizeMm} mm; events to ${sink.url}${cfg.mqtt && cfg.mqtt.url ? '' : ' (embedded broker)'}\n`);
   const leftover = sink.health().pendingEvents;
   if (leftover > 0) out(`  ${leftover} event(s) an earlier run could not deliver are still queued in ${mqttCfg.outbox.dir}: they go first\n`);
@@ -128,6 +136,7 @@ export async function runDemo(program: Command, opts: DemoOptions): Promise<Demo
     sink: scanSinkFor(sink),
     // The demo judges each sample as a plant would: a polished part with a limit on defects per cm² and on size.
     recipe: { acceptance: DEMO_ACCEPTANCE },
+    ...(web ? { wrapDeps: web.wrapDeps } : {}),
     onProgress: (p) => bar.update(p.done, p.total, `${p.sampleId} ${p.phase}`),
   });
   let bar = progress('scan', { enabled: !opts.json });
@@ -156,7 +165,9 @@ export async function runDemo(program: Command, opts: DemoOptions): Promise<Demo
       queue.update(job.scanId, { state: 'running', startedAt: clock.wallTime().toISOString() });
       bar = progress(`scan ${job.sampleId}`, { enabled: !opts.json });
       try {
-        const r = await loop.scanSample({ sampleId: job.sampleId, lot: job.lot, sample: samples.get(job.sampleId)! }, job.scanId);
+        const control = new ScanControl();
+        web?.attach(control);
+        const r = await loop.scanSample({ sampleId: job.sampleId, lot: job.lot, sample: samples.get(job.sampleId)! }, job.scanId, control);
         bar.done();
         const s = r.result.summary;
         queue.update(job.scanId, { state: s.state === 'finished' ? 'done' : s.state, endedAt: clock.wallTime().toISOString(), result: `${s.verdict.toUpperCase()} ${s.confirmed} defects` });
@@ -197,6 +208,11 @@ export async function runDemo(program: Command, opts: DemoOptions): Promise<Demo
     await zoomDet.close();
     await mes.endAsync(true);
     await sink.close();
+    if (web && opts.keepServing) {
+      out(`web page still at ${web.url} — Ctrl-C to stop\n`);
+      await new Promise((r) => process.once('SIGINT', r));
+    }
+    await web?.close();
   }
   const published = results.reduce((a, r) => a + r.result.defects.length, 0);
   const pendingEvents = delivery.pending;

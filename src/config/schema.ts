@@ -12,6 +12,7 @@ import { stageSchema, type StageConfig } from '../stage/config.js';
 import { cameraSchema, type CameraConfig } from '../camera/config.js';
 import { inferenceSchema, type InferenceConfig } from '../inference/config.js';
 import { scanSchema, type ScanConfig } from '../scan/config.js';
+import { webSchema, type WebConfig } from '../web/config.js';
 
 export const deviceSchema: Schema = obj('Who this microscope is: used in MQTT topics, records and events.', {
   site: str('Plant or site id.', 'site1', { pattern: '^[A-Za-z0-9_-]+$', minLength: 1, maxLength: 64 }),
@@ -37,6 +38,7 @@ export const sections: Record<keyof Config, Schema> = {
   camera: cameraSchema,
   inference: inferenceSchema,
   scan: scanSchema,
+  web: webSchema,
 };
 
 const { default: _rootDefault, ...root } = obj('smartscope configuration file.', sections);
@@ -69,4 +71,5 @@ export interface Config {
   camera: CameraConfig;
   inference: InferenceConfig;
   scan: ScanConfig;
+  web: WebConfig;
 }

@@ -24,7 +24,7 @@ import { runScan, type ScanResult } from '../scan/engine.js';
 import type { ScanContext, ScanDetector, ScanSink } from '../scan/ports.js';
 import type { Stage } from '../stage/stage.js';
 import { parseRecipe, type Recipe } from '../scan/recipe.js';
-import { ScanRun } from '../scan/run.js';
+import { ScanRun, type ScanDeps } from '../scan/run.js';
 import { rasterScan, type RasterOptions, type RasterResult } from '../scan/raster.js';
 import { ScanJournal } from '../scan/journal.js';
 
@@ -53,6 +53,8 @@ export interface TwinLoopOptions {
   raster?: RasterOptions;
   onProgress?: (p: { sampleId: string; phase: string; done: number; total: number }) => void;
   heartbeat?: () => void;
+  /** Lets an observer (the web page) wrap the scan's devices and ports. */
+  wrapDeps?: <T extends ScanDeps>(deps: T) => T;
 }
 
 export interface TwinSampleResult {
@@ -124,7 +126,7 @@ export class TwinLoop {
         ...(this.o.heartbeat ? { heartbeat: this.o.heartbeat } : {}),
         onProgress: (p: { phase: string; done: number; total: number }) => this.o.onProgress?.({ sampleId: job.sampleId, ...p }),
       };
-      const result = await runScan(deps, { scanId, sampleId: job.sampleId, lot: job.lot, recipe }, control);
+      const result = await runScan(this.o.wrapDeps?.(deps) ?? deps, { scanId, sampleId: job.sampleId, lot: job.lot, recipe }, control);
       const o = recipe.outline;
       const zoomCal = cal.objectives[recipe.zoom.objective]!;
       const score = scoreScan(world, [o.xUm, o.yUm, o.xUm + o.widthUm, o.yUm + o.heightUm], result.defects, result.outcomes, result.targets, zoomCal.fieldUm, recipe.classes);

@@ -9,8 +9,8 @@ export interface Actor {
   user: string;
   /** "ssh 10.1.2.3", "local", or "daemon". */
   from: string;
-  /** The program that acted: "cli" or "daemon". */
-  via: 'cli' | 'daemon';
+  /** The program that acted: "cli", "daemon" or "web" (the local web page). */
+  via: 'cli' | 'daemon' | 'web';
 }
 
 export function currentActor(env: NodeJS.ProcessEnv = process.env): Actor {

@@ -108,7 +108,13 @@ export class ControlServer {
     }
     const args = req.args && typeof req.args === 'object' && !Array.isArray(req.args) ? (req.args as Record<string, unknown>) : {};
     const a = req.actor ?? {};
-    const actor: Actor = { user: String(a.user ?? 'unknown').slice(0, 64), from: String(a.from ?? 'local').slice(0, 128), via: 'cli' };
+    return this.invoke(command, args, { user: String(a.user ?? 'unknown').slice(0, 64), from: String(a.from ?? 'local').slice(0, 128), via: 'cli' });
+  }
+
+  /** Runs a registered command for another local front end (the web page), recorded like a socket request. */
+  async invoke(command: string, args: Record<string, unknown>, actor: Actor): Promise<ControlReply> {
+    const fn = this.handlers.get(command);
+    if (!fn) return { status: 'error', error: this.starting?.() ? 'the daemon is still starting; try again in a moment' : `unknown command ${JSON.stringify(command.slice(0, 64))}` };
     try {
       const data = await fn(args, actor);
       this.onCommand?.(actor, command, args, 'ok');

@@ -135,4 +135,20 @@ export const MIGRATIONS: string[] = [
     LEFT JOIN calibrations c ON c.id = d.calibration_id
     LEFT JOIN images i ON i.id = d.image_id;
   `,
+  // 2: reviews of defects by QC engineers (the web page's Review), kept beside the model's verdict
+  `
+  CREATE TABLE defect_reviews (
+    id INTEGER PRIMARY KEY,
+    defect_uid TEXT NOT NULL REFERENCES defects(uid) ON DELETE CASCADE,
+    at TEXT NOT NULL,
+    user TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    verdict TEXT NOT NULL CHECK (verdict IN ('confirmed', 'false', 'reclassified')),
+    class TEXT,
+    note TEXT
+  );
+  CREATE INDEX defect_reviews_defect ON defect_reviews(defect_uid);
+  -- Where the defect lies in its crop (JSON: bitDepth, bboxPx, contourPx), so a review can become a labelled mask.
+  ALTER TABLE defects ADD COLUMN outline TEXT;
+  `,
 ];

@@ -59,6 +59,8 @@ export interface DefectRecord {
   modelId?: string | null;
   calibrationId?: string | null;
   imageId?: number | null;
+  /** The defect in its crop image: bit depth, box and outline (crop px). */
+  outline?: { bitDepth: number; bboxPx: [number, number, number, number]; contourPx?: Array<[number, number]> } | null;
 }
 
 export interface AuditRecord {
@@ -79,6 +81,21 @@ export interface AuditRow {
   subject: string | null;
   outcome: string;
   details: Record<string, unknown> | null;
+}
+
+export interface DefectReview {
+  verdict: 'confirmed' | 'false' | 'reclassified';
+  /** The corrected class (reclassified only). */
+  class?: string | null;
+  note?: string | null;
+}
+
+export interface DefectReviewRow extends DefectReview {
+  id: number;
+  defectUid: string;
+  at: string;
+  user: string;
+  origin: string;
 }
 
 export interface UnfinishedScan {
@@ -185,8 +202,8 @@ export class Records {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const insDefect = this.db.prepare(
-      `INSERT INTO defects (uid, scan_id, tile_id, class, confidence, x_um, y_um, width_um, height_um, area_um2, model_id, calibration_id, image_id, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO defects (uid, scan_id, tile_id, class, confidence, x_um, y_um, width_um, height_um, area_um2, model_id, calibration_id, image_id, created_at, outline)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     return this.db.transaction(() => {
       const at = iso(t.capturedAt);
@@ -194,7 +211,7 @@ export class Records {
         insTile.run(scanId, t.phase, t.seq, t.xUm, t.yUm, t.zUm ?? null, t.objective ?? null, t.focus ?? null, at, t.imageId ?? null, t.modelId ?? null, t.detections ?? defects.length).lastInsertRowid,
       );
       for (const d of defects) {
-        insDefect.run(d.uid, scanId, tileId, d.class, d.confidence, d.xUm, d.yUm, d.widthUm ?? null, d.heightUm ?? null, d.areaUm2 ?? null, d.modelId ?? t.modelId ?? null, d.calibrationId ?? null, d.imageId ?? t.imageId ?? null, at);
+        insDefect.run(d.uid, scanId, tileId, d.class, d.confidence, d.xUm, d.yUm, d.widthUm ?? null, d.heightUm ?? null, d.areaUm2 ?? null, d.modelId ?? t.modelId ?? null, d.calibrationId ?? null, d.imageId ?? t.imageId ?? null, at, d.outline ? JSON.stringify(d.outline) : null);
       }
       return tileId;
     }).immediate();
@@ -276,5 +293,32 @@ export class Records {
 
   defectsOfSample(sampleId: string): Array<Record<string, unknown>> {
     return this.db.prepare('SELECT * FROM defect_provenance WHERE sample_id = ? ORDER BY detected_at, defect_uid').all(sampleId) as Array<Record<string, unknown>>;
+  }
+
+  /**
+   * A person's verdict on a defect, with who and when, and its audit row (published to the MES by the audit relay),
+   * in one transaction. Refuses an unknown defect and a reclassification without a class.
+   */
+  reviewDefect(uid: string, review: DefectReview, actor: Actor): DefectReviewRow {
+    if (review.verdict === 'reclassified' && !review.class) throw new Error('a reclassification needs the corrected class');
+    return this.db.transaction(() => {
+      const d = this.db.prepare('SELECT class FROM defects WHERE uid = ?').get(uid) as { class: string } | undefined;
+      if (!d) throw Object.assign(new Error(`no defect ${uid} in the records`), { notFound: true });
+      const at = iso();
+      const cls = review.verdict === 'reclassified' ? review.class! : null;
+      const id = Number(
+        this.db
+          .prepare('INSERT INTO defect_reviews (defect_uid, at, user, origin, verdict, class, note) VALUES (?, ?, ?, ?, ?, ?, ?)')
+          .run(uid, at, actor.user, actor.from, review.verdict, cls, review.note ?? null).lastInsertRowid,
+      );
+      this.audit({ action: 'defect.review', subject: uid, outcome: 'ok', actor, details: { verdict: review.verdict, modelClass: d.class, ...(cls ? { class: cls } : {}) } });
+      return { id, defectUid: uid, at, user: actor.user, origin: actor.from, verdict: review.verdict, class: cls, note: review.note ?? null };
+    }).immediate();
+  }
+
+  reviewsOf(uid: string): DefectReviewRow[] {
+    return this.db
+      .prepare('SELECT id, defect_uid AS defectUid, at, user, origin, verdict, class, note FROM defect_reviews WHERE defect_uid = ? ORDER BY id')
+      .all(uid) as DefectReviewRow[];
   }
 }

@@ -14,7 +14,7 @@ import { signBundleDir } from '../../scripts/bundle-tools/sign.js';
 import { Records } from '../../src/records/records.js';
 import { makeTrustedKey } from '../support/bundles.js';
 import { repoRoot, runCli, runCliAsync } from '../support/cli.js';
-import { Daemon, until } from '../support/daemon.js';
+import { Daemon, freePort, getJson, until } from '../support/daemon.js';
 import { startMosquitto, type Mosquitto } from '../support/mosquitto.js';
 
 let dir: string;
@@ -25,6 +25,7 @@ let mes: mqtt.MqttClient;
 const defectIds: string[] = [];
 const scanEvents: Array<Record<string, unknown>> = [];
 let daemon: Daemon | null = null;
+let webPort = 0;
 
 const cli = async (...args: string[]): Promise<{ status: number | null; json: unknown; stderr: string }> => {
   const r = await runCliAsync(['-c', config, ...args]);
@@ -43,12 +44,14 @@ beforeAll(async () => {
   const keys = makeTrustedKey(dir);
   broker = await startMosquitto();
   config = join(dir, 'config.yaml');
+  webPort = await freePort();
   writeFileSync(
     config,
     [
       `appliance: { stateDir: ${stateDir}, shutdownTimeoutS: 20 }`,
       `mqtt: { url: "mqtt://127.0.0.1:${broker.port}", outbox: { dir: ${join(stateDir, 'outbox')} } }`,
       'health: { enabled: false }',
+      `web: { port: ${webPort} }`,
       `models: { trustedKeysDir: ${keys.trustedDir} }`,
       'twin: { seed: 21, sensor: { widthPx: 512, heightPx: 512 }, sample: { widthUm: 1400, heightUm: 1400, defectDensity: 0.004 } }',
       '',
@@ -159,6 +162,17 @@ describe('unattended scanning in the daemon', () => {
     expect(rec.commands.filter((c) => c.outcome === 'ok')).toHaveLength(1);
     expect(rec.commands.filter((c) => c.outcome === 'error')).toHaveLength(2);
   }, 600_000);
+
+  it('serves the web page: the scan in its history with its defects, the appliance status', async () => {
+    const history = await getJson(webPort, '/api/scans?sample=S-1');
+    expect(history.status).toBe(200);
+    const scans = history.body as unknown as Array<{ id: string; status: string; defects: number }>;
+    expect(scans.map((s) => s.status)).toEqual(['completed']);
+    const scan = await getJson(webPort, `/api/scans/${scans[0]!.id}`);
+    expect((scan.body.defects as unknown[]).length).toBe(scans[0]!.defects);
+    const status = await getJson(webPort, '/api/status');
+    expect(status.body).toMatchObject({ appliance: { status: 'ok', checks: { broker: { ok: true } } }, queue: { state: 'idle' } });
+  }, 60_000);
 
   it('pauses, resumes and aborts from the command line', async () => {
     const q = await cli('scan', 'enqueue', '--sample', 'S-2', '--json');

@@ -17,13 +17,12 @@ import { SimClock } from '../../src/kernel/clock.js';
 import { silentLogger } from '../../src/kernel/logger.js';
 import { MemoryEventSink } from '../../src/publish/index.js';
 import { scanSinkFor } from '../../src/appliance/scan-sink.js';
-import { nominalCalibration } from '../../src/scan/calibration.js';
 import { parseRecipe, type Recipe } from '../../src/scan/recipe.js';
 import type { ScanDeps } from '../../src/scan/run.js';
 import type { ScanSink } from '../../src/scan/ports.js';
 import { worldSpecFromConfig } from '../../src/sim/config.js';
 import { createTwinStage, type TwinStageRig } from '../../src/sim/firmware/twin-serial-stage.js';
-import { pixelSizeUm } from '../../src/sim/optics.js';
+import { twinNominalCalibration } from '../../src/sim/nominal-calibration.js';
 import { SyntheticSample } from '../../src/sim/synthetic-sample.js';
 import { TwinNosepiece } from '../../src/sim/twin-nosepiece.js';
 import { TwinWorld } from '../../src/sim/world.js';
@@ -50,18 +49,7 @@ export async function scanRig(opts: { seed?: number; density?: number; sizeUm?: 
   const inference = cfg.inference;
   const survey: OnnxDetector = await openDetector(inference, 'survey');
   const zoom: OnnxDetector = await openDetector(inference, 'zoom');
-  const spec = world.spec;
-  const calibration = nominalCalibration(
-    spec.objectives.map((o) => ({
-      name: o.name,
-      umPerPx: pixelSizeUm(o, spec.sensor),
-      rotationRad: (spec.camera.rotationDeg * Math.PI) / 180,
-      flipX: spec.camera.flipX,
-      offsetUm: o.centringOffsetUm,
-      zOffsetUm: -o.parfocalOffsetUm,
-      sensor: [spec.sensor.widthPx, spec.sensor.heightPx] as [number, number],
-    })),
-  );
+  const calibration = twinNominalCalibration(world.spec);
   const sink = new MemoryEventSink(cfg.device, clock);
   const deps: ScanDeps = {
     camera,
