@@ -44,4 +44,14 @@ export default tseslint.config(
       'prefer-const': 'error',
     },
   },
+  {
+    // The web page's own script runs in the browser, not in Node.
+    files: ['src/web/static/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: Object.fromEntries(
+        ['window', 'document', 'location', 'fetch', 'Node', 'confirm', 'FormData', 'Image', 'URLSearchParams', 'EventSource'].map((g) => [g, 'readonly']),
+      ),
+    },
+  },
 );

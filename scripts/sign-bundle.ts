@@ -73,7 +73,8 @@ if (cmd === 'keygen') {
 } else if (cmd === 'golden') {
   const dir = positionals[0];
   if (!dir) usage('golden needs BUNDLE_DIR');
-  if (values.source !== undefined && values.source !== 'twin' && values.source !== 'dataset') usage(`--source must be twin or dataset, got ${JSON.stringify(values.source)}`);
+  if (values.source !== undefined && values.source !== 'twin' && values.source !== 'dataset')
+    usage(`--source must be twin or dataset, got ${JSON.stringify(values.source)}`);
   try {
     const r = await makeGoldenSet(dir, {
       cases: integer('cases', values.cases),

@@ -65,7 +65,8 @@ export async function createApplianceParts(config: Config, log: Logger): Promise
   let camera: FrameSource | null = null;
   let stage: Stage | null = null;
   let sink: EventSink | null = null;
-  const cameraPart = (): FrameSource => (camera ??= createFrameSource(config.camera, { clock, ...(maybeTwin ? { twin: twinCameraBuilder(maybeTwin.world, clock) } : {}) }));
+  const cameraPart = (): FrameSource =>
+    (camera ??= createFrameSource(config.camera, { clock, ...(maybeTwin ? { twin: twinCameraBuilder(maybeTwin.world, clock) } : {}) }));
   const stagePart = async (): Promise<Stage> => {
     if (stage) return stage;
     if (stageCfg.driver === 'twin') {
@@ -78,7 +79,14 @@ export async function createApplianceParts(config: Config, log: Logger): Promise
     return stage;
   };
   appLog.info(
-    { camera: config.camera.kind, stage: stageCfg.driver, pipeline: config.scan.pipeline, clock: clock.simulated ? 'simulated' : 'real', twin: maybeTwin !== null, sample: maybeTwin && config.camera.kind === 'twin' ? maybeTwin.sample.id : undefined },
+    {
+      camera: config.camera.kind,
+      stage: stageCfg.driver,
+      pipeline: config.scan.pipeline,
+      clock: clock.simulated ? 'simulated' : 'real',
+      twin: maybeTwin !== null,
+      sample: maybeTwin && config.camera.kind === 'twin' ? maybeTwin.sample.id : undefined,
+    },
     'adapters chosen',
   );
   const events = async (): Promise<EventsPort> => {
@@ -97,7 +105,11 @@ export async function createApplianceParts(config: Config, log: Logger): Promise
   if (config.camera.kind !== 'twin') {
     // The scan needs an objective turret; only the twin's is driven today.
     throw new ConfigError('config', [
-      { path: 'scan.pipeline', value: 'scan', expected: `"frame-loop" with camera.kind "${config.camera.kind}": no motorised nosepiece driver exists for hardware yet` },
+      {
+        path: 'scan.pipeline',
+        value: 'scan',
+        expected: `"frame-loop" with camera.kind "${config.camera.kind}": no motorised nosepiece driver exists for hardware yet`,
+      },
     ]);
   }
   const twin = needTwin(maybeTwin, 'camera.kind');
@@ -180,7 +192,16 @@ export async function calibrateTwin(twin: Twin, stage: Stage, camera: FrameSourc
     nominal[ob.name] = pixelSizeUm(ob, w.spec.sensor);
     ranges[ob.name] = ob === ref ? 120 : 12;
   }
-  return calibrate({ stage, camera, nosepiece: twin.nosepiece, clock: twin.clock, at: { x, y, z: 0 }, nominalUmPerPx: nominal, focusRangeUm: ranges, log: (m) => log.info(m) });
+  return calibrate({
+    stage,
+    camera,
+    nosepiece: twin.nosepiece,
+    clock: twin.clock,
+    at: { x, y, z: 0 },
+    nominalUmPerPx: nominal,
+    focusRangeUm: ranges,
+    log: (m) => log.info(m),
+  });
 }
 
 /** `<scan.recipesDir>/<id>.yaml`; on the twin, recipe id "twin" inspects the whole mounted sample. */

@@ -32,7 +32,9 @@ function benchRecords(): { tilesPerS: number; baselineTilesPerS: number } {
     r.ensureSample('S', 'bench');
     r.startScan({ id: 'scan', sampleId: 'S', device: 'bench', softwareVersion: '0' });
     const tileSql = r.db.prepare("INSERT INTO tiles (scan_id, phase, seq, x_um, y_um, captured_at, detections) VALUES ('scan', 'survey', ?, ?, 0, ?, 2)");
-    const defSql = r.db.prepare("INSERT INTO defects (uid, scan_id, tile_id, class, confidence, x_um, y_um, created_at) VALUES (?, 'scan', ?, 'pit', 0.9, ?, 0, ?)");
+    const defSql = r.db.prepare(
+      "INSERT INTO defects (uid, scan_id, tile_id, class, confidence, x_um, y_um, created_at) VALUES (?, 'scan', ?, 'pit', 0.9, ?, 0, ?)",
+    );
     const t0 = performance.now();
     for (let s = 0; s < tiles; s++) {
       const defects = [0, 1].map((k) => ({ uid: `${s}-${k}`, class: 'pit', confidence: 0.9, xUm: s + k, yUm: 0 }));
@@ -85,7 +87,10 @@ async function benchSwap(): Promise<{ medianGapMs: number; swapMaxGapMs: number;
   const store = new ModelStore(join(dir, 'swap-models'), { keep: 3, trustedKeys: loadTrustedKeys(keys.trustedDir).keys, trustedKeysDir: keys.trustedDir });
   store.recover();
   const trusted = loadTrustedKeys(keys.trustedDir).keys;
-  for (const [version, scale] of [['1.0.0', 1], ['1.1.0', 2]] as const) {
+  for (const [version, scale] of [
+    ['1.0.0', 1],
+    ['1.1.0', 2],
+  ] as const) {
     const tar = writeBundleTar(makeBundle({ version, scale, size: 256 }, keys.privatePem), join(dir, `swap-${version}.tar`));
     store.install(await verifyBundle(readBundle(tar), { trustedKeys: trusted, trustedKeysDir: keys.trustedDir }), daemonActor(), version === '1.0.0');
   }

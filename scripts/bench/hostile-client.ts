@@ -19,7 +19,10 @@ async function main(): Promise<void> {
     () => [`${base}/cmd/enqueue-sample`, JSON.stringify({ sampleId: ['x'], recipe: 7 }), {}],
     () => [`${base}/cmd/request-status`, '{}', { responseTopic: `${base}/events/defect` }],
     () => [`${base}/cmd/request-status`, '{}', { responseTopic: 'spBv1.0/smartscope/NDEATH/lineA-scope3' }],
-    (i) => (i % 100 === 7 ? [`${base}/cmd/request-status`, i % 5000 === 7 ? huge : mb, {}] : [`${base}/cmd/resume-scan`, JSON.stringify({ scanId: 'x'.repeat(500) }), {}]),
+    (i) =>
+      i % 100 === 7
+        ? [`${base}/cmd/request-status`, i % 5000 === 7 ? huge : mb, {}]
+        : [`${base}/cmd/resume-scan`, JSON.stringify({ scanId: 'x'.repeat(500) }), {}],
   ];
   let oversize = 0;
   for (let i = 0; i < count; i++) {

@@ -45,14 +45,24 @@ interface Scenario {
 
 const SCENARIOS: Scenario[] = [
   // 160 mm² examined, as ASTM E45 method A asks of a specimen.
-  { name: 'inclusions', sideMm: [Math.sqrt(160), Math.sqrt(160)], density: [0.0001, 0.001], classWeights: { scratch: 0, pit: 0, particle: 1, crack: 0 }, stringerShare: 0.4 },
+  {
+    name: 'inclusions',
+    sideMm: [Math.sqrt(160), Math.sqrt(160)],
+    density: [0.0001, 0.001],
+    classWeights: { scratch: 0, pit: 0, particle: 1, crack: 0 },
+    stringerShare: 0.4,
+  },
   { name: 'polished-part', sideMm: [10, 10], density: [0.0005, 0.005], classWeights: { scratch: 1, pit: 1, particle: 0, crack: 1 } },
   { name: 'dense', sideMm: [2, 2], density: [0.02, 0.02] },
 ];
 
-const wanted = (process.env.BENCH_SCENARIOS ?? 'inclusions,polished-part,dense').split(',').map((s) => s.trim()).filter(Boolean);
+const wanted = (process.env.BENCH_SCENARIOS ?? 'inclusions,polished-part,dense')
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 const unknown = wanted.filter((w) => w !== 'micrographs' && !SCENARIOS.some((s) => s.name === w));
-if (unknown.length > 0) throw new Error(`BENCH_SCENARIOS: unknown scenario(s) ${unknown.join(', ')}; known: ${[...SCENARIOS.map((s) => s.name), 'micrographs'].join(', ')}`);
+if (unknown.length > 0)
+  throw new Error(`BENCH_SCENARIOS: unknown scenario(s) ${unknown.join(', ')}; known: ${[...SCENARIOS.map((s) => s.name), 'micrographs'].join(', ')}`);
 const seeds = Number(process.env.BENCH_SEEDS ?? 2);
 const scale = Number(process.env.BENCH_AREA_SCALE ?? 1);
 const windows = Number(process.env.BENCH_RASTER_WINDOWS ?? 4);
@@ -126,7 +136,15 @@ for (const sc of SCENARIOS.filter((s) => wanted.includes(s.name))) {
   for (let i = 0; i < seeds; i++) {
     const density = sc.density[0] * Math.pow(sc.density[1] / sc.density[0], seeds > 1 ? i / (seeds - 1) : 0);
     const seed = 1000 * (SCENARIOS.indexOf(sc) + 1) + 101 + i;
-    const sample = new SyntheticSample({ seed, id: `${sc.name}-${seed}`, widthUm: w, heightUm: h, defectDensity: density, ...(sc.classWeights ? { classWeights: sc.classWeights } : {}), ...(sc.stringerShare ? { stringerShare: sc.stringerShare } : {}) });
+    const sample = new SyntheticSample({
+      seed,
+      id: `${sc.name}-${seed}`,
+      widthUm: w,
+      heightUm: h,
+      defectDensity: density,
+      ...(sc.classWeights ? { classWeights: sc.classWeights } : {}),
+      ...(sc.stringerShare ? { stringerShare: sc.stringerShare } : {}),
+    });
     process.stderr.write(`bench:loop ${sc.name} seed ${seed}: ${(w / 1000).toFixed(2)} × ${(h / 1000).toFixed(2)} mm at ${(density * 100).toFixed(3)} % …\n`);
     const r = await loop.scanSample({ sampleId: sample.id, lot: 'bench', sample }, `bench-${sc.name}-${seed}-${k++}`);
     rs.push(r);
@@ -140,8 +158,20 @@ for (const sc of SCENARIOS.filter((s) => wanted.includes(s.name))) {
       rasterFields: r.result.summary.rasterFields,
       ...figures([r]),
       missedBySurvey: r.score.missedBySurvey,
-      raster: { fields: r.raster!.fields, measuredFields: r.raster!.measuredFields, perFieldS: round(r.raster!.perFieldMs / 1000), focusMapS: round(r.raster!.focusMapMs / 1000, 1) },
-      split: { surveyS: round(t.surveyMs / 1000, 1), zoomS: round(t.zoomMs / 1000, 1), travelS: round(t.travelMs / 1000, 1), focusS: round(t.focusMs / 1000, 1), captureS: round(t.captureMs / 1000, 1), inferenceExposedS: round(t.inferenceMs / 1000, 1) },
+      raster: {
+        fields: r.raster!.fields,
+        measuredFields: r.raster!.measuredFields,
+        perFieldS: round(r.raster!.perFieldMs / 1000),
+        focusMapS: round(r.raster!.focusMapMs / 1000, 1),
+      },
+      split: {
+        surveyS: round(t.surveyMs / 1000, 1),
+        zoomS: round(t.zoomMs / 1000, 1),
+        travelS: round(t.travelMs / 1000, 1),
+        focusS: round(t.focusMs / 1000, 1),
+        captureS: round(t.captureMs / 1000, 1),
+        inferenceExposedS: round(t.inferenceMs / 1000, 1),
+      },
       perClass: r.score.perClass,
       wallS: round(r.wallMs / 1000, 0),
     };
@@ -161,7 +191,9 @@ for (const sc of SCENARIOS.filter((s) => wanted.includes(s.name))) {
 }
 if (wanted.includes('micrographs')) {
   // Reported, not silently dropped: the scenario needs what does not ship yet.
-  scenarios.micrographs = { notRun: 'no survey + zoom bundle pair trained for a micrograph material ships yet (models/ has single-objective real-data bundles only)' };
+  scenarios.micrographs = {
+    notRun: 'no survey + zoom bundle pair trained for a micrograph material ships yet (models/ has single-objective real-data bundles only)',
+  };
 }
 await survey.close();
 await zoom.close();

@@ -52,7 +52,11 @@ async function tileMs(det: OnnxDetector, tile: number): Promise<{ total: number;
   return { total: median(total), network: median(network) };
 }
 
-async function frameMsPerTile(det: Detector, frame: FrameInput, runs: number): Promise<{ msPerTile: number; networkMsPerTile: number; tiles: number; detections: number }> {
+async function frameMsPerTile(
+  det: Detector,
+  frame: FrameInput,
+  runs: number,
+): Promise<{ msPerTile: number; networkMsPerTile: number; tiles: number; detections: number }> {
   const times: number[] = [];
   const network: number[] = [];
   let tiles = 0;
@@ -74,7 +78,11 @@ async function frameMsPerTile(det: Detector, frame: FrameInput, runs: number): P
 async function naiveLoop(bundleDir: string, frame: FrameInput, runs: number): Promise<{ msPerTile: number; msPerFrame: number; tiles: number }> {
   const m = readManifest(bundleDir);
   const t = m.input.tileSize;
-  const session = await ort.InferenceSession.create(join(bundleDir, m.model.file), { intraOpNumThreads: 2, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  const session = await ort.InferenceSession.create(join(bundleDir, m.model.file), {
+    intraOpNumThreads: 2,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+  });
   const { mean, std } = m.input.normalisation;
   const scale = 1 / ((1 << frame.bitDepth) - 1);
   const frames: number[] = [];
@@ -102,7 +110,9 @@ async function naiveLoop(bundleDir: string, frame: FrameInput, runs: number): Pr
 }
 
 const dir = process.env.SMARTSCOPE_MODELS_DIR ?? shippedModelsDir();
-const names = readdirSync(dir).filter((n) => existsSync(join(dir, n, 'manifest.json'))).sort();
+const names = readdirSync(dir)
+  .filter((n) => existsSync(join(dir, n, 'manifest.json')))
+  .sort();
 const frame = benchFrame(1024);
 const results: Record<string, unknown> = {};
 for (const name of names) {
@@ -148,8 +158,22 @@ for (const name of names) {
       ? {
           split: v.split,
           images: v.images,
-          model: { meanIoU: v.model.meanIoU, meanDice: v.model.meanDice, mAP50: v.model.mAP50, objectF1: v.model.objectF1, objectRecall: v.model.objectRecall, objectF1At03: v.model.objectF1At03 ?? null },
-          baseline: { meanIoU: v.baseline.meanIoU, meanDice: v.baseline.meanDice, mAP50: v.baseline.mAP50, objectF1: v.baseline.objectF1, objectRecall: v.baseline.objectRecall, objectF1At03: v.baseline.objectF1At03 ?? null },
+          model: {
+            meanIoU: v.model.meanIoU,
+            meanDice: v.model.meanDice,
+            mAP50: v.model.mAP50,
+            objectF1: v.model.objectF1,
+            objectRecall: v.model.objectRecall,
+            objectF1At03: v.model.objectF1At03 ?? null,
+          },
+          baseline: {
+            meanIoU: v.baseline.meanIoU,
+            meanDice: v.baseline.meanDice,
+            mAP50: v.baseline.mAP50,
+            objectF1: v.baseline.objectF1,
+            objectRecall: v.baseline.objectRecall,
+            objectF1At03: v.baseline.objectF1At03 ?? null,
+          },
         }
       : null,
     crossValidation: crossValidation(m),

@@ -88,7 +88,14 @@ async function main(): Promise<void> {
   const renderPerSec = 100 / ((performance.now() - t) / 1000);
   log(`thumbnail render ${r1(renderPerSec)}/s`);
 
-  const sink = await MqttEventSink.open({ config: mqttConfig({ url: broker.url, outbox: { dir } }), device, clock: new RealClock(), logger: silentLogger(), store: new FileStore({ dir, capBytes: 1 << 30 }), softwareVersion: 'bench' });
+  const sink = await MqttEventSink.open({
+    config: mqttConfig({ url: broker.url, outbox: { dir } }),
+    device,
+    clock: new RealClock(),
+    logger: silentLogger(),
+    store: new FileStore({ dir, capBytes: 1 << 30 }),
+    softwareVersion: 'bench',
+  });
   await until(() => sink.health().connected, 10_000, 'connection');
 
   // 2. Sustained, with thumbnails.
@@ -184,7 +191,11 @@ async function main(): Promise<void> {
   noDelay(mes);
   const VALID = 2000;
   t = performance.now();
-  for (let i = 0; i < VALID; i++) void mes.publishAsync(`${base}/cmd/request-status`, '{}', { qos: 1, properties: { responseTopic: 'mes/replies/bench', correlationData: Buffer.from(String(i)) } });
+  for (let i = 0; i < VALID; i++)
+    void mes.publishAsync(`${base}/cmd/request-status`, '{}', {
+      qos: 1,
+      properties: { responseTopic: 'mes/replies/bench', correlationData: Buffer.from(String(i)) },
+    });
   await until(() => replies.messages.length >= VALID, 120_000, 'valid command replies');
   const validCommandsPerSec = VALID / ((performance.now() - t) / 1000);
   log(`valid commands ${r1(validCommandsPerSec)}/s`);
@@ -194,7 +205,9 @@ async function main(): Promise<void> {
   t = performance.now();
   // The hostile client runs in its own process: its 1 MB and 20 MB requests are not the device's memory.
   const out = await new Promise<string>((resolve, reject) => {
-    const child = spawn(process.execPath, [fileURLToPath(new URL('./hostile-client.js', import.meta.url)), broker.url, base, String(HOSTILE)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [fileURLToPath(new URL('./hostile-client.js', import.meta.url)), broker.url, base, String(HOSTILE)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let text = '';
     child.stdout.on('data', (d: Buffer) => (text += d.toString()));
     child.once('error', reject);
@@ -207,7 +220,9 @@ async function main(): Promise<void> {
   replies.messages.length = 0;
   const hostileRssGrowthMb = (process.memoryUsage().rss - rssBefore) / (1 << 20);
   const cmdCounters = sink.counters().commands;
-  log(`hostile commands ${r1(hostileCommandsPerSec)}/s (${oversize} oversize never delivered), RSS growth ${r1(hostileRssGrowthMb)} MB, refused reply topics ${cmdCounters.replyTopicRefused}`);
+  log(
+    `hostile commands ${r1(hostileCommandsPerSec)}/s (${oversize} oversize never delivered), RSS growth ${r1(hostileRssGrowthMb)} MB, refused reply topics ${cmdCounters.replyTopicRefused}`,
+  );
   await mes.endAsync();
   await replies.close();
 

@@ -108,7 +108,10 @@ function serpentineModelS(spec: { x: AxisRate; y: AxisRate }, pts: Array<{ x: nu
     const len = Math.hypot(dx, dy);
     let v = Infinity;
     let a = Infinity;
-    for (const [d, ax] of [[dx, spec.x], [dy, spec.y]] as const) {
+    for (const [d, ax] of [
+      [dx, spec.x],
+      [dy, spec.y],
+    ] as const) {
       const c = Math.abs(d) / len;
       if (c < 1e-12) continue;
       v = Math.min(v, ax.maxSpeedUmPerS / c);
@@ -218,7 +221,9 @@ async function grblFigures(out: Record<string, number | string | null>, echo: nu
     out.statusPollCpuUsPerPoll = Math.round((cpu.user + cpu.system) / ROUND_TRIPS);
     out.statusPollCpuPctAt5Hz = round(((cpu.user + cpu.system) / ROUND_TRIPS / 1e6) * 5 * 100, 3);
     out.statusPollLinePctAt5Hz = round(((reportBytes * 10 * 5) / 115200) * 100, 2);
-    console.log(`GRBL status query round trip: p50 ${out.roundTripMsP50} ms, p99 ${out.roundTripMsP99} ms (${out.roundTripVsEchoP50}× a pty byte echo); ${out.sequentialCommandsPerSec} queries/s one at a time`);
+    console.log(
+      `GRBL status query round trip: p50 ${out.roundTripMsP50} ms, p99 ${out.roundTripMsP99} ms (${out.roundTripVsEchoP50}× a pty byte echo); ${out.sequentialCommandsPerSec} queries/s one at a time`,
+    );
 
     // Streaming: modal-only lines (no motion), character counting vs the plain send-and-wait a user would write.
     const ch = channelOf(stage);
@@ -231,7 +236,9 @@ async function grblFigures(out: Record<string, number | string | null>, echo: nu
     out.plainSendWaitCommandsPerSec = Math.round((plainLines / (performance.now() - p0)) * 1000);
     out.commandsPerSecVsPlain = round((out.commandsPerSec as number) / (out.plainSendWaitCommandsPerSec as number), 2);
     if (t.sim) out.rxOverflowBytes = t.sim.stats.rxOverflowBytes;
-    console.log(`GRBL lines streamed with character counting: ${out.commandsPerSec} commands/s (${out.commandsPerSecVsPlain}× send-and-wait, ${out.plainSendWaitCommandsPerSec}/s)`);
+    console.log(
+      `GRBL lines streamed with character counting: ${out.commandsPerSec} commands/s (${out.commandsPerSecVsPlain}× send-and-wait, ${out.plainSendWaitCommandsPerSec}/s)`,
+    );
 
     // Serpentine against the closed form from the controller's own rates.
     const pts = serpentine(l);
@@ -360,7 +367,9 @@ async function main(): Promise<void> {
     out.twinSerpentineInstrumentS = round(twin.measuredS);
     out.twinSerpentineWallS = round(twin.wallS);
     out.twinSpeedup = round(twin.measuredS / twin.wallS, 1);
-    console.log(`same serpentine on the twin's SimClock (GRBL over pty): ${out.twinSerpentineInstrumentS} s instrument time in ${out.twinSerpentineWallS} s wall (${out.twinSpeedup}× faster than real time)`);
+    console.log(
+      `same serpentine on the twin's SimClock (GRBL over pty): ${out.twinSerpentineInstrumentS} s instrument time in ${out.twinSerpentineWallS} s wall (${out.twinSpeedup}× faster than real time)`,
+    );
   }
 
   console.log(JSON.stringify(out));

@@ -83,7 +83,9 @@ const result = {
   sample20mmGenerateMs: round(generateMs),
   runs,
 };
-console.log(`render 2048² 16-bit: survey ${result.renderMs2048Survey} ms, zoom ${result.renderMs2048Zoom} ms, defocused ${result.renderMs2048Defocused} ms; copy ${result.copyMs2048} ms`);
+console.log(
+  `render 2048² 16-bit: survey ${result.renderMs2048Survey} ms, zoom ${result.renderMs2048Zoom} ms, defocused ${result.renderMs2048Defocused} ms; copy ${result.copyMs2048} ms`,
+);
 console.log(`20 × 20 mm sample at 5 %: ${result.sample20mmDefects} defects in ${result.sample20mmGenerateMs} ms`);
 console.log(JSON.stringify(result));
 

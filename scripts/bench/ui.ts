@@ -73,8 +73,12 @@ const loop = new TwinLoop({
 });
 // Chromium comes with `scripts/bootstrap --test`; without it the viewers are HTTP clients (said on stderr).
 const clients = process.env.BENCH_UI_CLIENTS === 'http' || !existsSync('/usr/bin/chromium') ? 'http' : 'chromium';
-if (clients === 'http' && process.env.BENCH_UI_CLIENTS !== 'http') process.stderr.write('bench:ui: no /usr/bin/chromium (scripts/bootstrap --test installs it): viewers are HTTP clients\n');
-const browser = clients === 'chromium' ? await puppeteer.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] }) : null;
+if (clients === 'http' && process.env.BENCH_UI_CLIENTS !== 'http')
+  process.stderr.write('bench:ui: no /usr/bin/chromium (scripts/bootstrap --test installs it): viewers are HTTP clients\n');
+const browser =
+  clients === 'chromium'
+    ? await puppeteer.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] })
+    : null;
 
 interface Run {
   viewers: number;
@@ -105,7 +109,11 @@ async function pageViewer(): Promise<Viewer> {
   return {
     defects: async () =>
       new Map(
-        (await p.evaluate(() => (globalThis as unknown as { smartscope: { received: Array<{ type: string; id: string; recv: number }> } }).smartscope.received.filter((e) => e.type === 'defect').map((e) => [e.id, e.recv] as [string, number]))),
+        await p.evaluate(() =>
+          (globalThis as unknown as { smartscope: { received: Array<{ type: string; id: string; recv: number }> } }).smartscope.received
+            .filter((e) => e.type === 'defect')
+            .map((e) => [e.id, e.recv] as [string, number]),
+        ),
       ),
     close: () => p.close(),
   };

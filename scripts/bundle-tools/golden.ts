@@ -107,7 +107,9 @@ export async function makeGoldenSet(dir: string, opts: GoldenOptions = {}): Prom
   const mult = m.input.sizeMultiple;
   const size = opts.size ?? Math.floor(Math.min(m.input.tileSize, 256) / mult) * mult;
   if (!(Number.isInteger(size) && size >= mult && size % mult === 0 && size <= m.input.tileSize)) {
-    throw new RangeError(`--size must be a multiple of the model's input.sizeMultiple ${mult} between ${mult} and input.tileSize ${m.input.tileSize}, but is ${opts.size}`);
+    throw new RangeError(
+      `--size must be a multiple of the model's input.sizeMultiple ${mult} between ${mult} and input.tileSize ${m.input.tileSize}, but is ${opts.size}`,
+    );
   }
   const seed = opts.seed ?? 1;
   const source = opts.source ?? (m.training.dataset.format === 'twin' ? 'twin' : 'dataset');
@@ -149,7 +151,10 @@ export async function makeGoldenSet(dir: string, opts: GoldenOptions = {}): Prom
   const golden = { tolerance, cases };
   const withGolden = { ...(m as unknown as Manifest), golden };
   const check = await replay(Buffer.from(bundle.modelBytes), m.model.file, withGolden, files);
-  const cpuVariation = await replay(Buffer.from(bundle.modelBytes), m.model.file, withGolden, files, { graphOptimizationLevel: 'disabled', intraOpNumThreads: 2 });
+  const cpuVariation = await replay(Buffer.from(bundle.modelBytes), m.model.file, withGolden, files, {
+    graphOptimizationLevel: 'disabled',
+    intraOpNumThreads: 2,
+  });
 
   // Only now touch the bundle: old golden files out, new ones in, manifest.json's golden replaced in place.
   const gdir = join(dir, GOLDEN_DIR);
@@ -211,7 +216,8 @@ function twinTiles(m: ModelManifest, side: number, n: number, seed: number): Raw
   const sensor = spec.sensor;
   const objective = objectiveFor(spec.objectives, sensor, m.pixelSizeUm);
   const p = pixelSizeUm(objective, sensor);
-  if (side > Math.min(sensor.widthPx, sensor.heightPx)) throw new RangeError(`a ${side}² px field does not fit the twin's ${sensor.widthPx} × ${sensor.heightPx} sensor`);
+  if (side > Math.min(sensor.widthPx, sensor.heightPx))
+    throw new RangeError(`a ${side}² px field does not fit the twin's ${sensor.widthPx} × ${sensor.heightPx} sensor`);
   const sampleSeed = hash4(seed, 0x601d);
   const sample = new SyntheticSample({ seed: sampleSeed, widthUm: 4000, heightUm: 4000, defectDensity: 0.01 });
   const rng = new Rng(seed, 0x601d);
@@ -228,7 +234,9 @@ function twinTiles(m: ModelManifest, side: number, n: number, seed: number): Raw
     let cy: number;
     let what: string;
     const cls = TWIN_CLASSES[Math.floor(i / 2) % TWIN_CLASSES.length]!;
-    const ofClass = sample.defects().filter((d) => d.className === cls && d.xUm > half && d.yUm > half && d.xUm < sample.widthUm - half && d.yUm < sample.heightUm - half);
+    const ofClass = sample
+      .defects()
+      .filter((d) => d.className === cls && d.xUm > half && d.yUm > half && d.xUm < sample.widthUm - half && d.yUm < sample.heightUm - half);
     if (i % 2 === 0 && ofClass.length > 0) {
       const d = rng.pick(ofClass);
       cx = d.xUm;
@@ -284,7 +292,10 @@ async function datasetTiles(m: ModelManifest, given: string | undefined, side: n
   const ds = Dataset.open(dir, { format: m.training.dataset.format, classes: m.classes.slice(1) });
   const rng = new Rng(seed, 0xda7a);
   // A seeded shuffle of the images: case i takes image i (mod count).
-  const order = ds.entries.map((e) => ({ e, k: rng.next() })).sort((a, b) => a.k - b.k).map((x) => x.e);
+  const order = ds.entries
+    .map((e) => ({ e, k: rng.next() }))
+    .sort((a, b) => a.k - b.k)
+    .map((x) => x.e);
   const out: RawTile[] = [];
   for (let i = 0; i < n; i++) {
     const entry = order[i % order.length]!;

@@ -52,7 +52,13 @@ async function exercisePixels(): Promise<void> {
   for (let r = 0; r < rounds; r++) {
     const plan = px.planTiles(w, h, { tile: 32, overlap: 4, binning: 1, channels: 3 });
     await px.preprocessTiles(u16, w, h, { tile: 32, overlap: 4, channels: 3, flat, dark: 10 }, new Float32Array(plan.elements));
-    await px.flatFieldGain(u16, w, h, u16.map(() => 1), new Float32Array(n));
+    await px.flatFieldGain(
+      u16,
+      w,
+      h,
+      u16.map(() => 1),
+      new Float32Array(n),
+    );
     await px.median(u16, w, h, { radius: 2 }, new Uint16Array(n));
     await px.gaussian(u16, w, h, { sigma: 1.5 }, new Float32Array(n));
     await px.morphology(mask, w, h, { op: 'close', shape: 'disk', radius: 2 }, new Uint8Array(n));
@@ -70,7 +76,14 @@ async function exercisePixels(): Promise<void> {
       const probs = new Float32Array(3 * 32 * 32).map((_, i) => ((i * 7919) % 97) / 97);
       const ones = new Float32Array(32).fill(1);
       for (const x of [0, 16]) await px.blendTile(probs, 32, 32, { classes: 3, width: 48, height: 32, x, y: 0, wx: ones, wy: ones }, acc);
-      await px.segment(acc, 48, 32, { classes: 3, threshold: 0.5, closeRadius: 1, binning: 2, outWidth: 96, outHeight: 64 }, new Uint8Array(96 * 64), new Int32Array(96 * 64));
+      await px.segment(
+        acc,
+        48,
+        32,
+        { classes: 3, threshold: 0.5, closeRadius: 1, binning: 2, outWidth: 96, outHeight: 64 },
+        new Uint8Array(96 * 64),
+        new Int32Array(96 * 64),
+      );
     }
     // Error paths: refused before native code, refused by the addon itself, and failing on the worker thread.
     await px.median(u16, w, h, { radius: 99 }, new Uint16Array(n)).catch(() => undefined);

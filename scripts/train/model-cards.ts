@@ -14,7 +14,9 @@ const rows = [
   '| bundle | validation split | detector | mean IoU | mean Dice | mAP@0.5 | object P | object R | object F1 | IoU per class |',
   '|---|---|---|---:|---:|---:|---:|---:|---:|---|',
 ];
-for (const name of readdirSync(dir).filter((n) => existsSync(join(dir, n, 'manifest.json'))).sort()) {
+for (const name of readdirSync(dir)
+  .filter((n) => existsSync(join(dir, n, 'manifest.json')))
+  .sort()) {
   const m = readManifest(join(dir, name));
   writeFileSync(join(dir, name, 'MODEL_CARD.md'), renderModelCard(m));
   if (!m.metrics) {
@@ -23,7 +25,10 @@ for (const name of readdirSync(dir).filter((n) => existsSync(join(dir, n, 'manif
   }
   const g = m.metrics.groups.length;
   const split = `${m.metrics.images} images (${g} group${g === 1 ? '' : 's'})`;
-  for (const [label, s] of [['model', m.metrics.model], ['classical', m.metrics.baseline]] as const) {
+  for (const [label, s] of [
+    ['model', m.metrics.model],
+    ['classical', m.metrics.baseline],
+  ] as const) {
     const perClass = s.perClass.map((c) => `${c.class} ${f3(c.iou)}`).join(', ');
     rows.push(
       `| ${label === 'model' ? name : ''} | ${label === 'model' ? split : ''} | ${label} | ${f3(s.meanIoU)} | ${f3(s.meanDice)} | ${f3(s.mAP50)} | ${f3(s.objectPrecision)} | ${f3(s.objectRecall)} | ${f3(s.objectF1)} | ${perClass} |`,

@@ -131,8 +131,10 @@ export class Appliance<M extends LoadedModel> {
     this.records = Records.open({ path: paths.recordsDb, busyTimeoutMs: c.records.busyTimeoutMs });
     const records = this.records;
     this.images = new ImageStore(paths.images, records);
-    this.control = new ControlServer(paths.controlSocket, this.root.child({ module: 'control' }), (actor, command, args, outcome, detail) =>
-      records.command(actor, command, args, outcome, detail),
+    this.control = new ControlServer(
+      paths.controlSocket,
+      this.root.child({ module: 'control' }),
+      (actor, command, args, outcome, detail) => records.command(actor, command, args, outcome, detail),
       () => (this.phase === 'starting' ? this.step : null),
     );
     await this.control.listen();
@@ -189,7 +191,14 @@ export class Appliance<M extends LoadedModel> {
       }
       const slot = this.newSlot(role);
       await slot.swapTo(active, false);
-      records.registerModel({ id: active.id, name: active.manifest.name, version: active.manifest.version, role, manifestSha256: active.manifestSha256, keyId: active.keyId });
+      records.registerModel({
+        id: active.id,
+        name: active.manifest.name,
+        version: active.manifest.version,
+        role,
+        manifestSha256: active.manifestSha256,
+        keyId: active.keyId,
+      });
       this.slots.set(role, slot);
     }
     await this.status('starting pipeline');
@@ -221,7 +230,15 @@ export class Appliance<M extends LoadedModel> {
       this.watchdog = new WatchdogFeeder(this.notifier, this.heartbeat, wd, this.root.child({ module: 'watchdog' }), () => this.metrics.watchdogStalls.inc());
       this.watchdog.start();
     }
-    this.watcher = new ModelWatcher(this.store, this.slots, (role) => this.newSlot(role), c.models.watchIntervalMs, records, this.metrics, this.root.child({ module: 'models' }));
+    this.watcher = new ModelWatcher(
+      this.store,
+      this.slots,
+      (role) => this.newSlot(role),
+      c.models.watchIntervalMs,
+      records,
+      this.metrics,
+      this.root.child({ module: 'models' }),
+    );
     this.watcher.start();
     if (this.events) {
       this.relay = new AuditRelay(records, this.events, 1000, this.root.child({ module: 'audit' }), this.metrics);
@@ -247,7 +264,8 @@ export class Appliance<M extends LoadedModel> {
       log: this.root.child({ module: 'models', role }),
       metrics: this.metrics,
       onDegraded: (r, id, reason) => void this.watcher?.rollback(r, id, reason),
-      onProbationPassed: (r, id, stats) => this.records?.audit({ action: 'model.probation', subject: id, outcome: 'ok', actor: daemonActor(), details: { role: r, stats } }),
+      onProbationPassed: (r, id, stats) =>
+        this.records?.audit({ action: 'model.probation', subject: id, outcome: 'ok', actor: daemonActor(), details: { role: r, stats } }),
     });
   }
 

@@ -49,7 +49,10 @@ export async function daemonHealth(config: Config): Promise<Record<string, unkno
 export async function checkCamera(devices: DoctorDevices, health: Record<string, unknown> | null): Promise<DoctorCheck> {
   const hint = 'check power and cable; GigE cameras: `arv-tool-0.8` lists them; V4L2: is /dev/video* present and is the service user in group video?';
   const fromDaemon = (health?.checks as Record<string, { ok: boolean; detail: string }> | undefined)?.camera;
-  if (fromDaemon) return fromDaemon.ok ? pass('camera', `${fromDaemon.detail} (from the running daemon)`) : fail('camera', `${fromDaemon.detail} (from the running daemon)`, hint);
+  if (fromDaemon)
+    return fromDaemon.ok
+      ? pass('camera', `${fromDaemon.detail} (from the running daemon)`)
+      : fail('camera', `${fromDaemon.detail} (from the running daemon)`, hint);
   let cam: FrameSource | undefined;
   try {
     cam = await devices.camera();
@@ -70,7 +73,10 @@ export async function checkCamera(devices: DoctorDevices, health: Record<string,
 export async function checkStage(devices: DoctorDevices, health: Record<string, unknown> | null): Promise<DoctorCheck> {
   const hint = 'check the controller power and the serial cable and port; is the service user in group dialout? An alarm needs homing.';
   const fromDaemon = (health?.checks as Record<string, { ok: boolean; detail: string }> | undefined)?.stage;
-  if (fromDaemon) return fromDaemon.ok ? pass('stage', `${fromDaemon.detail} (from the running daemon)`) : fail('stage', `${fromDaemon.detail} (from the running daemon)`, hint);
+  if (fromDaemon)
+    return fromDaemon.ok
+      ? pass('stage', `${fromDaemon.detail} (from the running daemon)`)
+      : fail('stage', `${fromDaemon.detail} (from the running daemon)`, hint);
   let stage: Stage | undefined;
   try {
     stage = await devices.stage();
@@ -86,7 +92,8 @@ export async function checkStage(devices: DoctorDevices, health: Record<string, 
 
 export async function checkBroker(config: Config): Promise<DoctorCheck> {
   const url = (config.mqtt as { url?: string } | undefined)?.url;
-  if (!url) return { name: 'broker', status: 'skip', detail: 'no broker configured (mqtt.url); events stay in the outbox', hint: 'set mqtt.url to the plant broker' };
+  if (!url)
+    return { name: 'broker', status: 'skip', detail: 'no broker configured (mqtt.url); events stay in the outbox', hint: 'set mqtt.url to the plant broker' };
   let u: URL;
   try {
     u = new URL(url);
@@ -102,16 +109,35 @@ export async function checkBroker(config: Config): Promise<DoctorCheck> {
       resolve(c);
     };
     s.once('connect', () => done(pass('broker', `${u.hostname}:${port} accepts connections (${(performance.now() - t0).toFixed(0)} ms)`)));
-    s.once('timeout', () => done(fail('broker', `${u.hostname}:${port}: no answer within 5 s`, 'is the broker up? is the port open in the plant firewall? (the unit allows private networks only: see IPAddressAllow)')));
-    s.once('error', (e: NodeJS.ErrnoException) => done(fail('broker', `${u.hostname}:${port}: ${e.code ?? e.message}`, 'check the broker host name and port in mqtt.url, DNS, and that the broker runs')));
+    s.once('timeout', () =>
+      done(
+        fail(
+          'broker',
+          `${u.hostname}:${port}: no answer within 5 s`,
+          'is the broker up? is the port open in the plant firewall? (the unit allows private networks only: see IPAddressAllow)',
+        ),
+      ),
+    );
+    s.once('error', (e: NodeJS.ErrnoException) =>
+      done(fail('broker', `${u.hostname}:${port}: ${e.code ?? e.message}`, 'check the broker host name and port in mqtt.url, DNS, and that the broker runs')),
+    );
   });
 }
 
 export async function checkModels(config: Config): Promise<DoctorCheck> {
   const hint = 'install a signed bundle with `smartscope model install BUNDLE`, or return to the previous one with `smartscope model rollback`';
   const { keys, problems } = loadTrustedKeys(config.models.trustedKeysDir);
-  if (keys.length === 0) return fail('models', `no trusted signing key (${problems.join('; ') || `${config.models.trustedKeysDir} is empty`})`, `copy the bundle-signing public key (*.pub) into ${config.models.trustedKeysDir}`);
-  const store = new ModelStore(statePaths(config.appliance.stateDir).models, { keep: config.models.keep, trustedKeys: keys, trustedKeysDir: config.models.trustedKeysDir });
+  if (keys.length === 0)
+    return fail(
+      'models',
+      `no trusted signing key (${problems.join('; ') || `${config.models.trustedKeysDir} is empty`})`,
+      `copy the bundle-signing public key (*.pub) into ${config.models.trustedKeysDir}`,
+    );
+  const store = new ModelStore(statePaths(config.appliance.stateDir).models, {
+    keep: config.models.keep,
+    trustedKeys: keys,
+    trustedKeysDir: config.models.trustedKeysDir,
+  });
   const roles = Object.entries(store.state().roles);
   if (roles.length === 0) return fail('models', 'no model is active', hint);
   const parts: string[] = [];
@@ -134,9 +160,15 @@ export function checkDisk(config: Config): DoctorCheck {
     const freeMb = (s.bavail * s.bsize) / 1024 / 1024;
     const need = config.records.retention.minFreeMb;
     const detail = `${(freeMb / 1024).toFixed(1)} GiB free on the volume of ${dir} (floor ${need} MiB)`;
-    return freeMb >= need ? pass('disk', detail) : fail('disk', detail, 'retention deletes the oldest images first; lower records.retention.imagesMaxMb or free space on the volume');
+    return freeMb >= need
+      ? pass('disk', detail)
+      : fail('disk', detail, 'retention deletes the oldest images first; lower records.retention.imagesMaxMb or free space on the volume');
   } catch (err) {
-    return fail('disk', `${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'run scripts/install, or create the state folder owned by the smartscope user');
+    return fail(
+      'disk',
+      `${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      'run scripts/install, or create the state folder owned by the smartscope user',
+    );
   }
 }
 
@@ -149,8 +181,17 @@ export function checkClock(now = new Date(), syncFlag = '/run/systemd/timesync/s
     // No build date to compare with.
   }
   if (built && now.getTime() < built.getTime() - 86_400_000) {
-    return fail('clock', `system time ${now.toISOString()} is before this software was installed (${built.toISOString()})`, 'set the time and enable NTP (systemd-timesyncd or chrony): records and events carry timestamps');
+    return fail(
+      'clock',
+      `system time ${now.toISOString()} is before this software was installed (${built.toISOString()})`,
+      'set the time and enable NTP (systemd-timesyncd or chrony): records and events carry timestamps',
+    );
   }
   if (existsSync(syncFlag)) return pass('clock', `${now.toISOString()}, synchronised (systemd-timesyncd)`);
-  return { name: 'clock', status: 'skip', detail: `${now.toISOString()}; synchronisation unknown (no ${syncFlag})`, hint: 'enable NTP (timedatectl set-ntp true) so record timestamps are right' };
+  return {
+    name: 'clock',
+    status: 'skip',
+    detail: `${now.toISOString()}; synchronisation unknown (no ${syncFlag})`,
+    hint: 'enable NTP (timedatectl set-ntp true) so record timestamps are right',
+  };
 }

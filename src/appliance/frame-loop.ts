@@ -47,7 +47,12 @@ export function countRegions(r: TensorResult, threshold: number, minAreaPx: numb
 }
 
 /** Central `t`×`t` tile of a frame, scaled to 0…1 by its bit depth and normalised with the model's mean and std. */
-function centralTile(frame: { data: Uint8Array | Uint16Array; width: number; height: number; bitDepth: number }, t: number, mean: number, std: number): Float32Array {
+function centralTile(
+  frame: { data: Uint8Array | Uint16Array; width: number; height: number; bitDepth: number },
+  t: number,
+  mean: number,
+  std: number,
+): Float32Array {
   const out = new Float32Array(t * t);
   const x0 = Math.max(0, Math.floor((frame.width - t) / 2));
   const y0 = Math.max(0, Math.floor((frame.height - t) / 2));

@@ -69,7 +69,14 @@ export class ModelWatcher<M extends LoadedModel> {
       this.log.info({ role, from: slot.current?.id ?? null, to: active.id, by: e.by, reason: e.reason }, 'active model changed; swapping');
       try {
         await slot.swapTo(active, probation);
-        this.records.registerModel({ id: active.id, name: active.manifest.name, version: active.manifest.version, role, manifestSha256: active.manifestSha256, keyId: active.keyId });
+        this.records.registerModel({
+          id: active.id,
+          name: active.manifest.name,
+          version: active.manifest.version,
+          role,
+          manifestSha256: active.manifestSha256,
+          keyId: active.keyId,
+        });
         this.records.audit({ action: 'model.swap', subject: active.id, outcome: 'ok', actor: daemonActor(), details: { role, probation, activatedBy: e.by } });
       } catch (err) {
         const reason = `failed to load: ${(err as Error).message}`;
@@ -92,7 +99,13 @@ export class ModelWatcher<M extends LoadedModel> {
       if (active && slot && slot.current?.id !== active.id) await slot.swapTo(active, false);
       this.log.warn({ role, from: badId, to: r.to, reason }, 'model rolled back automatically');
     } catch (err) {
-      this.records.audit({ action: 'model.rollback', subject: badId, outcome: 'failed', actor: daemonActor(), details: { role, reason, error: (err as Error).message } });
+      this.records.audit({
+        action: 'model.rollback',
+        subject: badId,
+        outcome: 'failed',
+        actor: daemonActor(),
+        details: { role, reason, error: (err as Error).message },
+      });
       this.log.error({ role, id: badId, err: (err as Error).message }, 'automatic rollback failed');
     }
   }

@@ -42,9 +42,17 @@ export function mqttScanCommands(sink: Pick<EventSink, 'onCommand'>, service: Sc
     throw new Error(msg);
   };
   return [
-    sink.onCommand('enqueue-sample', (p) => service.enqueue({ sampleId: p.sampleId, lot: p.lot, recipeId: p.recipe.id, recipeVersion: p.recipe.version, priority: p.priority })),
+    sink.onCommand('enqueue-sample', (p) =>
+      service.enqueue({ sampleId: p.sampleId, lot: p.lot, recipeId: p.recipe.id, recipeVersion: p.recipe.version, priority: p.priority }),
+    ),
     sink.onCommand('start-scan', (p) => {
-      if (p.sampleId) return service.enqueue({ sampleId: p.sampleId, lot: p.lot, recipeId: p.recipe?.id ?? fail('start-scan with a sampleId needs a recipe'), recipeVersion: p.recipe?.version });
+      if (p.sampleId)
+        return service.enqueue({
+          sampleId: p.sampleId,
+          lot: p.lot,
+          recipeId: p.recipe?.id ?? fail('start-scan with a sampleId needs a recipe'),
+          recipeVersion: p.recipe?.version,
+        });
       return service.status();
     }),
     sink.onCommand('pause-scan', (p) => service.pause(p.scanId)),
@@ -97,28 +105,38 @@ export class ScanPipeline implements Pipeline<OnnxDetector> {
     const heartbeat = (): void => ctx.heartbeat.beat();
     const d = ctx.config.device;
     const observe = <T extends ScanDeps>(d: T): T => (ctx.web ? ctx.web.view.deps(d) : d);
-    const recorder = recordsScanRecorder(ctx.records, ctx.images, { device: `${d.site}/${d.line}/${d.id}`, softwareVersion: packageVersion(), logger: ctx.log });
+    const recorder = recordsScanRecorder(ctx.records, ctx.images, {
+      device: `${d.site}/${d.line}/${d.id}`,
+      softwareVersion: packageVersion(),
+      logger: ctx.log,
+    });
     const service = new ScanService({
       stateDir: this.o.stateDir,
       recipe: this.o.recipe,
-      check: (recipe) => assertRecipeFits(recipe, { objectives: Object.keys(calibration.objectives), limits: ctx.stage.limits }, `${this.o.recipesDir ?? 'recipes'}/${recipe.id}.yaml`),
+      check: (recipe) =>
+        assertRecipeFits(
+          recipe,
+          { objectives: Object.keys(calibration.objectives), limits: ctx.stage.limits },
+          `${this.o.recipesDir ?? 'recipes'}/${recipe.id}.yaml`,
+        ),
       logger: ctx.log,
       heartbeat,
       // Observed by the web page when it is served (live view, mosaic, events).
-      deps: () => observe({
-        camera: ctx.camera,
-        stage: ctx.stage,
-        nosepiece: this.o.nosepiece,
-        clock: this.o.clock,
-        surveyDetector: slotDetector(survey),
-        zoomDetector: slotDetector(zoom),
-        sink: sink ? scanSinkFor(sink, { forwardState: false }) : { defect: async () => undefined, scan: async () => undefined },
-        recorder,
-        calibration,
-        stateDir: this.o.stateDir,
-        logger: ctx.log,
-        heartbeat,
-      }),
+      deps: () =>
+        observe({
+          camera: ctx.camera,
+          stage: ctx.stage,
+          nosepiece: this.o.nosepiece,
+          clock: this.o.clock,
+          surveyDetector: slotDetector(survey),
+          zoomDetector: slotDetector(zoom),
+          sink: sink ? scanSinkFor(sink, { forwardState: false }) : { defect: async () => undefined, scan: async () => undefined },
+          recorder,
+          calibration,
+          stateDir: this.o.stateDir,
+          logger: ctx.log,
+          heartbeat,
+        }),
     });
     this.service = service;
     ctx.web?.server?.setQueue(() => service.status());
@@ -136,11 +154,20 @@ export class ScanPipeline implements Pipeline<OnnxDetector> {
       return v;
     };
     this.unsubscribe.push(
-      ctx.control.handle('scan-enqueue', (a) => ops.enqueue({ sampleId: text(a, 'sampleId', true)!, lot: text(a, 'lot', false), recipeId: text(a, 'recipe', true)!, recipeVersion: text(a, 'recipeVersion', false) })),
+      ctx.control.handle('scan-enqueue', (a) =>
+        ops.enqueue({
+          sampleId: text(a, 'sampleId', true)!,
+          lot: text(a, 'lot', false),
+          recipeId: text(a, 'recipe', true)!,
+          recipeVersion: text(a, 'recipeVersion', false),
+        }),
+      ),
       ctx.control.handle('scan-status', () => service.status()),
       ctx.control.handle('scan-pause', (a) => ops.pause(text(a, 'scanId', false))),
       ctx.control.handle('scan-resume', (a) => ops.resume(text(a, 'scanId', false))),
-      ctx.control.handle('scan-abort', (a, actor) => ops.abort(text(a, 'reason', false) ?? `aborted by ${actor.user} (${actor.from})`, text(a, 'scanId', false))),
+      ctx.control.handle('scan-abort', (a, actor) =>
+        ops.abort(text(a, 'reason', false) ?? `aborted by ${actor.user} (${actor.from})`, text(a, 'scanId', false)),
+      ),
     );
     if (sink) {
       // Figures the periodic `stats` message carries.

@@ -87,7 +87,17 @@ export function recordsScanRecorder(records: Records, images: ImageStore, opts: 
         }));
         records.recordTile(
           ctx.scanId,
-          { phase: 'zoom', seq: t.index, xUm: t.pose.x, yUm: t.pose.y, zUm: t.pose.z, objective: t.objective, focus: t.focusScore, capturedAt: new Date(t.capturedAt), modelId: model(ctx.zoomModel) },
+          {
+            phase: 'zoom',
+            seq: t.index,
+            xUm: t.pose.x,
+            yUm: t.pose.y,
+            zUm: t.pose.z,
+            objective: t.objective,
+            focus: t.focusScore,
+            capturedAt: new Date(t.capturedAt),
+            modelId: model(ctx.zoomModel),
+          },
           defects,
         );
       });

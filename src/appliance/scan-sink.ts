@@ -121,7 +121,16 @@ export function scanInput(e: Exclude<EngineEvent, { kind: 'state' }>): ScanEvent
     };
   }
   if (e.kind === 'progress') {
-    return { phase: 'progress', ts: e.at, ...base(ctx), stage: e.phase, done: e.done, total: e.total, fraction: e.total > 0 ? Math.min(1, e.done / e.total) : 0, state: e.state };
+    return {
+      phase: 'progress',
+      ts: e.at,
+      ...base(ctx),
+      stage: e.phase,
+      done: e.done,
+      total: e.total,
+      fraction: e.total > 0 ? Math.min(1, e.done / e.total) : 0,
+      state: e.state,
+    };
   }
   const s = e.summary;
   return {
@@ -144,7 +153,16 @@ function summary(s: EngineSummary): Extract<ScanEventInput, { phase: 'finished' 
     densityPerCm2: { total, byClass },
     acceptance: { result: s.verdict, reasons: s.reasons.map(reason) },
     rasterFields: s.rasterFields,
-    instrumentTime: { surveyMs: t.surveyMs, travelMs: t.travelMs, focusMs: t.focusMs, captureMs: t.captureMs, inferenceMs: t.inferenceMs, totalMs: t.totalMs, zoomMs: t.zoomMs, otherMs: t.otherMs },
+    instrumentTime: {
+      surveyMs: t.surveyMs,
+      travelMs: t.travelMs,
+      focusMs: t.focusMs,
+      captureMs: t.captureMs,
+      inferenceMs: t.inferenceMs,
+      totalMs: t.totalMs,
+      zoomMs: t.zoomMs,
+      otherMs: t.otherMs,
+    },
     surveyFields: s.surveyFields,
     candidates: s.candidates,
     targetsVisited: s.targetsVisited,
@@ -174,7 +192,10 @@ async function reportImage(path: string, opts: ScanSinkOptions): Promise<Encoded
     const maxBytes = opts.reportMaxBytes ?? 512 * 1024;
     for (let side = maxSide; side >= 64; side = Math.floor(side * 0.75)) {
       for (const quality of [80, 65, 50]) {
-        const { data, info } = await sharp(input).resize(side, side, { fit: 'inside', withoutEnlargement: true }).jpeg({ quality }).toBuffer({ resolveWithObject: true });
+        const { data, info } = await sharp(input)
+          .resize(side, side, { fit: 'inside', withoutEnlargement: true })
+          .jpeg({ quality })
+          .toBuffer({ resolveWithObject: true });
         if (data.length <= maxBytes) return { jpeg: data, widthPx: info.width, heightPx: info.height };
       }
     }

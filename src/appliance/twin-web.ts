@@ -33,14 +33,20 @@ export async function startTwinWeb(o: { config: WebConfig; stateDir: string; log
   const records = Records.open({ path: join(o.stateDir, 'records.db') });
   const images = new ImageStore(join(o.stateDir, 'images'), records);
   const recorder = recordsScanRecorder(records, images, { device: o.device, softwareVersion: packageVersion(), logger: o.logger });
-  const control = new ControlServer(join(o.stateDir, 'control.sock'), log, (actor, command, args, outcome, detail) => records.command(actor, command, args, outcome, detail));
+  const control = new ControlServer(join(o.stateDir, 'control.sock'), log, (actor, command, args, outcome, detail) =>
+    records.command(actor, command, args, outcome, detail),
+  );
   let current: ScanControl | null = null;
   const fail = (msg: string): never => {
     throw new Error(msg);
   };
   control.handle('scan-pause', () => (current?.pause() ? { state: current.state } : fail('no scan is running')));
   control.handle('scan-resume', () => (current?.resume() ? { state: current.state } : fail('no scan is paused')));
-  control.handle('scan-abort', (a, actor) => (current?.abort(typeof a.reason === 'string' ? a.reason : `aborted by ${actor.user} (${actor.from})`) ? { state: current.state } : fail('no scan is running')));
+  control.handle('scan-abort', (a, actor) =>
+    current?.abort(typeof a.reason === 'string' ? a.reason : `aborted by ${actor.user} (${actor.from})`)
+      ? { state: current.state }
+      : fail('no scan is running'),
+  );
   const page = new WebPage(o.config, log);
   const listening = page.listen({
     records,
@@ -77,7 +83,13 @@ export async function startDemoWeb(cfg: Config, runDir: string, logger: Logger, 
   if (!cfg.web.enabled) return null;
   const d = cfg.device;
   const start = (p: number): Promise<TwinWeb> =>
-    startTwinWeb({ config: { ...cfg.web, port: p }, stateDir: runDir, logger, device: `${d.site}/${d.line}/${d.id}`, status: () => ({ status: 'ok', step: 'demo on the digital twin', checks: {} }) });
+    startTwinWeb({
+      config: { ...cfg.web, port: p },
+      stateDir: runDir,
+      logger,
+      device: `${d.site}/${d.line}/${d.id}`,
+      status: () => ({ status: 'ok', step: 'demo on the digital twin', checks: {} }),
+    });
   try {
     return await start(port ?? cfg.web.port);
   } catch (err) {

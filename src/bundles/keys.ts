@@ -17,7 +17,10 @@ export interface TrustedKey {
 export function keyIdOf(publicKey: KeyObject): string {
   const der = publicKey.export({ type: 'spki', format: 'der' });
   // SPKI for Ed25519 is a fixed 12-byte prefix followed by the 32-byte key (RFC 8410 §4).
-  return createHash('sha256').update(der.subarray(der.length - 32)).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(der.subarray(der.length - 32))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 /** Reads every *.pub in `dir`. A file that is not an ed25519 public key is reported in `problems`, not fatal. */
@@ -26,7 +29,9 @@ export function loadTrustedKeys(dir: string): { keys: TrustedKey[]; problems: st
   const problems: string[] = [];
   let names: string[];
   try {
-    names = readdirSync(dir).filter((n) => n.endsWith('.pub')).sort();
+    names = readdirSync(dir)
+      .filter((n) => n.endsWith('.pub'))
+      .sort();
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     return { keys, problems: [`trusted keys folder ${dir} cannot be read (${e.code ?? e.message})`] };

@@ -82,7 +82,8 @@ export function parseManifest(bytes: Buffer): InstallableManifest {
   }
   if (!validate(data)) {
     const problems = (validate.errors ?? []).map(
-      (e) => `${e.instancePath || '(top level)'} ${e.message}${e.params && 'additionalProperty' in e.params ? ` "${String(e.params.additionalProperty)}"` : ''}`,
+      (e) =>
+        `${e.instancePath || '(top level)'} ${e.message}${e.params && 'additionalProperty' in e.params ? ` "${String(e.params.additionalProperty)}"` : ''}`,
     );
     throw new Error(`manifest.json does not follow models/manifest.schema.json: ${[...new Set(problems)].join('; ')}`);
   }

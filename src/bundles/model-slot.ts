@@ -169,7 +169,10 @@ export class ModelSlot<M extends LoadedModel> {
     this.probationUntil = performance.now() + this.opts.probation.durationS * 1000;
     this.opts.metrics?.setActiveModel(this.role, fresh.id);
     if (old) this.opts.metrics?.modelSwaps.inc({ role: this.role });
-    this.opts.log?.info({ role: this.role, from: old?.id ?? null, to: fresh.id, loadMs: Math.round(performance.now() - t0), probation: !this.judged }, 'model swapped');
+    this.opts.log?.info(
+      { role: this.role, from: old?.id ?? null, to: fresh.id, loadMs: Math.round(performance.now() - t0), probation: !this.judged },
+      'model swapped',
+    );
     if (old) void this.closeWhenDrained(old);
   }
 

@@ -51,23 +51,29 @@ export function checkSignature(session: ort.InferenceSession, m: Manifest): void
   }
   const inputs = session.inputMetadata;
   if (inputs.length !== 1 || inputs[0]!.name !== m.input.name) {
-    throw new ModelCheckError('shape', `the model's inputs are ${inputs.map((i) => `"${i.name}"`).join(', ')} but the manifest declares one input "${m.input.name}"`);
+    throw new ModelCheckError(
+      'shape',
+      `the model's inputs are ${inputs.map((i) => `"${i.name}"`).join(', ')} but the manifest declares one input "${m.input.name}"`,
+    );
   }
   const inp = inputs[0]!;
   if (!inp.isTensor) throw new ModelCheckError('shape', `input "${inp.name}" of the model is not a tensor`);
   const [, c, h, w] = inp.shape;
   const inOk =
-    inp.type === 'float32' &&
-    inp.shape.length === 4 &&
-    (!fixed(c) || c === m.input.channels) &&
-    [h, w].every((d) => !fixed(d) || d === m.input.tileSize);
+    inp.type === 'float32' && inp.shape.length === 4 && (!fixed(c) || c === m.input.channels) && [h, w].every((d) => !fixed(d) || d === m.input.tileSize);
   if (!inOk) throw new ModelCheckError('shape', `input "${inp.name}": the model takes ${inp.type} ${fmt(inp.shape)} but the manifest declares ${declaredIn}`);
   const out = session.outputMetadata.find((o) => o.name === m.output.name);
   if (!out) {
-    throw new ModelCheckError('shape', `the model has no output "${m.output.name}" (its outputs: ${session.outputMetadata.map((o) => `"${o.name}"`).join(', ')})`);
+    throw new ModelCheckError(
+      'shape',
+      `the model has no output "${m.output.name}" (its outputs: ${session.outputMetadata.map((o) => `"${o.name}"`).join(', ')})`,
+    );
   }
   if (!out.isTensor || out.type !== 'float32' || out.shape.length !== 4) {
-    throw new ModelCheckError('shape', `output "${out.name}": the model gives ${out.isTensor ? `${out.type} ${fmt(out.shape)}` : 'a non-tensor'} but the manifest declares float32 NCHW`);
+    throw new ModelCheckError(
+      'shape',
+      `output "${out.name}": the model gives ${out.isTensor ? `${out.type} ${fmt(out.shape)}` : 'a non-tensor'} but the manifest declares float32 NCHW`,
+    );
   }
   const n = out.shape[CLASS_AXIS];
   if (fixed(n) && n !== m.classes.length) {
@@ -111,11 +117,17 @@ export async function runGoldenSet(
       const a = got.data as Float32Array;
       if (outName === m.output.name) {
         if (dims[CLASS_AXIS] !== m.classes.length) {
-          throw new ModelCheckError('classes', `output "${outName}" has ${dims[CLASS_AXIS]} channels but the manifest lists ${m.classes.length} classes (${m.classes.join(', ')})`);
+          throw new ModelCheckError(
+            'classes',
+            `output "${outName}" has ${dims[CLASS_AXIS]} channels but the manifest lists ${m.classes.length} classes (${m.classes.join(', ')})`,
+          );
         }
         const worst = worstSoftmaxSum(a, dims);
         if (Math.abs(worst - 1) > 1e-3) {
-          throw new ModelCheckError('shape', `output "${outName}" is declared softmax but its channels sum to ${worst.toPrecision(4)} at some pixel (should be 1)`);
+          throw new ModelCheckError(
+            'shape',
+            `output "${outName}" is declared softmax but its channels sum to ${worst.toPrecision(4)} at some pixel (should be 1)`,
+          );
         }
       }
       if (fmt(dims) !== fmt(want.shape)) {

@@ -178,7 +178,13 @@ export class ModelStore {
         }
         for (const d of new Set(names.map((n) => dirname(join(staging, n))))) fsyncDir(d);
         renameDurable(staging, target);
-        this.audit({ action: 'model.stage', subject: id, outcome: 'ok', actor, details: { role: roleOf(v.manifest), keyId: v.key.id, manifestSha256: v.manifestSha256 } });
+        this.audit({
+          action: 'model.stage',
+          subject: id,
+          outcome: 'ok',
+          actor,
+          details: { role: roleOf(v.manifest), keyId: v.key.id, manifestSha256: v.manifestSha256 },
+        });
       }
       if (activate) this.activateLocked(id, v.manifest, v.manifestSha256, actor, 'install');
       return { id, alreadyInstalled };
@@ -231,7 +237,9 @@ export class ModelStore {
         if (id !== current) {
           this.opts.log?.error({ role, active: current, using: id }, 'active model missing or damaged; falling back');
           try {
-            this.locked(() => writeState(this.statePath, withActivation(this.state(), role, this.entry(id, v.manifestSha256, actor, 'recovery'), this.opts.keep)));
+            this.locked(() =>
+              writeState(this.statePath, withActivation(this.state(), role, this.entry(id, v.manifestSha256, actor, 'recovery'), this.opts.keep)),
+            );
             this.audit({ action: 'model.recover', subject: id, outcome: 'ok', actor, details: { role, previous: current ?? null } });
           } catch (err) {
             if (!(err instanceof StoreBusy)) throw err;
@@ -300,7 +308,15 @@ export class ModelStore {
 
   private quickVerify(id: string): VerifiedBundle {
     const dir = join(this.versionsDir, id);
-    if (!existsSync(dir)) throw new BundleRefused('no-manifest', `model ${id} is not installed (installed: ${this.list().map((v) => v.id).join(', ') || 'none'})`);
+    if (!existsSync(dir))
+      throw new BundleRefused(
+        'no-manifest',
+        `model ${id} is not installed (installed: ${
+          this.list()
+            .map((v) => v.id)
+            .join(', ') || 'none'
+        })`,
+      );
     const v = verifySignedFiles(readBundle(dir), this.verifyOpts());
     if (bundleId(v.manifest) !== id) throw new BundleRefused('manifest', `folder ${dir} holds ${bundleId(v.manifest)}, not ${id}`);
     return v;

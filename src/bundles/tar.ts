@@ -71,7 +71,14 @@ export function writeTar(entries: TarEntry[], mtime = new Date(0)): Buffer {
     h.write('0000000\0', 108, 8, 'ascii');
     h.write('0000000\0', 116, 8, 'ascii');
     h.write(`${e.data.length.toString(8).padStart(11, '0')}\0`, 124, 12, 'ascii');
-    h.write(`${Math.floor(mtime.getTime() / 1000).toString(8).padStart(11, '0')}\0`, 136, 12, 'ascii');
+    h.write(
+      `${Math.floor(mtime.getTime() / 1000)
+        .toString(8)
+        .padStart(11, '0')}\0`,
+      136,
+      12,
+      'ascii',
+    );
     h.write('        ', 148, 8, 'ascii');
     h[156] = 48; // '0': regular file
     h.write('ustar\0', 257, 6, 'ascii');

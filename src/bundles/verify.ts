@@ -13,17 +13,7 @@ import { MANIFEST_FILE, parseManifest, SIGNATURE_FILE, type InstallableManifest 
 import { checkSignature, ModelCheckError, openModel, runGoldenSet, type GoldenReport } from './onnx-check.js';
 
 export type RefusalCode =
-  | 'no-manifest'
-  | 'unsigned'
-  | 'bad-signature'
-  | 'unknown-key'
-  | 'manifest'
-  | 'corrupted'
-  | 'unlisted'
-  | 'model-load'
-  | 'shape'
-  | 'classes'
-  | 'golden';
+  'no-manifest' | 'unsigned' | 'bad-signature' | 'unknown-key' | 'manifest' | 'corrupted' | 'unlisted' | 'model-load' | 'shape' | 'classes' | 'golden';
 
 export class BundleRefused extends Error {
   constructor(
@@ -65,14 +55,20 @@ export function verifySignedFiles(src: BundleSource, opts: VerifyOptions): Verif
   if (!manifestBytes) throw new BundleRefused('no-manifest', `${src.origin} is not a model bundle: it has no ${MANIFEST_FILE}`);
   const sigBytes = src.files.get(SIGNATURE_FILE);
   if (!sigBytes) {
-    throw new BundleRefused('unsigned', `${src.origin} is not signed (no ${SIGNATURE_FILE}): only bundles signed with a trusted key install; sign it with scripts/sign-bundle`);
+    throw new BundleRefused(
+      'unsigned',
+      `${src.origin} is not signed (no ${SIGNATURE_FILE}): only bundles signed with a trusted key install; sign it with scripts/sign-bundle`,
+    );
   }
   let sig: BundleSignature;
   try {
     sig = JSON.parse(sigBytes.toString('utf8')) as BundleSignature;
     if (sig.algorithm !== 'ed25519' || typeof sig.keyId !== 'string' || typeof sig.signature !== 'string') throw new Error('fields');
   } catch {
-    throw new BundleRefused('unsigned', `${SIGNATURE_FILE} of ${src.origin} is not a signature this installer understands (expected {"algorithm":"ed25519","keyId":…,"signature":…})`);
+    throw new BundleRefused(
+      'unsigned',
+      `${SIGNATURE_FILE} of ${src.origin} is not a signature this installer understands (expected {"algorithm":"ed25519","keyId":…,"signature":…})`,
+    );
   }
   const key = opts.trustedKeys.find((k) => k.id === sig.keyId);
   if (!key) {
@@ -83,7 +79,10 @@ export function verifySignedFiles(src: BundleSource, opts: VerifyOptions): Verif
     );
   }
   if (!verifyManifestSignature(manifestBytes, sig, key.key)) {
-    throw new BundleRefused('bad-signature', `the signature of ${src.origin} by key ${key.id} (${key.file}) does not match ${MANIFEST_FILE}: the manifest was changed after signing`);
+    throw new BundleRefused(
+      'bad-signature',
+      `the signature of ${src.origin} by key ${key.id} (${key.file}) does not match ${MANIFEST_FILE}: the manifest was changed after signing`,
+    );
   }
   opts.onProgress?.('signature', 1, 1);
   let manifest: InstallableManifest;
@@ -95,7 +94,10 @@ export function verifySignedFiles(src: BundleSource, opts: VerifyOptions): Verif
   const listed = new Set(manifest.files.map((f) => f.path));
   const extra = [...src.files.keys()].filter((p) => p !== MANIFEST_FILE && p !== SIGNATURE_FILE && !listed.has(p));
   if (extra.length > 0) {
-    throw new BundleRefused('unlisted', `${src.origin} holds files its manifest does not list, so the signature does not cover them: ${extra.sort().join(', ')}`);
+    throw new BundleRefused(
+      'unlisted',
+      `${src.origin} holds files its manifest does not list, so the signature does not cover them: ${extra.sort().join(', ')}`,
+    );
   }
   manifest.files.forEach((f, i) => {
     const data = src.files.get(f.path);

@@ -27,7 +27,13 @@ export const cameraSchema: Schema = obj('The camera: the twin (default), a GenIC
     triggerSource: str('Input line for the hardware trigger.', 'Line0', { minLength: 1 }),
     frameRate: num('Frame rate in free-run.', undefined, 0.01, 10_000, 'Hz'),
     packetSize: int('GigE Vision packet size (left out: the camera’s).', undefined, 576, 16_384, 'bytes'),
-    latencyMarginUs: num('Free-run and hardware trigger: how much earlier than arrival − exposure a frame may have started (left out: one frame period).', undefined, 0, 1e8, 'µs'),
+    latencyMarginUs: num(
+      'Free-run and hardware trigger: how much earlier than arrival − exposure a frame may have started (left out: one frame period).',
+      undefined,
+      0,
+      1e8,
+      'µs',
+    ),
   }),
   v4l2: obj('V4L2 device (kind v4l2).', {
     device: str('Device node.', '/dev/video0', { pattern: '^/dev/' }),

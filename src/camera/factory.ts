@@ -31,7 +31,14 @@ export function createFrameSource(cfg: CameraConfig, deps: { clock: Clock; twin?
       { path: 'camera.queueDepth', value: cfg.queueDepth, expected: `less than camera.poolSize (${cfg.poolSize}): a grab needs a free buffer` },
     ]);
   }
-  const common = { poolSize: cfg.poolSize, queueDepth: cfg.queueDepth, exposureUs: cfg.exposureUs, gainDb: cfg.gainDb, clock: deps.clock, defaultTimeoutMs: cfg.grabTimeoutMs };
+  const common = {
+    poolSize: cfg.poolSize,
+    queueDepth: cfg.queueDepth,
+    exposureUs: cfg.exposureUs,
+    gainDb: cfg.gainDb,
+    clock: deps.clock,
+    defaultTimeoutMs: cfg.grabTimeoutMs,
+  };
   switch (cfg.kind) {
     case 'twin': {
       if (!deps.twin) throw new Error('camera.kind is "twin" but no twin was built');

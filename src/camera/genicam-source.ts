@@ -78,7 +78,7 @@ export class GenicamFrameSource extends NativeFrameSource {
     if (r) Object.assign(next, { offsetX: r.x, offsetY: r.y, width: r.width, height: r.height });
     else for (const k of ['offsetX', 'offsetY', 'width', 'height'] as const) delete next[k];
     this.openOptions = next;
-    if (this.state !== 'open') return;  // applies at the next open()
+    if (this.state !== 'open') return; // applies at the next open()
     await viaNative(site, () => this.native.close());
     try {
       this.device = await viaNative(site, () => this.native.open(this.openOptions));

@@ -141,7 +141,7 @@ export abstract class NativeFrameSource extends EventEmitter implements FrameSou
 
   async setExposure(us: number): Promise<void> {
     const site = callSite(this.setExposure);
-    expectNumber(us, 'exposureUs', -1e12, 1e12);  // the device names its own range
+    expectNumber(us, 'exposureUs', -1e12, 1e12); // the device names its own range
     this.requireOpen();
     const got = await this.control(site, () => this.native.setExposure(us));
     if (this.device) this.device.exposureUs = got;

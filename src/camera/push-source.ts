@@ -145,7 +145,7 @@ export class PushFrameSource extends NativeFrameSource {
   }
 
   protected async startExposure(_callNs: number, signal: AbortSignal): Promise<void> {
-    if (!this.producer) return;  // frames come from push(); grab() waits for the next one
+    if (!this.producer) return; // frames come from push(); grab() waits for the next one
     const slot = this.native.acquire();
     if (!slot) {
       this.countDropped();

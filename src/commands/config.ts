@@ -21,7 +21,9 @@ export function registerConfigCommands(program: Command): void {
   const cfg = program.command('config').description('configuration file tools');
   cfg
     .command('check')
-    .description('check the config file against the schema, across fields (camera buffers, TLS files, twin or real) and resolve its secret references; exit 0 when valid, 1 with every problem listed when not')
+    .description(
+      'check the config file against the schema, across fields (camera buffers, TLS files, twin or real) and resolve its secret references; exit 0 when valid, 1 with every problem listed when not',
+    )
     .option('--json', 'print the result as JSON: {file, valid, problems: [{path, value, expected}], warnings}')
     .action((opts: { json?: boolean }) => {
       const path = configPath(program) ?? DEFAULT_CONFIG_PATH;

@@ -37,7 +37,8 @@ function num(name: string, min: number, max: number) {
 
 function densities(v: string): number[] {
   const out = v.split(',').map((x) => Number(x.trim()));
-  if (out.length === 0 || out.some((d) => !(d >= 0.0005 && d <= 0.05))) throw new InvalidArgumentError(`--density takes fractions in [0.0005, 0.05] separated by commas, got ${JSON.stringify(v)}`);
+  if (out.length === 0 || out.some((d) => !(d >= 0.0005 && d <= 0.05)))
+    throw new InvalidArgumentError(`--density takes fractions in [0.0005, 0.05] separated by commas, got ${JSON.stringify(v)}`);
   return out;
 }
 
@@ -82,7 +83,8 @@ export function registerDemoCommand(program: Command): void {
     .option('--web-port <n>', 'port of the web page (default web.port; any free port when that one is busy)', num('--web-port', 0, 65535))
     .option('--keep-serving', 'keep the web page up after the batch until Ctrl-C')
     .action(async (opts: DemoOptions) => {
-      if (!['grbl', 'proscan', 'direct'].includes(opts.protocol)) throw new InvalidArgumentError(`--protocol must be grbl, proscan or direct, got ${opts.protocol}`);
+      if (!['grbl', 'proscan', 'direct'].includes(opts.protocol))
+        throw new InvalidArgumentError(`--protocol must be grbl, proscan or direct, got ${opts.protocol}`);
       if (!['stream', 'pty'].includes(opts.transport)) throw new InvalidArgumentError(`--transport must be stream or pty, got ${opts.transport}`);
       const { results, pendingEvents } = await runDemo(program, opts);
       process.exitCode = pendingEvents > 0 ? EXIT_EVENTS_QUEUED : results.every((r) => r.result.summary.state === 'finished') ? 0 : 1;
@@ -117,7 +119,9 @@ export async function runDemo(program: Command, opts: DemoOptions): Promise<Demo
   });
   const web = await startDemoWeb(cfg, runDir, logger, opts.webPort);
   if (web) out(`web page: ${web.url}\n`);
-  out(`smartscope demo: ${opts.samples} twin sample(s) of ${opts.sizeMm} × ${opts.sizeMm} mm; events to ${sink.url}${cfg.mqtt && cfg.mqtt.url ? '' : ' (embedded broker)'}\n`);
+  out(
+    `smartscope demo: ${opts.samples} twin sample(s) of ${opts.sizeMm} × ${opts.sizeMm} mm; events to ${sink.url}${cfg.mqtt && cfg.mqtt.url ? '' : ' (embedded broker)'}\n`,
+  );
   const leftover = sink.health().pendingEvents;
   if (leftover > 0) out(`  ${leftover} event(s) an earlier run could not deliver are still queued in ${mqttCfg.outbox.dir}: they go first\n`);
 
@@ -155,7 +159,18 @@ export async function runDemo(program: Command, opts: DemoOptions): Promise<Demo
     const density = opts.density[k % opts.density.length]!;
     const sampleId = `twin-${seed}`;
     out(`  generating sample ${sampleId}: defect density ${(density * 100).toFixed(2)} % of area\n`);
-    samples.set(sampleId, new SyntheticSample({ seed, id: sampleId, widthUm: opts.sizeMm * 1000, heightUm: opts.sizeMm * 1000, defectDensity: density, texture: cfg.twin.sample.texture, grainSizeUm: cfg.twin.sample.grainSizeUm }));
+    samples.set(
+      sampleId,
+      new SyntheticSample({
+        seed,
+        id: sampleId,
+        widthUm: opts.sizeMm * 1000,
+        heightUm: opts.sizeMm * 1000,
+        defectDensity: density,
+        texture: cfg.twin.sample.texture,
+        grainSizeUm: cfg.twin.sample.grainSizeUm,
+      }),
+    );
     queue.enqueue({ sampleId, lot: 'demo-lot', recipeId: 'twin-demo' });
   }
   const results: TwinSampleResult[] = [];
@@ -170,7 +185,11 @@ export async function runDemo(program: Command, opts: DemoOptions): Promise<Demo
         const r = await loop.scanSample({ sampleId: job.sampleId, lot: job.lot, sample: samples.get(job.sampleId)! }, job.scanId, control);
         bar.done();
         const s = r.result.summary;
-        queue.update(job.scanId, { state: s.state === 'finished' ? 'done' : s.state, endedAt: clock.wallTime().toISOString(), result: `${s.verdict.toUpperCase()} ${s.confirmed} defects` });
+        queue.update(job.scanId, {
+          state: s.state === 'finished' ? 'done' : s.state,
+          endedAt: clock.wallTime().toISOString(),
+          result: `${s.verdict.toUpperCase()} ${s.confirmed} defects`,
+        });
         results.push(r);
         out(formatDemoReport([r], { header: false }));
       } catch (err) {
@@ -192,7 +211,9 @@ export async function runDemo(program: Command, opts: DemoOptions): Promise<Demo
         waitBar.update(p.delivered, p.delivered + p.pending, p.connected ? '' : '(broker not reachable)');
         if (!process.stderr.isTTY && !opts.json && p.elapsedMs - lastLine >= 5000) {
           lastLine = p.elapsedMs;
-          process.stderr.write(`waiting for the broker at ${sink.url}: ${p.pending} event(s) queued, ${Math.round(p.elapsedMs / 1000)} s of ${opts.drainTimeoutS} s\n`);
+          process.stderr.write(
+            `waiting for the broker at ${sink.url}: ${p.pending} event(s) queued, ${Math.round(p.elapsedMs / 1000)} s of ${opts.drainTimeoutS} s\n`,
+          );
         }
       },
     });
@@ -216,12 +237,17 @@ export async function runDemo(program: Command, opts: DemoOptions): Promise<Demo
   }
   const published = results.reduce((a, r) => a + r.result.defects.length, 0);
   const pendingEvents = delivery.pending;
-  const report = { results: results.map(summaryOf), mqtt: { url: sink.url, defectEventsPublished: published, received, pendingEvents, outboxDir: mqttCfg.outbox.dir } };
+  const report = {
+    results: results.map(summaryOf),
+    mqtt: { url: sink.url, defectEventsPublished: published, received, pendingEvents, outboxDir: mqttCfg.outbox.dir },
+  };
   writeFileSync(join(runDir, 'demo-results.json'), `${JSON.stringify(report, null, 1)}\n`);
   if (opts.json) process.stdout.write(`${JSON.stringify(report)}\n`);
   else {
     out(formatDemoReport(results, { header: true }));
-    out(`MQTT: ${published} defect events published; the subscriber received ${received.defects} defect events, ${received.thumbnails} thumbnails, ${received.scans} scan events\n`);
+    out(
+      `MQTT: ${published} defect events published; the subscriber received ${received.defects} defect events, ${received.thumbnails} thumbnails, ${received.scans} scan events\n`,
+    );
     out(`results: ${join(runDir, 'demo-results.json')}\n`);
   }
   if (pendingEvents > 0) {

@@ -28,7 +28,12 @@ export function registerDoctorCommand(program: Command): void {
         checks.push({ name: 'config', status: 'pass', detail: `valid${warnings.length ? `; ${warnings.join('; ')}` : ''}` });
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;
-        checks.push({ name: 'config', status: 'fail', detail: err.message.replace(/\n/g, ' '), hint: 'fix the file; `smartscope config check` lists every problem' });
+        checks.push({
+          name: 'config',
+          status: 'fail',
+          detail: err.message.replace(/\n/g, ' '),
+          hint: 'fix the file; `smartscope config check` lists every problem',
+        });
       }
       if (config) {
         const health = await daemonHealth(config);

@@ -16,7 +16,12 @@ interface JsonOpt {
   json?: boolean;
 }
 
-const STEP_LABEL: Record<VerifyStep, string> = { signature: 'checking signature', files: 'checking file hashes', model: 'loading model', golden: 'replaying golden set' };
+const STEP_LABEL: Record<VerifyStep, string> = {
+  signature: 'checking signature',
+  files: 'checking file hashes',
+  model: 'loading model',
+  golden: 'replaying golden set',
+};
 
 function out(opts: JsonOpt, json: unknown, text: string): void {
   process.stdout.write(opts.json ? `${JSON.stringify(json)}\n` : `${text}\n`);
@@ -93,7 +98,16 @@ export function registerModelCommands(program: Command): void {
         const probation = ctx.config.models.probation.durationS;
         out(
           opts,
-          { ok: true, id, role: roleOf(v.manifest), activated: opts.activate, previous, alreadyInstalled: r.alreadyInstalled, keyId: v.key.id, golden: v.golden },
+          {
+            ok: true,
+            id,
+            role: roleOf(v.manifest),
+            activated: opts.activate,
+            previous,
+            alreadyInstalled: r.alreadyInstalled,
+            keyId: v.key.id,
+            golden: v.golden,
+          },
           `${r.alreadyInstalled ? 'already installed' : 'installed'} ${id} (${roleOf(v.manifest)}, signed by key ${v.key.id}, golden set ${v.golden?.cases} cases within tolerance)` +
             (opts.activate
               ? `\nactive now; previous: ${previous ?? 'none'}. A running daemon switches between frames` +
@@ -214,7 +228,13 @@ export function registerModelCommands(program: Command): void {
           if (active.length === 0) results.push({ target: 'active models', ok: false, code: 'none', error: 'no model is active' });
           for (const id of active) await run(id, () => ctx.store.verifyInstalled(id, true));
         }
-        ctx.records.audit({ action: 'model.verify', subject: results.map((r) => r.target).join(','), outcome: results.every((r) => r.ok) ? 'ok' : 'refused', actor: ctx.actor, details: { results } });
+        ctx.records.audit({
+          action: 'model.verify',
+          subject: results.map((r) => r.target).join(','),
+          outcome: results.every((r) => r.ok) ? 'ok' : 'refused',
+          actor: ctx.actor,
+          details: { results },
+        });
       } finally {
         ctx.close();
       }

@@ -19,7 +19,15 @@ function print(json: boolean | undefined, data: unknown, text: () => string): vo
 }
 
 const table = (rows: Array<Record<string, unknown>>): string =>
-  rows.length === 0 ? '(none)' : rows.map((r) => Object.entries(r).map(([k, v]) => `${k}=${v === null ? '' : String(v)}`).join('  ')).join('\n');
+  rows.length === 0
+    ? '(none)'
+    : rows
+        .map((r) =>
+          Object.entries(r)
+            .map(([k, v]) => `${k}=${v === null ? '' : String(v)}`)
+            .join('  '),
+        )
+        .join('\n');
 
 export function registerRecordsCommands(program: Command): void {
   const rec = program.command('records').description('traceability records: defects, samples, scans, audit trail');
@@ -51,7 +59,19 @@ export function registerRecordsCommands(program: Command): void {
       const r = openReadonly(program);
       try {
         const rows = r.defectsOfSample(id);
-        print(opts.json, rows, () => table(rows.map((d) => ({ defect: d.defect_uid, class: d.class, x_um: d.x_um, y_um: d.y_um, model: d.model_id, calibration: d.calibration_id, scan: d.scan_id }))));
+        print(opts.json, rows, () =>
+          table(
+            rows.map((d) => ({
+              defect: d.defect_uid,
+              class: d.class,
+              x_um: d.x_um,
+              y_um: d.y_um,
+              model: d.model_id,
+              calibration: d.calibration_id,
+              scan: d.scan_id,
+            })),
+          ),
+        );
       } finally {
         r.close();
       }
@@ -78,7 +98,14 @@ export function registerRecordsCommands(program: Command): void {
       const r = openReadonly(program);
       try {
         const rows = r.recentAudit(Math.max(1, Number(opts.limit) || 50));
-        print(opts.json, rows, () => rows.map((a) => `${a.at}  ${a.user.padEnd(10)} ${a.origin.padEnd(18)} ${a.action.padEnd(22)} ${a.outcome.padEnd(8)} ${a.subject ?? ''}`).join('\n') || '(none)');
+        print(
+          opts.json,
+          rows,
+          () =>
+            rows
+              .map((a) => `${a.at}  ${a.user.padEnd(10)} ${a.origin.padEnd(18)} ${a.action.padEnd(22)} ${a.outcome.padEnd(8)} ${a.subject ?? ''}`)
+              .join('\n') || '(none)',
+        );
       } finally {
         r.close();
       }

@@ -64,7 +64,10 @@ export function registerRunCommand(program: Command): void {
       });
 
       const readyTimeout = new Promise<never>((_, reject) => {
-        const t = setTimeout(() => reject(new Error(`start-up did not finish within ${config.appliance.readyTimeoutS} s`)), config.appliance.readyTimeoutS * 1000);
+        const t = setTimeout(
+          () => reject(new Error(`start-up did not finish within ${config.appliance.readyTimeoutS} s`)),
+          config.appliance.readyTimeoutS * 1000,
+        );
         t.unref();
       });
       try {

@@ -18,10 +18,16 @@ import type { ScanStatus } from '../scan/service.js';
 import { actAsStateOwner } from './appliance-context.js';
 import { loadConfig } from './config.js';
 
-const job = (j: BatchJob | null): string => (j ? `${j.scanId}  sample ${j.sampleId}  lot ${j.lot}  recipe ${j.recipeId}  ${j.state}${j.result ? `  ${j.result}` : ''}` : '-');
+const job = (j: BatchJob | null): string =>
+  j ? `${j.scanId}  sample ${j.sampleId}  lot ${j.lot}  recipe ${j.recipeId}  ${j.state}${j.result ? `  ${j.result}` : ''}` : '-';
 
 function statusText(s: ScanStatus): string {
-  const lines = [`state    ${s.state}${s.reason ? ` (${s.reason})` : ''}`, `current  ${job(s.current)}`, `last     ${job(s.last)}`, `queued   ${s.queued.length}`];
+  const lines = [
+    `state    ${s.state}${s.reason ? ` (${s.reason})` : ''}`,
+    `current  ${job(s.current)}`,
+    `last     ${job(s.last)}`,
+    `queued   ${s.queued.length}`,
+  ];
   for (const q of s.queued) lines.push(`  ${job(q)}`);
   return lines.join('\n');
 }

@@ -24,7 +24,11 @@ export function crossFieldIssues(config: Config): ConfigIssue[] {
     }
   }
   if ((mqtt.tls?.cert === undefined) !== (mqtt.tls?.key === undefined)) {
-    issues.push({ path: mqtt.tls?.cert ? 'mqtt.tls.key' : 'mqtt.tls.cert', value: undefined, expected: 'a value: a client certificate needs both cert and key' });
+    issues.push({
+      path: mqtt.tls?.cert ? 'mqtt.tls.key' : 'mqtt.tls.cert',
+      value: undefined,
+      expected: 'a value: a client certificate needs both cert and key',
+    });
   }
   issues.push(...instrumentIssues(config));
   return issues;

@@ -137,7 +137,8 @@ function rangeOf(s: Schema): string {
   if (typeof s['x-expect'] === 'string') parts.push(s['x-expect']);
   else if (typeof s.pattern === 'string') parts.push(`matches \`${s.pattern}\``);
   if (typeof s.format === 'string' && typeof s['x-expect'] !== 'string') parts.push(`${s.format} format`);
-  if ((s.minLength !== undefined || s.maxLength !== undefined) && typeof s['x-expect'] !== 'string') parts.push(`${s.minLength ?? 0}–${s.maxLength ?? '∞'} characters`);
+  if ((s.minLength !== undefined || s.maxLength !== undefined) && typeof s['x-expect'] !== 'string')
+    parts.push(`${s.minLength ?? 0}–${s.maxLength ?? '∞'} characters`);
   if (s.minItems !== undefined || s.maxItems !== undefined) parts.push(`${s.minItems ?? 0}–${s.maxItems ?? '∞'} items`);
   if (s['x-secret'] === true) parts.push('`{ file: PATH }` or `{ env: NAME }`');
   return parts.length ? esc(parts.join('; ')) : '—';

@@ -148,7 +148,10 @@ function twinBitDepth(dir: string): number {
  * Reads an image as grey values in its own bit depth, without colour management (pixel values are data): RGB with
  * R = G = B (grey micrographs saved as RGB) keeps the value exactly; colour photographs become luminance (Rec. 601).
  */
-export async function readGrey(path: string, bitDepth?: number): Promise<{ pixels: Uint8Array | Uint16Array; width: number; height: number; maxValue: number }> {
+export async function readGrey(
+  path: string,
+  bitDepth?: number,
+): Promise<{ pixels: Uint8Array | Uint16Array; width: number; height: number; maxValue: number }> {
   const meta = await sharp(path).metadata();
   const deep = meta.depth === 'ushort';
   const colour = (meta.channels ?? 1) >= 3;
@@ -284,7 +287,9 @@ function csvGroups(dir: string): Map<string, string> {
   const p = join(dir, 'manifest.csv');
   const out = new Map<string, string>();
   if (!existsSync(p)) return out;
-  const lines = readFileSync(p, 'utf8').split(/\r?\n/).filter((l) => l.trim() !== '');
+  const lines = readFileSync(p, 'utf8')
+    .split(/\r?\n/)
+    .filter((l) => l.trim() !== '');
   const head = parseCsvLine(lines[0] ?? '');
   const ii = head.indexOf('image');
   const gi = head.indexOf('group');
@@ -300,7 +305,9 @@ function csvGroups(dir: string): Map<string, string> {
 function readManifestCsv(dir: string): DatasetEntry[] | null {
   const p = join(dir, 'manifest.csv');
   if (!existsSync(p)) return null;
-  const lines = readFileSync(p, 'utf8').split(/\r?\n/).filter((l) => l.trim() !== '');
+  const lines = readFileSync(p, 'utf8')
+    .split(/\r?\n/)
+    .filter((l) => l.trim() !== '');
   const head = parseCsvLine(lines[0]!);
   const ii = head.indexOf('image');
   const li = head.indexOf('mask') >= 0 ? head.indexOf('mask') : head.indexOf('label');

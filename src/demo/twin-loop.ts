@@ -71,9 +71,14 @@ export class TwinLoop {
   constructor(private readonly o: TwinLoopOptions) {}
 
   /** Loads a sample onto the twin instrument and builds its devices. */
-  private async mount(sample: Sample): Promise<{ world: TwinWorld; camera: FrameSource; nosepiece: TwinNosepiece; stage: Awaited<ReturnType<typeof createTwinStage>> }> {
+  private async mount(
+    sample: Sample,
+  ): Promise<{ world: TwinWorld; camera: FrameSource; nosepiece: TwinNosepiece; stage: Awaited<ReturnType<typeof createTwinStage>> }> {
     const world = new TwinWorld(worldSpecFromConfig(this.o.twin), sample, this.o.clock);
-    const camera = createTwinFrameSource(world, this.o.clock, { native: this.o.nativePool ?? true, ...(this.o.grabTimeoutMs ? { defaultTimeoutMs: this.o.grabTimeoutMs } : {}) });
+    const camera = createTwinFrameSource(world, this.o.clock, {
+      native: this.o.nativePool ?? true,
+      ...(this.o.grabTimeoutMs ? { defaultTimeoutMs: this.o.grabTimeoutMs } : {}),
+    });
     await camera.open();
     const nosepiece = new TwinNosepiece(world, this.o.clock);
     const stage = await createTwinStage(world, this.o.clock, { protocol: this.o.protocol, transport: this.o.transport, logger: this.o.logger });
@@ -100,7 +105,16 @@ export class TwinLoop {
       ranges[ob.name] = ob === ref ? 120 : 12;
     }
     const log = this.o.logger.child({ module: 'calibrate' });
-    const cal = await calibrate({ stage, camera, nosepiece, clock: this.o.clock, at: { x, y, z: 0 }, nominalUmPerPx: nominal, focusRangeUm: ranges, log: (m) => log.info(m) });
+    const cal = await calibrate({
+      stage,
+      camera,
+      nosepiece,
+      clock: this.o.clock,
+      at: { x, y, z: 0 },
+      nominalUmPerPx: nominal,
+      focusRangeUm: ranges,
+      log: (m) => log.info(m),
+    });
     mkdirSync(this.o.stateDir, { recursive: true });
     saveCalibration(path, cal);
     return (this.calibration = cal);
@@ -129,13 +143,26 @@ export class TwinLoop {
       const result = await runScan(this.o.wrapDeps?.(deps) ?? deps, { scanId, sampleId: job.sampleId, lot: job.lot, recipe }, control);
       const o = recipe.outline;
       const zoomCal = cal.objectives[recipe.zoom.objective]!;
-      const score = scoreScan(world, [o.xUm, o.yUm, o.xUm + o.widthUm, o.yUm + o.heightUm], result.defects, result.outcomes, result.targets, zoomCal.fieldUm, recipe.classes);
+      const score = scoreScan(
+        world,
+        [o.xUm, o.yUm, o.xUm + o.widthUm, o.yUm + o.heightUm],
+        result.defects,
+        result.outcomes,
+        result.targets,
+        zoomCal.fieldUm,
+        recipe.classes,
+      );
       let raster: RasterResult | undefined;
       if (this.o.raster) {
         // The baseline on the same sample, through the same devices (a fresh journal: it publishes nothing).
         const journal = new ScanJournal(join(this.o.stateDir, 'raster'), `${scanId}-raster`);
         try {
-          const context: ScanContext = { ...result.summary, scanId: `${scanId}-raster`, surveyModel: this.o.detectors.survey.id, zoomModel: this.o.detectors.zoom.id };
+          const context: ScanContext = {
+            ...result.summary,
+            scanId: `${scanId}-raster`,
+            surveyModel: this.o.detectors.survey.id,
+            zoomModel: this.o.detectors.zoom.id,
+          };
           const silent: ScanSink = { defect: async () => undefined, scan: async () => undefined };
           const run = new ScanRun({ ...deps, sink: silent }, recipe, context, new ScanControl(), journal);
           run.control.set('running');

@@ -111,7 +111,12 @@ function twinDefects(dataset: Dataset, entry: DatasetEntry): TwinDefect[] | unde
 
 export function frameOf(img: LabelledImage, pixelSizeUm?: number): FrameInput {
   const bitDepth = img.maxValue <= 255 ? 8 : img.maxValue <= 4095 ? 12 : 16;
-  const data = bitDepth === 8 && !(img.pixels instanceof Uint8Array) ? Uint8Array.from(img.pixels) : bitDepth > 8 && !(img.pixels instanceof Uint16Array) ? Uint16Array.from(img.pixels) : img.pixels;
+  const data =
+    bitDepth === 8 && !(img.pixels instanceof Uint8Array)
+      ? Uint8Array.from(img.pixels)
+      : bitDepth > 8 && !(img.pixels instanceof Uint16Array)
+        ? Uint16Array.from(img.pixels)
+        : img.pixels;
   return { data, width: img.width, height: img.height, bitDepth, pixelSizeUm };
 }
 
@@ -167,8 +172,13 @@ async function saveMasks(dir: string, name: string, img: LabelledImage, truth: U
   const stem = name.replace(/[/\\]/g, '_'); // entry names are image stems
   mkdirSync(join(dir, 'overlays'), { recursive: true });
   const { width, height } = img;
-  await sharp(Buffer.from(pred.buffer, pred.byteOffset, pred.byteLength), { raw: { width, height, channels: 1 } }).toColourspace('b-w').png().toFile(join(dir, `${stem}.png`));
-  await sharp(Buffer.from(overlayImage(img, truth, pred).buffer), { raw: { width, height, channels: 3 } }).png().toFile(join(dir, 'overlays', `${stem}.png`));
+  await sharp(Buffer.from(pred.buffer, pred.byteOffset, pred.byteLength), { raw: { width, height, channels: 1 } })
+    .toColourspace('b-w')
+    .png()
+    .toFile(join(dir, `${stem}.png`));
+  await sharp(Buffer.from(overlayImage(img, truth, pred).buffer), { raw: { width, height, channels: 3 } })
+    .png()
+    .toFile(join(dir, 'overlays', `${stem}.png`));
 }
 
 export async function evaluate(detector: Detector, dataset: Dataset, opts: EvalOptions = {}): Promise<EvalReport> {

@@ -10,8 +10,16 @@ export const BUNDLE_REF = '^(?:[a-z0-9][a-z0-9_-]{0,63}|[^\\u0000]*/[^\\u0000]*)
 
 export const inferenceSchema: Schema = obj('Defect models: which bundles run, on what, and how frames are tiled.', {
   modelsDir: str('Folder of model bundles (<modelsDir>/<name>/manifest.json). Empty: the models/ folder shipped with the product.', ''),
-  survey: str('Bundle that marks suspicious regions on survey frames: a bundle name under modelsDir, or the path of a bundle folder (any value with a /).', 'survey', { pattern: BUNDLE_REF }),
-  zoom: str('Bundle that segments and classifies defects on zoom frames: a bundle name under modelsDir, or the path of a bundle folder (any value with a /).', 'zoom', { pattern: BUNDLE_REF }),
+  survey: str(
+    'Bundle that marks suspicious regions on survey frames: a bundle name under modelsDir, or the path of a bundle folder (any value with a /).',
+    'survey',
+    { pattern: BUNDLE_REF },
+  ),
+  zoom: str(
+    'Bundle that segments and classifies defects on zoom frames: a bundle name under modelsDir, or the path of a bundle folder (any value with a /).',
+    'zoom',
+    { pattern: BUNDLE_REF },
+  ),
   providers: arr(
     'Execution providers in order of preference; the first that loads runs the model, the log names it.',
     { type: 'string', enum: ['tensorrt', 'cuda', 'cpu'] },

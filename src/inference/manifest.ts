@@ -58,7 +58,17 @@ export interface ModelManifest {
   task: 'segmentation' | 'defect-probability';
   description: string;
   classes: string[];
-  model: { file: string; sha256: string; bytes: number; format: 'onnx'; opset: number; architecture?: string; base?: number; depth?: number; parameters?: number };
+  model: {
+    file: string;
+    sha256: string;
+    bytes: number;
+    format: 'onnx';
+    opset: number;
+    architecture?: string;
+    base?: number;
+    depth?: number;
+    parameters?: number;
+  };
   input: {
     name: string;
     layout: 'NCHW';
@@ -77,7 +87,15 @@ export interface ModelManifest {
   thresholds: { foreground: number; minAreaPx: number; closePx?: number; selectedBy?: string };
   training: {
     command: string;
-    dataset: { name: string; format: 'mask-tiff' | 'color-mask' | 'labelme' | 'cvat-mask' | 'twin'; images: number; groups?: number; license: string; licenseFile?: string | null; attribution: string };
+    dataset: {
+      name: string;
+      format: 'mask-tiff' | 'color-mask' | 'labelme' | 'cvat-mask' | 'twin';
+      images: number;
+      groups?: number;
+      license: string;
+      licenseFile?: string | null;
+      attribution: string;
+    };
     split: { method: string; folds?: number | null; fold?: number | null; validationGroups: string[]; monitorGroups: string[]; trainingGroups: string[] };
     seed: number;
     [key: string]: unknown;
@@ -121,7 +139,9 @@ export function readManifest(dir: string): ModelManifest {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw detectorError(`model bundle ${dir}: cannot read manifest.json (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { badModel: true });
+    throw detectorError(`model bundle ${dir}: cannot read manifest.json (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, {
+      badModel: true,
+    });
   }
   let data: unknown;
   try {

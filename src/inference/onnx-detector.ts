@@ -193,26 +193,23 @@ export class OnnxDetector implements Detector {
     const t0 = performance.now();
     // The manifest is read when the request reaches the worker: a swap while it waited applies to it.
     let m = this.bundle.manifest;
-    const reply = await this.exclusive(
-      () => {
-        m = this.bundle.manifest;
-        const req: DetectRequest = {
-          op: 'detect',
-          id: 0,
-          input: wire.input,
-          pixelSizeUm: input.pixelSizeUm ?? m.pixelSizeUm ?? 1,
-          pixelToStage: input.pixelToStage,
-          threshold: opts.threshold ?? this.opts.threshold ?? m.thresholds.foreground,
-          minAreaPx: this.opts.minAreaPx ?? m.thresholds.minAreaPx,
-          closePx: m.thresholds.closePx ?? 0,
-          tileOverlap: Math.min(this.opts.tileOverlap, m.input.tileSize - 1),
-          probabilityMap: maxSide,
-          masks: opts.masks ?? false,
-        };
-        return this.request(req, wire.transfer);
-      },
-      opts.signal,
-    );
+    const reply = await this.exclusive(() => {
+      m = this.bundle.manifest;
+      const req: DetectRequest = {
+        op: 'detect',
+        id: 0,
+        input: wire.input,
+        pixelSizeUm: input.pixelSizeUm ?? m.pixelSizeUm ?? 1,
+        pixelToStage: input.pixelToStage,
+        threshold: opts.threshold ?? this.opts.threshold ?? m.thresholds.foreground,
+        minAreaPx: this.opts.minAreaPx ?? m.thresholds.minAreaPx,
+        closePx: m.thresholds.closePx ?? 0,
+        tileOverlap: Math.min(this.opts.tileOverlap, m.input.tileSize - 1),
+        probabilityMap: maxSide,
+        masks: opts.masks ?? false,
+      };
+      return this.request(req, wire.transfer);
+    }, opts.signal);
     if (!reply.ok) {
       this.counters.failed++;
       throw detectorError(reply.error.message, { badModel: reply.error.badModel, badInput: reply.error.badInput });
@@ -280,9 +277,7 @@ export class OnnxDetector implements Detector {
     if (!this.bundle) return;
     this.startWorker();
     const bundle = this.bundle;
-    void this.exclusive(() => this.loadIntoWorker(bundle)).catch((e: Error) =>
-      this.log.error({ err: e.message }, 'inference worker restart failed'),
-    );
+    void this.exclusive(() => this.loadIntoWorker(bundle)).catch((e: Error) => this.log.error({ err: e.message }, 'inference worker restart failed'));
   }
 
   private request(req: WorkerRequest, transfer: ArrayBuffer[] = []): Promise<WorkerReply> {
@@ -334,7 +329,15 @@ export class OnnxDetector implements Detector {
       const restore = this.applyTensorRtEnv(m.model.sha256);
       try {
         return await this.request(
-          { op: 'load', id: 0, manifest: m, modelBytes: bytes, providers: this.opts.providers, intraOpThreads: this.opts.intraOpThreads, warmup: this.opts.warmup },
+          {
+            op: 'load',
+            id: 0,
+            manifest: m,
+            modelBytes: bytes,
+            providers: this.opts.providers,
+            intraOpThreads: this.opts.intraOpThreads,
+            warmup: this.opts.warmup,
+          },
           [bytes.buffer as ArrayBuffer],
         );
       } finally {
@@ -347,7 +350,15 @@ export class OnnxDetector implements Detector {
     this.provider = info.provider;
     for (const f of info.failed) this.log.warn({ model: m.name, provider: f.provider, reason: f.reason }, 'execution provider unavailable; trying the next');
     this.log.info(
-      { model: m.name, version: m.version, sha256: m.model.sha256, provider: info.provider, intraOpThreads: this.opts.intraOpThreads, loadMs: Math.round(info.loadMs), warmupMs: Math.round(info.warmupMs) },
+      {
+        model: m.name,
+        version: m.version,
+        sha256: m.model.sha256,
+        provider: info.provider,
+        intraOpThreads: this.opts.intraOpThreads,
+        loadMs: Math.round(info.loadMs),
+        warmupMs: Math.round(info.warmupMs),
+      },
       `inference: model ${m.name} ${m.version} runs on ${info.provider}`,
     );
   }
@@ -373,7 +384,13 @@ export class OnnxDetector implements Detector {
 function toWire(input: DetectorInput): { input: WireInput; transfer: ArrayBuffer[] } {
   const view = isTensorInput(input) ? input.tensor : input.data;
   const dtype: WireInput['dtype'] = isTensorInput(input) ? 'f32' : input.data instanceof Uint8Array ? 'u8' : 'u16';
-  const base = { kind: isTensorInput(input) ? ('tensor' as const) : ('frame' as const), dtype, width: input.width, height: input.height, bitDepth: isTensorInput(input) ? 0 : input.bitDepth };
+  const base = {
+    kind: isTensorInput(input) ? ('tensor' as const) : ('frame' as const),
+    dtype,
+    width: input.width,
+    height: input.height,
+    bitDepth: isTensorInput(input) ? 0 : input.bitDepth,
+  };
   const buf = view.buffer;
   if (typeof SharedArrayBuffer !== 'undefined' && buf instanceof SharedArrayBuffer) {
     return { input: { ...base, buffer: buf, byteOffset: view.byteOffset, length: view.length }, transfer: [] };

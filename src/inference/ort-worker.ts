@@ -91,7 +91,9 @@ async function createSession(req: LoadRequest): Promise<{ session: ort.Inference
       throw new WorkerFailure(`model ${req.manifest.name}: not a loadable ONNX model (${reason})`, { badModel: true });
     }
   }
-  throw new WorkerFailure(`model ${req.manifest.name}: no execution provider could load it (${failed.map((f) => `${f.provider}: ${f.reason}`).join('; ')})`, { badModel: true });
+  throw new WorkerFailure(`model ${req.manifest.name}: no execution provider could load it (${failed.map((f) => `${f.provider}: ${f.reason}`).join('; ')})`, {
+    badModel: true,
+  });
 }
 
 async function runTile(l: Loaded, data: Float32Array, w: number, h: number): Promise<Float32Array> {
@@ -175,7 +177,15 @@ async function detect(req: DetectRequest): Promise<Omit<DetectionResult, 'model'
       frame,
       width,
       height,
-      { tile: m.input.tileSize, overlap: req.tileOverlap, multiple: m.input.sizeMultiple, binning: m.input.binning ?? 1, bitDepth: req.input.bitDepth, mean, std },
+      {
+        tile: m.input.tileSize,
+        overlap: req.tileOverlap,
+        multiple: m.input.sizeMultiple,
+        binning: m.input.binning ?? 1,
+        bitDepth: req.input.bitDepth,
+        mean,
+        std,
+      },
       batchBuf,
     );
     if (tiled.tensor.buffer !== batchBuf.buffer) batchBuf = new Float32Array(tiled.tensor.buffer as ArrayBuffer);
@@ -217,7 +227,13 @@ async function detect(req: DetectRequest): Promise<Omit<DetectionResult, 'model'
     binning: gridWidth === width && gridHeight === height ? 1 : (m.input.binning ?? 1),
     probabilityMaxSide: req.probabilityMap,
   });
-  const post = detectionsOf(seg, width, height, { classes: m.classes, minAreaPx: req.minAreaPx, pixelSizeUm: req.pixelSizeUm, pixelToStage: req.pixelToStage, masks: req.masks });
+  const post = detectionsOf(seg, width, height, {
+    classes: m.classes,
+    minAreaPx: req.minAreaPx,
+    pixelSizeUm: req.pixelSizeUm,
+    pixelToStage: req.pixelToStage,
+    masks: req.masks,
+  });
   const result: Omit<DetectionResult, 'model'> = {
     detections: post.detections,
     timing: { totalMs: 0, inferenceMs, preprocessMs: preMs, postprocessMs: 0, tiles, msPerTile: 0 },

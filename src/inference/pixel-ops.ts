@@ -7,7 +7,15 @@
  */
 import { connectedComponentsJs, orientationDeg, type ComponentsOptions, type ComponentsResult, type Region } from '../geometry/regions.js';
 import { hasNativeAddon } from '../native/binding.js';
-import { blendTile, connectedComponents as nativeComponents, planTiles, preprocessTiles, segment, segmentPlanes, type RegionProperties } from '../native/pixel.js';
+import {
+  blendTile,
+  connectedComponents as nativeComponents,
+  planTiles,
+  preprocessTiles,
+  segment,
+  segmentPlanes,
+  type RegionProperties,
+} from '../native/pixel.js';
 import type { ProbabilityMap } from './detector.js';
 import { openClose } from './morphology.js';
 import { probabilityMap, probabilityScale } from './postprocess.js';
@@ -285,7 +293,13 @@ export const nativePixelOps: PixelOps = {
     const plan = planTiles(width, height, { tile, overlap, binning });
     const tensor = reuse && reuse.length >= plan.elements ? reuse.subarray(0, plan.elements) : new Float32Array(plan.elements);
     // Beyond the frame edge the tile holds 0: the training data's mean grey.
-    const layout = await preprocessTiles(frame, width, height, { tile, overlap, binning, scale: 1 / ((1 << o.bitDepth) - 1), mean: o.mean, std: o.std, pad: 0 }, tensor);
+    const layout = await preprocessTiles(
+      frame,
+      width,
+      height,
+      { tile, overlap, binning, scale: 1 / ((1 << o.bitDepth) - 1), mean: o.mean, std: o.std, pad: 0 },
+      tensor,
+    );
     const xs: number[] = [];
     const ys: number[] = [];
     for (let c = 0; c < layout.columns; c++) xs.push(layout.origins[2 * c]! / binning);
@@ -295,7 +309,14 @@ export const nativePixelOps: PixelOps = {
   },
   async connectedComponents(mask, width, height, opts = {}) {
     const labels = new Int32Array(width * height);
-    const res = await nativeComponents(mask, width, height, { connectivity: opts.connectivity ?? 8, values: opts.values, labels, contours: true, maxRegions: 1e7, byValue: true });
+    const res = await nativeComponents(mask, width, height, {
+      connectivity: opts.connectivity ?? 8,
+      values: opts.values,
+      labels,
+      contours: true,
+      maxRegions: 1e7,
+      byValue: true,
+    });
     return { labels, regions: res.regions.map(fromNative) };
   },
   segmenter(grid, width, height, classes) {

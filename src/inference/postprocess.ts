@@ -49,7 +49,14 @@ export function detectionsOf(seg: Segmentation, width: number, height: number, p
 }
 
 /** Detection of one region: bbox, contour, area, Feret sizes and orientation; µm from the pixel size. */
-export function regionToDetection(r: Region, className: string, confidence: number, maxProbability: number, pixelSizeUm: number, pixelToStage?: PixelToStage): Detection {
+export function regionToDetection(
+  r: Region,
+  className: string,
+  confidence: number,
+  maxProbability: number,
+  pixelSizeUm: number,
+  pixelToStage?: PixelToStage,
+): Detection {
   const p = pixelSizeUm;
   const f = { maxPx: r.feretMaxPx, minPx: r.feretMinPx };
   const [cx, cy] = r.centroid;

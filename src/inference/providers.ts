@@ -86,5 +86,8 @@ export function tensorRtEnv(s: TensorRtSettings, sha256: string): Record<string,
 /** Short reason from an ORT provider error ("Failed to load shared library" and the like). */
 export function providerFailure(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
-  return msg.split('\n')[0]!.replace(/^\S*OrtSessionOptionsAppendExecutionProvider_\w+:\s*/, '').slice(0, 200);
+  return msg
+    .split('\n')[0]!
+    .replace(/^\S*OrtSessionOptionsAppendExecutionProvider_\w+:\s*/, '')
+    .slice(0, 200);
 }

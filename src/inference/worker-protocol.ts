@@ -60,6 +60,4 @@ export interface WireError {
   badInput?: boolean;
 }
 
-export type WorkerReply =
-  | { id: number; ok: true; load?: LoadReply; result?: Omit<DetectionResult, 'model'> }
-  | { id: number; ok: false; error: WireError };
+export type WorkerReply = { id: number; ok: true; load?: LoadReply; result?: Omit<DetectionResult, 'model'> } | { id: number; ok: false; error: WireError };

@@ -15,8 +15,7 @@ export function createLogger(opts: { level?: string; destination?: NodeJS.Writab
     redact: {
       // Config secrets are Secret objects that print as "[secret]" anyway; this covers values typed into option
       // objects by hand (client options, request headers) at the depths they are logged at.
-      paths: ['password', 'passphrase', 'privateKey', 'token', 'secret', 'key', 'authorization']
-        .flatMap((k) => [k, `*.${k}`, `*.*.${k}`, `*.*.*.${k}`]),
+      paths: ['password', 'passphrase', 'privateKey', 'token', 'secret', 'key', 'authorization'].flatMap((k) => [k, `*.${k}`, `*.*.${k}`, `*.*.*.${k}`]),
       censor: '[redacted]',
     },
   };

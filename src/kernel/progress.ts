@@ -22,7 +22,9 @@ export function progress(label: string, opts: { enabled?: boolean; stream?: Node
       const frac = total > 0 ? Math.min(1, done / total) : 0;
       const fill = Math.round(frac * width);
       const eta = done > 0 ? ((now - t0) / done) * (total - done) : 0;
-      stream.write(`\r${label} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${done}/${total}${eta > 0 ? ` eta ${Math.ceil(eta / 1000)}s` : ''}${note ? ` ${note}` : ''}\x1b[K`);
+      stream.write(
+        `\r${label} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${done}/${total}${eta > 0 ? ` eta ${Math.ceil(eta / 1000)}s` : ''}${note ? ` ${note}` : ''}\x1b[K`,
+      );
     },
     done(message) {
       if (!enabled) return;

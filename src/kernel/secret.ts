@@ -67,7 +67,11 @@ function resolveOne(ref: SecretReference, path: string, baseDir: string, env: No
   if (ref.env !== undefined) {
     const v = env[ref.env];
     if (v === undefined || v === '') {
-      out.issues.push({ path, value: ref, expected: `environment variable ${ref.env} to be set to the secret (it is ${v === undefined ? 'not set' : 'empty'})` });
+      out.issues.push({
+        path,
+        value: ref,
+        expected: `environment variable ${ref.env} to be set to the secret (it is ${v === undefined ? 'not set' : 'empty'})`,
+      });
       return null;
     }
     return new Secret(v, `env ${ref.env}`);

@@ -176,11 +176,19 @@ function toIssues(errors: ErrorObject[], data: unknown, schema: object): ConfigI
         break;
       case 'pattern':
       case 'format':
-        expected = typeof s?.['x-expect'] === 'string' ? s['x-expect'] : e.keyword === 'pattern' ? `a string matching ${(e.params as { pattern: string }).pattern}` : `a ${(e.params as { format: string }).format} string`;
+        expected =
+          typeof s?.['x-expect'] === 'string'
+            ? s['x-expect']
+            : e.keyword === 'pattern'
+              ? `a string matching ${(e.params as { pattern: string }).pattern}`
+              : `a ${(e.params as { format: string }).format} string`;
         break;
       case 'minLength':
       case 'maxLength':
-        expected = typeof s?.['x-expect'] === 'string' ? s['x-expect'] : `a string of ${e.keyword === 'minLength' ? 'at least' : 'at most'} ${(e.params as { limit: number }).limit} characters`;
+        expected =
+          typeof s?.['x-expect'] === 'string'
+            ? s['x-expect']
+            : `a string of ${e.keyword === 'minLength' ? 'at least' : 'at most'} ${(e.params as { limit: number }).limit} characters`;
         break;
       case 'minItems':
       case 'maxItems':

@@ -124,7 +124,15 @@ export interface NativeAddon {
   otsu(src: Pixels, width: number, height: number, options: { bins?: number }): Promise<number>;
   threshold(src: Pixels, width: number, height: number, options: { value: number; invert?: boolean }, out: Uint8Array): Promise<number>;
   bin(src: Pixels, width: number, height: number, options: { factor?: number }, out: Pixels): Promise<void>;
-  resize(src: Pixels, width: number, height: number, out: Pixels, outWidth: number, outHeight: number, options: { method?: 'nearest' | 'bilinear' }): Promise<void>;
+  resize(
+    src: Pixels,
+    width: number,
+    height: number,
+    out: Pixels,
+    outWidth: number,
+    outHeight: number,
+    options: { method?: 'nearest' | 'bilinear' },
+  ): Promise<void>;
   focusMetrics(src: Pixels, width: number, height: number, options: { roi?: Roi }): Promise<FocusMetrics>;
   connectedComponents(mask: Uint8Array, width: number, height: number, options: ComponentsOptions): Promise<ComponentsResult>;
   blendTile(probs: Float32Array, tileWidth: number, tileHeight: number, options: BlendTileOptions, acc: Float32Array): Promise<void>;

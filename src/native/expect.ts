@@ -62,13 +62,7 @@ const ctorOf: Record<TypedArrayName, new (n: number) => AnyTyped> = {
 };
 
 /** A typed array of one of `types` with exactly `length` elements (at least, when `atLeast`). */
-export function expectTypedArray<T extends AnyTyped>(
-  v: unknown,
-  name: string,
-  types: readonly TypedArrayName[],
-  length: number,
-  atLeast = false,
-): T {
+export function expectTypedArray<T extends AnyTyped>(v: unknown, name: string, types: readonly TypedArrayName[], length: number, atLeast = false): T {
   const what = listText(types);
   const ok = types.some((t) => v instanceof ctorOf[t]);
   if (!ok) throw typeError(what, name, v);

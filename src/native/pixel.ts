@@ -33,7 +33,18 @@ import {
   typedArrayName,
 } from './expect.js';
 
-export type { BlendTileOptions, SegmentOptions, ComponentsOptions, ComponentsResult, FocusMetrics, Pixels, PreprocessOptions, RegionProperties, Statistics, TileLayout } from './binding.js';
+export type {
+  BlendTileOptions,
+  SegmentOptions,
+  ComponentsOptions,
+  ComponentsResult,
+  FocusMetrics,
+  Pixels,
+  PreprocessOptions,
+  RegionProperties,
+  Statistics,
+  TileLayout,
+} from './binding.js';
 
 const IMAGE_TYPES = ['Uint8Array', 'Uint16Array', 'Float32Array'] as const;
 
@@ -76,13 +87,7 @@ export function planTiles(
  * Dark/flat-field correction, binning, tiling with overlap and normalisation, written into `out` as NCHW float32
  * (N = tiles in row-major order). Runs off the main thread; `out` must not be touched until the promise settles.
  */
-export async function preprocessTiles(
-  frame: Pixels,
-  width: number,
-  height: number,
-  options: PreprocessOptions,
-  out: Float32Array,
-): Promise<TileLayout> {
+export async function preprocessTiles(frame: Pixels, width: number, height: number, options: PreprocessOptions, out: Float32Array): Promise<TileLayout> {
   const site = callSite(preprocessTiles);
   const { px, n } = image(frame, 'frame', width, height);
   const o = expectOptions<PreprocessOptions>(options);
@@ -204,7 +209,13 @@ export async function statistics(src: Pixels, width: number, height: number, opt
  * Histogram of values in [min, max] over `bins` equal bins (integer images: the range is min..max inclusive);
  * resolves with the counts below and above the range.
  */
-export async function histogram(src: Pixels, width: number, height: number, options: HistogramOptions, out: Uint32Array): Promise<{ below: number; above: number }> {
+export async function histogram(
+  src: Pixels,
+  width: number,
+  height: number,
+  options: HistogramOptions,
+  out: Uint32Array,
+): Promise<{ below: number; above: number }> {
   const site = callSite(histogram);
   const { px } = image(src, 'src', width, height);
   const o = expectOptions<HistogramOptions>(options);
@@ -339,7 +350,14 @@ export async function blendTile(probs: Float32Array, tileWidth: number, tileHeig
  * to `classMap`; its probability is the region's value) and labels regions of equal class (`labels`) with their
  * properties and contours.
  */
-export async function segment(acc: Float32Array, width: number, height: number, options: SegmentOptions, classMap: Uint8Array, labels: Int32Array): Promise<ComponentsResult> {
+export async function segment(
+  acc: Float32Array,
+  width: number,
+  height: number,
+  options: SegmentOptions,
+  classMap: Uint8Array,
+  labels: Int32Array,
+): Promise<ComponentsResult> {
   const site = callSite(segment);
   const n = expectDimensions(width, height);
   const o = expectOptions<SegmentOptions>(options);

@@ -8,7 +8,13 @@ export const applianceSchema: Schema = obj('The appliance daemon (`smartscope ru
     'Writable state: models/ (installed bundles), records.db (SQLite records), images/. systemd creates it (StateDirectory=smartscope).',
     '/var/lib/smartscope',
   ),
-  shutdownTimeoutS: num('Longest clean shutdown after SIGTERM before the daemon gives up waiting and exits (keep below the unit’s TimeoutStopSec).', 20, 1, 300, 's'),
+  shutdownTimeoutS: num(
+    'Longest clean shutdown after SIGTERM before the daemon gives up waiting and exits (keep below the unit’s TimeoutStopSec).',
+    20,
+    1,
+    300,
+    's',
+  ),
   readyTimeoutS: num('Longest start-up (camera, stage, broker attempt, models) before the daemon gives up and exits with an error.', 120, 5, 3600, 's'),
 });
 

@@ -114,7 +114,11 @@ export class ControlServer {
   /** Runs a registered command for another local front end (the web page), recorded like a socket request. */
   async invoke(command: string, args: Record<string, unknown>, actor: Actor): Promise<ControlReply> {
     const fn = this.handlers.get(command);
-    if (!fn) return { status: 'error', error: this.starting?.() ? 'the daemon is still starting; try again in a moment' : `unknown command ${JSON.stringify(command.slice(0, 64))}` };
+    if (!fn)
+      return {
+        status: 'error',
+        error: this.starting?.() ? 'the daemon is still starting; try again in a moment' : `unknown command ${JSON.stringify(command.slice(0, 64))}`,
+      };
     try {
       const data = await fn(args, actor);
       this.onCommand?.(actor, command, args, 'ok');
@@ -168,7 +172,12 @@ export function controlRequest(path: string, command: string, args: Record<strin
     });
     c.once('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      const why = err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? 'no daemon is running there (systemctl status smartscope)' : err.code === 'EACCES' ? 'permission denied (join the smartscope group or use sudo)' : err.message;
+      const why =
+        err.code === 'ENOENT' || err.code === 'ECONNREFUSED'
+          ? 'no daemon is running there (systemctl status smartscope)'
+          : err.code === 'EACCES'
+            ? 'permission denied (join the smartscope group or use sudo)'
+            : err.message;
       reject(new Error(`cannot reach the daemon on ${path}: ${why}`));
     });
   });

@@ -55,8 +55,18 @@ export class Metrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
     registers: [this.registry],
   });
-  readonly inferenceErrors = new Counter({ name: 'smartscope_inference_errors_total', help: 'Failed inferences.', labelNames: ['role'], registers: [this.registry] });
-  readonly detections = new Counter({ name: 'smartscope_detections_total', help: 'Detections returned by the models.', labelNames: ['role'], registers: [this.registry] });
+  readonly inferenceErrors = new Counter({
+    name: 'smartscope_inference_errors_total',
+    help: 'Failed inferences.',
+    labelNames: ['role'],
+    registers: [this.registry],
+  });
+  readonly detections = new Counter({
+    name: 'smartscope_detections_total',
+    help: 'Detections returned by the models.',
+    labelNames: ['role'],
+    registers: [this.registry],
+  });
   readonly stageMoves = new Counter({ name: 'smartscope_stage_moves_total', help: 'Completed stage moves.', registers: [this.registry] });
   readonly stageMoveDuration = new Histogram({
     name: 'smartscope_stage_move_seconds',
@@ -64,12 +74,40 @@ export class Metrics {
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
     registers: [this.registry],
   });
-  readonly modelInfo = new Gauge({ name: 'smartscope_model_info', help: 'Active model per role (value 1).', labelNames: ['role', 'model'], registers: [this.registry] });
-  readonly modelSwaps = new Counter({ name: 'smartscope_model_swaps_total', help: 'Hot swaps to another model version.', labelNames: ['role'], registers: [this.registry] });
-  readonly modelRollbacks = new Counter({ name: 'smartscope_model_rollbacks_total', help: 'Automatic rollbacks after a failed probation.', labelNames: ['role'], registers: [this.registry] });
-  readonly watchdogStalls = new Counter({ name: 'smartscope_watchdog_stalls_total', help: 'Watchdog checks that found no pipeline progress.', registers: [this.registry] });
-  readonly retentionDeleted = new Counter({ name: 'smartscope_retention_images_deleted_total', help: 'Images deleted by retention.', labelNames: ['reason'], registers: [this.registry] });
-  readonly auditPublished = new Counter({ name: 'smartscope_audit_events_published_total', help: 'Audit records handed to the event sink.', registers: [this.registry] });
+  readonly modelInfo = new Gauge({
+    name: 'smartscope_model_info',
+    help: 'Active model per role (value 1).',
+    labelNames: ['role', 'model'],
+    registers: [this.registry],
+  });
+  readonly modelSwaps = new Counter({
+    name: 'smartscope_model_swaps_total',
+    help: 'Hot swaps to another model version.',
+    labelNames: ['role'],
+    registers: [this.registry],
+  });
+  readonly modelRollbacks = new Counter({
+    name: 'smartscope_model_rollbacks_total',
+    help: 'Automatic rollbacks after a failed probation.',
+    labelNames: ['role'],
+    registers: [this.registry],
+  });
+  readonly watchdogStalls = new Counter({
+    name: 'smartscope_watchdog_stalls_total',
+    help: 'Watchdog checks that found no pipeline progress.',
+    registers: [this.registry],
+  });
+  readonly retentionDeleted = new Counter({
+    name: 'smartscope_retention_images_deleted_total',
+    help: 'Images deleted by retention.',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  readonly auditPublished = new Counter({
+    name: 'smartscope_audit_events_published_total',
+    help: 'Audit records handed to the event sink.',
+    registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'smartscope_' });

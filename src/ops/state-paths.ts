@@ -11,5 +11,11 @@ export interface StatePaths {
 }
 
 export function statePaths(stateDir: string): StatePaths {
-  return { root: stateDir, models: join(stateDir, 'models'), recordsDb: join(stateDir, 'records.db'), images: join(stateDir, 'images'), controlSocket: join(stateDir, 'control.sock') };
+  return {
+    root: stateDir,
+    models: join(stateDir, 'models'),
+    recordsDb: join(stateDir, 'records.db'),
+    images: join(stateDir, 'images'),
+    controlSocket: join(stateDir, 'control.sock'),
+  };
 }

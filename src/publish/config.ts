@@ -15,7 +15,11 @@ export const mqttSchema: Schema = obj('MQTT to the plant: events, thumbnails, st
   ),
   protocolVersion: { type: 'integer', enum: [4, 5], default: 5, description: 'MQTT protocol version: 5, or 4 for MQTT 3.1.1 brokers.' },
   clientId: str('Client id (default: smartscope-<site>-<line>-<device>).', undefined, { minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.-]+$' }),
-  topicPrefix: str('First topic level(s) before <site>/<line>/<device>.', 'smartscope', { minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$' }),
+  topicPrefix: str('First topic level(s) before <site>/<line>/<device>.', 'smartscope', {
+    minLength: 1,
+    maxLength: 128,
+    pattern: '^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$',
+  }),
   keepaliveS: int('MQTT keepalive: the broker declares the device offline (last will) after 1.5 times this without traffic.', 30, 5, 3600, 's'),
   connectTimeoutMs: int('Time allowed for the broker to accept a connection.', 10_000, 500, 120_000, 'ms'),
   reconnectMinMs: int('First delay before reconnecting after a lost connection; it doubles up to reconnectMaxMs.', 500, 50, 60_000, 'ms'),
@@ -31,7 +35,13 @@ export const mqttSchema: Schema = obj('MQTT to the plant: events, thumbnails, st
   }),
   outbox: obj('Durable outbox: every event is on disk (fsync) before it counts as produced.', {
     dir: str('Directory of the outbox (created if missing).', '/var/lib/smartscope/outbox', { minLength: 1 }),
-    maxDiskMiB: num('Disk cap of the outbox; when full, queued thumbnails are dropped first, then the oldest events (counted, with an alarm).', 512, 1, 1_000_000, 'MiB'),
+    maxDiskMiB: num(
+      'Disk cap of the outbox; when full, queued thumbnails are dropped first, then the oldest events (counted, with an alarm).',
+      512,
+      1,
+      1_000_000,
+      'MiB',
+    ),
     segmentKiB: int('Size at which an outbox segment file is closed and a new one started.', 4096, 16, 262_144, 'KiB'),
     inflight: int('QoS 1 messages sent ahead of their acknowledgement while draining.', 64, 1, 1000),
   }),

@@ -25,7 +25,10 @@ export interface DeliveryResult {
  * Resolves when the outbox is empty or `timeoutMs` has passed, whichever comes first; never rejects. `onProgress`
  * is called about every `everyMs` while events are pending.
  */
-export async function waitForDelivery(sink: { health(): SinkHealth }, opts: { timeoutMs: number; everyMs?: number; onProgress?: (p: DeliveryProgress) => void }): Promise<DeliveryResult> {
+export async function waitForDelivery(
+  sink: { health(): SinkHealth },
+  opts: { timeoutMs: number; everyMs?: number; onProgress?: (p: DeliveryProgress) => void },
+): Promise<DeliveryResult> {
   const t0 = Date.now();
   const first = sink.health().pendingEvents;
   const every = opts.everyMs ?? 250;

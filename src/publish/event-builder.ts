@@ -5,7 +5,15 @@
  */
 import { v7 as uuidv7 } from 'uuid';
 import type { Clock } from '../kernel/clock.js';
-import { isEncodedImage, type AlarmInput, type AuditInput, type DefectEventInput, type EncodedImage, type ScanEventInput, type ThumbnailInput } from './event-sink.js';
+import {
+  isEncodedImage,
+  type AlarmInput,
+  type AuditInput,
+  type DefectEventInput,
+  type EncodedImage,
+  type ScanEventInput,
+  type ThumbnailInput,
+} from './event-sink.js';
 import type { NewBlob, NewRecord } from './outbox/store.js';
 import { relativeTopics, type Topics } from './mqtt/topics.js';
 import { SCHEMA_VERSION, type AlarmEvent, type AuditEvent, type DefectEvent, type DeviceRef, type ImageRef, type ScanEvent } from './payloads.js';
@@ -65,7 +73,14 @@ export class EventBuilder {
   private envelope<T>(input: { eventId?: string; ts?: string }): T {
     const { eventId, ts, ...rest } = input;
     // Envelope first so the published JSON reads in a stable order; the sink's own fields win over a producer's.
-    const out: Record<string, unknown> = { schemaVersion: SCHEMA_VERSION, eventId: eventId ?? uuidv7(), ts: ts ?? this.now(), device: this.device, historical: false, ...rest };
+    const out: Record<string, unknown> = {
+      schemaVersion: SCHEMA_VERSION,
+      eventId: eventId ?? uuidv7(),
+      ts: ts ?? this.now(),
+      device: this.device,
+      historical: false,
+      ...rest,
+    };
     out.schemaVersion = SCHEMA_VERSION;
     out.device = this.device;
     out.historical = false;
@@ -79,7 +94,9 @@ export class EventBuilder {
 
   private image(img: EncodedImage, topicOf: (id: string) => string): { ref: ImageRef; blob: NewBlob } {
     if (img.jpeg.length < 4 || img.jpeg[0] !== 0xff || img.jpeg[1] !== 0xd8) {
-      throw new Error(`Expected JPEG bytes (starting FF D8) for image but received ${img.jpeg.length} bytes starting ${img.jpeg.subarray(0, 2).toString('hex') || 'with nothing'}`);
+      throw new Error(
+        `Expected JPEG bytes (starting FF D8) for image but received ${img.jpeg.length} bytes starting ${img.jpeg.subarray(0, 2).toString('hex') || 'with nothing'}`,
+      );
     }
     const id = sha256Hex(img.jpeg);
     const topic = topicOf(id);

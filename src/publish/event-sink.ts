@@ -35,7 +35,10 @@ export type { CommandContext, CommandHandler } from './mqtt/commands.js';
 type Producer<T extends EventEnvelope> = Omit<T, keyof EventEnvelope> & { eventId?: string; ts?: string };
 
 export type DefectEventInput = Producer<Omit<DefectEvent, 'thumbnail'>>;
-export type ScanEventInput = Producer<ScanStartedEvent> | Producer<ScanProgressEvent> | Producer<Omit<ScanFinishedEvent, 'summary'> & { summary: Omit<ScanFinishedEvent['summary'], 'reportImage'> }>;
+export type ScanEventInput =
+  | Producer<ScanStartedEvent>
+  | Producer<ScanProgressEvent>
+  | Producer<Omit<ScanFinishedEvent, 'summary'> & { summary: Omit<ScanFinishedEvent['summary'], 'reportImage'> }>;
 export type AlarmInput = Producer<AlarmEvent>;
 export type AuditInput = Producer<AuditEvent>;
 

@@ -15,7 +15,18 @@ import { FileStore } from './outbox/file-store.js';
 import type { OutboxStore } from './outbox/store.js';
 import { SparkplugNode } from './sparkplug/edge-node.js';
 
-export type { EventSink, SinkHealth, DefectEventInput, ScanEventInput, AlarmInput, AuditInput, ThumbnailInput, EncodedImage, CommandHandler, CommandContext } from './event-sink.js';
+export type {
+  EventSink,
+  SinkHealth,
+  DefectEventInput,
+  ScanEventInput,
+  AlarmInput,
+  AuditInput,
+  ThumbnailInput,
+  EncodedImage,
+  CommandHandler,
+  CommandContext,
+} from './event-sink.js';
 export type * from './payloads.js';
 export { SCHEMA_VERSION } from './payloads.js';
 export { MqttEventSink } from './mqtt/mqtt-sink.js';
@@ -48,8 +59,17 @@ export async function createEventSink(config: { mqtt: MqttConfig }, deps: EventS
   if (!url && opts.embeddedBroker === false) {
     // The appliance: no broker configured means no delivery yet, never a broker of our own that would swallow them.
     log.warn({ outbox: cfg.outbox.dir }, 'mqtt.url is not set: events stay in the outbox until a broker is configured');
-    const store = deps.store ?? new FileStore({ dir: cfg.outbox.dir, capBytes: Math.floor(cfg.outbox.maxDiskMiB * 1024 * 1024), segmentBytes: cfg.outbox.segmentKiB * 1024 });
-    return MqttEventSink.open({ config: { ...cfg, url: '' }, device: deps.device, clock: deps.clock, logger: deps.logger, store, softwareVersion: deps.softwareVersion ?? packageVersion() });
+    const store =
+      deps.store ??
+      new FileStore({ dir: cfg.outbox.dir, capBytes: Math.floor(cfg.outbox.maxDiskMiB * 1024 * 1024), segmentBytes: cfg.outbox.segmentKiB * 1024 });
+    return MqttEventSink.open({
+      config: { ...cfg, url: '' },
+      device: deps.device,
+      clock: deps.clock,
+      logger: deps.logger,
+      store,
+      softwareVersion: deps.softwareVersion ?? packageVersion(),
+    });
   }
   if (!url) {
     broker = await startEmbeddedBroker();
@@ -59,7 +79,8 @@ export async function createEventSink(config: { mqtt: MqttConfig }, deps: EventS
     log.warn({ url }, 'mqtt.url is not set: started the embedded demo broker (MQTT 3.1.1, loopback only, not for production)');
   }
   const softwareVersion = deps.softwareVersion ?? packageVersion();
-  const store = deps.store ?? new FileStore({ dir: cfg.outbox.dir, capBytes: Math.floor(cfg.outbox.maxDiskMiB * 1024 * 1024), segmentBytes: cfg.outbox.segmentKiB * 1024 });
+  const store =
+    deps.store ?? new FileStore({ dir: cfg.outbox.dir, capBytes: Math.floor(cfg.outbox.maxDiskMiB * 1024 * 1024), segmentBytes: cfg.outbox.segmentKiB * 1024 });
   let sparkplug: SparkplugNode | undefined;
   if (cfg.sparkplug.enabled) {
     const sp = cfg.sparkplug;

@@ -65,7 +65,8 @@ export class MemoryEventSink implements EventSink {
   }
 
   onCommand<N extends CommandName>(name: N, handler: CommandHandler<N>): () => void {
-    if (!(name in commandSchemas)) throw new Error(`Expected one of ${Object.keys(commandSchemas).join(', ')} for command name but received ${JSON.stringify(name)}`);
+    if (!(name in commandSchemas))
+      throw new Error(`Expected one of ${Object.keys(commandSchemas).join(', ')} for command name but received ${JSON.stringify(name)}`);
     this.handlers.set(name, handler as CommandHandler);
     return () => this.handlers.delete(name);
   }

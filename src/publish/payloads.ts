@@ -277,14 +277,7 @@ export interface StatsPayload {
   runtime: Record<string, number>;
 }
 
-export type CommandName =
-  | 'start-scan'
-  | 'pause-scan'
-  | 'resume-scan'
-  | 'abort-scan'
-  | 'enqueue-sample'
-  | 'reload-model'
-  | 'request-status';
+export type CommandName = 'start-scan' | 'pause-scan' | 'resume-scan' | 'abort-scan' | 'enqueue-sample' | 'reload-model' | 'request-status';
 
 interface CommandBase {
   /** Echoed in the reply: lets MQTT 3.1.1 clients match replies to requests. */
@@ -332,15 +325,7 @@ export interface CommandPayloads {
   'request-status': RequestStatusCommand;
 }
 
-export type CommandErrorCode =
-  | 'bad_json'
-  | 'invalid'
-  | 'unknown_command'
-  | 'too_large'
-  | 'not_available'
-  | 'busy'
-  | 'failed'
-  | 'timeout';
+export type CommandErrorCode = 'bad_json' | 'invalid' | 'unknown_command' | 'too_large' | 'not_available' | 'busy' | 'failed' | 'timeout';
 
 /** Reply to a command: on the request's MQTT 5 response topic, or on `reply/<name>`. */
 export interface CommandReply {

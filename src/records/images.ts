@@ -34,11 +34,11 @@ export class ImageStore {
   put(data: Uint8Array, meta: { format: 'jpeg' | 'png' | 'tiff' | 'raw'; width?: number; height?: number }): StoredImage {
     const sha = createHash('sha256').update(data).digest('hex');
     const existing = this.records.db.prepare('SELECT id, sha256, path, bytes, deleted_at FROM images WHERE sha256 = ?').get(sha) as
-      | (StoredImage & { deleted_at: string | null })
-      | undefined;
+      (StoredImage & { deleted_at: string | null }) | undefined;
     const ext = meta.format === 'jpeg' ? 'jpg' : meta.format;
     const path = join(this.dir, sha.slice(0, 2), `${sha}.${ext}`);
-    if (existing && existing.deleted_at === null && existsSync(existing.path)) return { id: existing.id, sha256: sha, path: existing.path, bytes: existing.bytes };
+    if (existing && existing.deleted_at === null && existsSync(existing.path))
+      return { id: existing.id, sha256: sha, path: existing.path, bytes: existing.bytes };
     mkdirDurable(dirname(path));
     writeFileAtomic(path, data);
     if (existing) {

@@ -138,10 +138,12 @@ export class Records {
       throw new Error(`records database schema version ${current} is newer than this software understands (${MIGRATIONS.length}); update smartscope`);
     }
     for (let v = current; v < MIGRATIONS.length; v++) {
-      this.db.transaction(() => {
-        this.db.exec(MIGRATIONS[v]!);
-        this.db.pragma(`user_version = ${v + 1}`);
-      }).immediate();
+      this.db
+        .transaction(() => {
+          this.db.exec(MIGRATIONS[v]!);
+          this.db.pragma(`user_version = ${v + 1}`);
+        })
+        .immediate();
     }
   }
 
@@ -165,7 +167,9 @@ export class Records {
   }
 
   ensureSample(id: string, description?: string, meta?: unknown): void {
-    this.db.prepare('INSERT INTO samples (id, created_at, description, meta) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO NOTHING').run(id, iso(), description ?? null, meta === undefined ? null : JSON.stringify(meta));
+    this.db
+      .prepare('INSERT INTO samples (id, created_at, description, meta) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO NOTHING')
+      .run(id, iso(), description ?? null, meta === undefined ? null : JSON.stringify(meta));
   }
 
   /** Stores a calibration by content; the same data always gets the same sha256. Returns the sha256. */
@@ -174,7 +178,9 @@ export class Records {
     const sha = createHash('sha256').update(text).digest('hex');
     const existing = this.db.prepare('SELECT sha256 FROM calibrations WHERE id = ?').get(id) as { sha256: string } | undefined;
     if (existing && existing.sha256 !== sha) throw new Error(`calibration ${id} is already recorded with different data; give the new calibration a new id`);
-    this.db.prepare('INSERT INTO calibrations (id, created_at, objective, sha256, data) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING').run(id, iso(), objective, sha, text);
+    this.db
+      .prepare('INSERT INTO calibrations (id, created_at, objective, sha256, data) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING')
+      .run(id, iso(), objective, sha, text);
     return sha;
   }
 
@@ -192,7 +198,17 @@ export class Records {
         `INSERT INTO scans (id, sample_id, started_at, status, device, software_version, recipe, calibration_id, survey_model_id, zoom_model_id)
          VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)`,
       )
-      .run(s.id, s.sampleId, iso(s.startedAt), s.device, s.softwareVersion, s.recipe === undefined ? null : JSON.stringify(s.recipe), s.calibrationId ?? null, s.surveyModelId ?? null, s.zoomModelId ?? null);
+      .run(
+        s.id,
+        s.sampleId,
+        iso(s.startedAt),
+        s.device,
+        s.softwareVersion,
+        s.recipe === undefined ? null : JSON.stringify(s.recipe),
+        s.calibrationId ?? null,
+        s.surveyModelId ?? null,
+        s.zoomModelId ?? null,
+      );
   }
 
   /** One tile and all its defects, atomically. Returns the tile's row id. */
@@ -205,16 +221,47 @@ export class Records {
       `INSERT INTO defects (uid, scan_id, tile_id, class, confidence, x_um, y_um, width_um, height_um, area_um2, model_id, calibration_id, image_id, created_at, outline)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    return this.db.transaction(() => {
-      const at = iso(t.capturedAt);
-      const tileId = Number(
-        insTile.run(scanId, t.phase, t.seq, t.xUm, t.yUm, t.zUm ?? null, t.objective ?? null, t.focus ?? null, at, t.imageId ?? null, t.modelId ?? null, t.detections ?? defects.length).lastInsertRowid,
-      );
-      for (const d of defects) {
-        insDefect.run(d.uid, scanId, tileId, d.class, d.confidence, d.xUm, d.yUm, d.widthUm ?? null, d.heightUm ?? null, d.areaUm2 ?? null, d.modelId ?? t.modelId ?? null, d.calibrationId ?? null, d.imageId ?? t.imageId ?? null, at, d.outline ? JSON.stringify(d.outline) : null);
-      }
-      return tileId;
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        const at = iso(t.capturedAt);
+        const tileId = Number(
+          insTile.run(
+            scanId,
+            t.phase,
+            t.seq,
+            t.xUm,
+            t.yUm,
+            t.zUm ?? null,
+            t.objective ?? null,
+            t.focus ?? null,
+            at,
+            t.imageId ?? null,
+            t.modelId ?? null,
+            t.detections ?? defects.length,
+          ).lastInsertRowid,
+        );
+        for (const d of defects) {
+          insDefect.run(
+            d.uid,
+            scanId,
+            tileId,
+            d.class,
+            d.confidence,
+            d.xUm,
+            d.yUm,
+            d.widthUm ?? null,
+            d.heightUm ?? null,
+            d.areaUm2 ?? null,
+            d.modelId ?? t.modelId ?? null,
+            d.calibrationId ?? null,
+            d.imageId ?? t.imageId ?? null,
+            at,
+            d.outline ? JSON.stringify(d.outline) : null,
+          );
+        }
+        return tileId;
+      })
+      .immediate();
   }
 
   hasTile(scanId: string, phase: 'survey' | 'zoom', seq: number): boolean {
@@ -230,7 +277,9 @@ export class Records {
   }
 
   finishScan(id: string, status: 'completed' | 'aborted' | 'failed', summary?: unknown): void {
-    this.db.prepare('UPDATE scans SET status = ?, finished_at = ?, summary = ? WHERE id = ?').run(status, iso(), summary === undefined ? null : JSON.stringify(summary), id);
+    this.db
+      .prepare('UPDATE scans SET status = ?, finished_at = ?, summary = ? WHERE id = ?')
+      .run(status, iso(), summary === undefined ? null : JSON.stringify(summary), id);
   }
 
   /** Scans a crash interrupted: what was recorded, so the scan engine can resume after the last complete tile. */
@@ -245,7 +294,14 @@ export class Records {
          FROM scans s WHERE s.status = 'running' ORDER BY s.started_at`,
       )
       .all() as Array<{ id: string; sampleId: string; startedAt: string; survey: number; zoom: number; tiles: number; defects: number }>;
-    return rows.map((r) => ({ id: r.id, sampleId: r.sampleId, startedAt: r.startedAt, lastSeq: { survey: r.survey, zoom: r.zoom }, tiles: r.tiles, defects: r.defects }));
+    return rows.map((r) => ({
+      id: r.id,
+      sampleId: r.sampleId,
+      startedAt: r.startedAt,
+      lastSeq: { survey: r.survey, zoom: r.zoom },
+      tiles: r.tiles,
+      defects: r.defects,
+    }));
   }
 
   markResumed(scanId: string): void {
@@ -256,7 +312,8 @@ export class Records {
     return Number(
       this.db
         .prepare('INSERT INTO audit (at, user, origin, via, action, subject, outcome, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(iso(), e.actor.user, e.actor.from, e.actor.via, e.action, e.subject ?? null, e.outcome, e.details ? JSON.stringify(e.details) : null).lastInsertRowid,
+        .run(iso(), e.actor.user, e.actor.from, e.actor.via, e.action, e.subject ?? null, e.outcome, e.details ? JSON.stringify(e.details) : null)
+        .lastInsertRowid,
     );
   }
 
@@ -282,7 +339,9 @@ export class Records {
   }
 
   private auditRows(tail: string, limit: number): AuditRow[] {
-    const rows = this.db.prepare(`SELECT id, at, user, origin, via, action, subject, outcome, details FROM audit ${tail}`).all(limit) as Array<Omit<AuditRow, 'details'> & { details: string | null }>;
+    const rows = this.db.prepare(`SELECT id, at, user, origin, via, action, subject, outcome, details FROM audit ${tail}`).all(limit) as Array<
+      Omit<AuditRow, 'details'> & { details: string | null }
+    >;
     return rows.map((r) => ({ ...r, details: r.details ? (JSON.parse(r.details) as Record<string, unknown>) : null }));
   }
 
@@ -292,7 +351,9 @@ export class Records {
   }
 
   defectsOfSample(sampleId: string): Array<Record<string, unknown>> {
-    return this.db.prepare('SELECT * FROM defect_provenance WHERE sample_id = ? ORDER BY detected_at, defect_uid').all(sampleId) as Array<Record<string, unknown>>;
+    return this.db.prepare('SELECT * FROM defect_provenance WHERE sample_id = ? ORDER BY detected_at, defect_uid').all(sampleId) as Array<
+      Record<string, unknown>
+    >;
   }
 
   /**
@@ -301,19 +362,27 @@ export class Records {
    */
   reviewDefect(uid: string, review: DefectReview, actor: Actor): DefectReviewRow {
     if (review.verdict === 'reclassified' && !review.class) throw new Error('a reclassification needs the corrected class');
-    return this.db.transaction(() => {
-      const d = this.db.prepare('SELECT class FROM defects WHERE uid = ?').get(uid) as { class: string } | undefined;
-      if (!d) throw Object.assign(new Error(`no defect ${uid} in the records`), { notFound: true });
-      const at = iso();
-      const cls = review.verdict === 'reclassified' ? review.class! : null;
-      const id = Number(
-        this.db
-          .prepare('INSERT INTO defect_reviews (defect_uid, at, user, origin, verdict, class, note) VALUES (?, ?, ?, ?, ?, ?, ?)')
-          .run(uid, at, actor.user, actor.from, review.verdict, cls, review.note ?? null).lastInsertRowid,
-      );
-      this.audit({ action: 'defect.review', subject: uid, outcome: 'ok', actor, details: { verdict: review.verdict, modelClass: d.class, ...(cls ? { class: cls } : {}) } });
-      return { id, defectUid: uid, at, user: actor.user, origin: actor.from, verdict: review.verdict, class: cls, note: review.note ?? null };
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        const d = this.db.prepare('SELECT class FROM defects WHERE uid = ?').get(uid) as { class: string } | undefined;
+        if (!d) throw Object.assign(new Error(`no defect ${uid} in the records`), { notFound: true });
+        const at = iso();
+        const cls = review.verdict === 'reclassified' ? review.class! : null;
+        const id = Number(
+          this.db
+            .prepare('INSERT INTO defect_reviews (defect_uid, at, user, origin, verdict, class, note) VALUES (?, ?, ?, ?, ?, ?, ?)')
+            .run(uid, at, actor.user, actor.from, review.verdict, cls, review.note ?? null).lastInsertRowid,
+        );
+        this.audit({
+          action: 'defect.review',
+          subject: uid,
+          outcome: 'ok',
+          actor,
+          details: { verdict: review.verdict, modelClass: d.class, ...(cls ? { class: cls } : {}) },
+        });
+        return { id, defectUid: uid, at, user: actor.user, origin: actor.from, verdict: review.verdict, class: cls, note: review.note ?? null };
+      })
+      .immediate();
   }
 
   reviewsOf(uid: string): DefectReviewRow[] {

@@ -70,7 +70,12 @@ export async function exportReviewed(records: Records, outDir: string): Promise<
   for (const r of rows) for (const c of r.recipeClasses ? (JSON.parse(r.recipeClasses) as string[]) : []) addClass(c);
   for (const r of rows) addClass(r.verdict === 'reclassified' ? r.reviewClass : r.modelClass);
   const skipped: ReviewedExport['skipped'] = [];
-  const usable: Array<{ row: Row; pixels: Uint8Array | Uint16Array; bitDepth: number; outline: { bboxPx: [number, number, number, number]; contourPx?: Array<[number, number]> } }> = [];
+  const usable: Array<{
+    row: Row;
+    pixels: Uint8Array | Uint16Array;
+    bitDepth: number;
+    outline: { bboxPx: [number, number, number, number]; contourPx?: Array<[number, number]> };
+  }> = [];
   for (const r of rows) {
     if (!r.path || !r.width || !r.height || r.format !== 'raw') {
       skipped.push({ uid: r.uid, reason: 'no zoom crop recorded' });
@@ -87,7 +92,12 @@ export async function exportReviewed(records: Records, outDir: string): Promise<
     const o = JSON.parse(r.outline) as { bitDepth: number; bboxPx: [number, number, number, number]; contourPx?: Array<[number, number]> };
     const data = readFileSync(r.path);
     const n = r.width * r.height;
-    const pixels = data.length === 2 * n ? new Uint16Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.length)) : data.length === n ? new Uint8Array(data) : null;
+    const pixels =
+      data.length === 2 * n
+        ? new Uint16Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.length))
+        : data.length === n
+          ? new Uint8Array(data)
+          : null;
     if (!pixels) {
       skipped.push({ uid: r.uid, reason: 'zoom crop does not match its recorded size' });
       continue;
@@ -118,10 +128,24 @@ export async function exportReviewed(records: Records, outDir: string): Promise<
         for (let y = Math.max(0, by); y < Math.min(h, by + bh); y++) mask.fill(id, y * w + Math.max(0, bx), y * w + Math.min(w, bx + bw));
       }
     }
-    await sharp(mask, { raw: { width: w, height: h, channels: 1 } }).toColourspace('b-w').png().toFile(join(outDir, 'masks', `${name}.png`));
+    await sharp(mask, { raw: { width: w, height: h, channels: 1 } })
+      .toColourspace('b-w')
+      .png()
+      .toFile(join(outDir, 'masks', `${name}.png`));
     const defects = cls ? [{ className: cls, classId: classes.indexOf(cls) + 1, bboxPx: outline.bboxPx, modelClass: r.modelClass, verdict: r.verdict }] : [];
     writeFileSync(join(outDir, 'defects', `${name}.json`), `${JSON.stringify(defects, null, 1)}\n`);
-    tiles.push({ name, image: `images/${name}.png`, mask: `masks/${name}.png`, defects: `defects/${name}.json`, group: r.scanId, verdict: r.verdict, modelClass: r.modelClass, class: cls, reviewedBy: r.user, reviewedAt: r.at });
+    tiles.push({
+      name,
+      image: `images/${name}.png`,
+      mask: `masks/${name}.png`,
+      defects: `defects/${name}.json`,
+      group: r.scanId,
+      verdict: r.verdict,
+      modelClass: r.modelClass,
+      class: cls,
+      reviewedBy: r.user,
+      reviewedAt: r.at,
+    });
   }
   const manifest: ReviewedExport['manifest'] = { format: 'smartscope-twin', version: 1, source: 'reviews', classes, bitDepth, tiles };
   writeFileSync(join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 1)}\n`);

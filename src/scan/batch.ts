@@ -57,7 +57,8 @@ export class BatchQueue extends EventEmitter {
   /** Adds a sample; refuses ids that could not be used in file names or topics. */
   enqueue(req: { sampleId: string; lot: string; recipeId: string; priority?: 'normal' | 'high' }): BatchJob {
     const { priority, ...ids } = req;
-    if (priority !== undefined && priority !== 'normal' && priority !== 'high') throw new RangeError(`priority must be "normal" or "high" but is ${JSON.stringify(priority)}`);
+    if (priority !== undefined && priority !== 'normal' && priority !== 'high')
+      throw new RangeError(`priority must be "normal" or "high" but is ${JSON.stringify(priority)}`);
     for (const [k, v] of Object.entries(ids)) {
       if (typeof v !== 'string' || !ID.test(v)) throw new RangeError(`${k} must be 1–64 characters of A–Z a–z 0–9 . _ : - but is ${JSON.stringify(v)}`);
     }
@@ -67,7 +68,12 @@ export class BatchQueue extends EventEmitter {
     this.seq++;
     const at = this.now();
     const stamp = at.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
-    const job: BatchJob = { scanId: `scan-${stamp}-${String(this.seq).padStart(4, '0')}-${req.sampleId}`, ...ids, enqueuedAt: at.toISOString(), state: 'queued' };
+    const job: BatchJob = {
+      scanId: `scan-${stamp}-${String(this.seq).padStart(4, '0')}-${req.sampleId}`,
+      ...ids,
+      enqueuedAt: at.toISOString(),
+      state: 'queued',
+    };
     if (priority === 'high') job.priority = 'high';
     this.jobs.push(job);
     this.save();
@@ -77,7 +83,12 @@ export class BatchQueue extends EventEmitter {
 
   /** The job to work on next: one left running by a crash (to resume), then the first high-priority one, then the first queued. */
   next(): BatchJob | null {
-    return this.jobs.find((j) => j.state === 'running') ?? this.jobs.find((j) => j.state === 'queued' && j.priority === 'high') ?? this.jobs.find((j) => j.state === 'queued') ?? null;
+    return (
+      this.jobs.find((j) => j.state === 'running') ??
+      this.jobs.find((j) => j.state === 'queued' && j.priority === 'high') ??
+      this.jobs.find((j) => j.state === 'queued') ??
+      null
+    );
   }
 
   update(scanId: string, patch: Partial<Pick<BatchJob, 'state' | 'startedAt' | 'endedAt' | 'result'>>): void {

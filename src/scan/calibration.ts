@@ -93,7 +93,8 @@ export async function calibrate(o: CalibrateOptions): Promise<Calibration> {
       await moveXY(o.at.x + sx, o.at.y + sy);
       const img = await grabCentre(camera, n, bin, o.signal);
       const s = phaseCorrelate(base.img, img.img, n);
-      if (s.peak < 0.02) throw new Error(`calibration of ${name}: no clear image shift for a stage move of (${sx.toFixed(1)}, ${sy.toFixed(1)}) µm; choose a textured area`);
+      if (s.peak < 0.02)
+        throw new Error(`calibration of ${name}: no clear image shift for a stage move of (${sx.toFixed(1)}, ${sy.toFixed(1)}) µm; choose a textured area`);
       // Content moves opposite to the stage: A·d = −Δ.
       pixelShifts.push([s.dx * bin, s.dy * bin]);
       stageShifts.push([-sx, -sy]);
@@ -106,7 +107,10 @@ export async function calibrate(o: CalibrateOptions): Promise<Calibration> {
       offsetUm: [0, 0],
       residualUm: fit.residualUm,
       zOffsetUm: af.zUm - refZ,
-      fieldUm: [info.width * Math.sqrt(Math.abs(fit.m[0] * fit.m[3] - fit.m[1] * fit.m[2])), info.height * Math.sqrt(Math.abs(fit.m[0] * fit.m[3] - fit.m[1] * fit.m[2]))],
+      fieldUm: [
+        info.width * Math.sqrt(Math.abs(fit.m[0] * fit.m[3] - fit.m[1] * fit.m[2])),
+        info.height * Math.sqrt(Math.abs(fit.m[0] * fit.m[3] - fit.m[1] * fit.m[2])),
+      ],
     };
   }
   // Offset of every other objective's axis: find its (scaled-down) image inside the reference objective's image.
@@ -126,7 +130,8 @@ export async function calibrate(o: CalibrateOptions): Promise<Calibration> {
     await moveXY(o.at.x, o.at.y);
     await stage.moveTo({ z: refZ + cal.zOffsetUm }, { signal: o.signal });
     const f = await camera.grab({ signal: o.signal });
-    const ratio = Math.sqrt(Math.abs(cal.pixelToStage[0] * cal.pixelToStage[3] - cal.pixelToStage[1] * cal.pixelToStage[2])) /
+    const ratio =
+      Math.sqrt(Math.abs(cal.pixelToStage[0] * cal.pixelToStage[3] - cal.pixelToStage[1] * cal.pixelToStage[2])) /
       Math.sqrt(Math.abs(refCal.pixelToStage[0] * refCal.pixelToStage[3] - refCal.pixelToStage[1] * refCal.pixelToStage[2]));
     // Zoom image binned down to the reference's scale, compared with the reference image's centre.
     const bin = Math.max(1, Math.round(1 / ratio));
@@ -137,10 +142,7 @@ export async function calibrate(o: CalibrateOptions): Promise<Calibration> {
     const s = phaseCorrelate(refCrop, small, m);
     if (s.peak < 0.02) throw new Error(`calibration of ${name}: its field was not found in the ${reference} field`);
     // The zoom field centre appears at −(dx, dy) from the reference centre in reference pixels.
-    const [ox, oy] = [
-      refCal.pixelToStage[0] * -s.dx + refCal.pixelToStage[1] * -s.dy,
-      refCal.pixelToStage[2] * -s.dx + refCal.pixelToStage[3] * -s.dy,
-    ];
+    const [ox, oy] = [refCal.pixelToStage[0] * -s.dx + refCal.pixelToStage[1] * -s.dy, refCal.pixelToStage[2] * -s.dx + refCal.pixelToStage[3] * -s.dy];
     cal.offsetUm = [ox, oy];
     o.log?.(`calibration ${name}: axis offset (${ox.toFixed(2)}, ${oy.toFixed(2)}) µm, z offset ${cal.zOffsetUm.toFixed(2)} µm`);
   }
@@ -153,12 +155,27 @@ export async function calibrate(o: CalibrateOptions): Promise<Calibration> {
 
 /** A calibration computed from the nominal optics, for a first run before `calibrate` has been done. */
 export function nominalCalibration(
-  objectives: Array<{ name: string; umPerPx: number; rotationRad: number; flipX: boolean; offsetUm: [number, number]; zOffsetUm: number; sensor: [number, number] }>,
+  objectives: Array<{
+    name: string;
+    umPerPx: number;
+    rotationRad: number;
+    flipX: boolean;
+    offsetUm: [number, number];
+    zOffsetUm: number;
+    sensor: [number, number];
+  }>,
 ): Calibration {
   const result: Calibration['objectives'] = {};
   for (const o of objectives) {
     const m: Mat2 = matrixFrom(o.umPerPx, o.rotationRad, o.flipX);
-    result[o.name] = { objective: o.name, pixelToStage: m, offsetUm: o.offsetUm, residualUm: 0, zOffsetUm: o.zOffsetUm, fieldUm: [o.sensor[0] * o.umPerPx, o.sensor[1] * o.umPerPx] };
+    result[o.name] = {
+      objective: o.name,
+      pixelToStage: m,
+      offsetUm: o.offsetUm,
+      residualUm: 0,
+      zOffsetUm: o.zOffsetUm,
+      fieldUm: [o.sensor[0] * o.umPerPx, o.sensor[1] * o.umPerPx],
+    };
   }
   const body = { reference: objectives[0]!.name, objectives: result };
   return { version: `nominal-${createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 8)}`, createdAt: new Date(0).toISOString(), ...body };

@@ -34,7 +34,6 @@ export interface ScanResult {
   resumed: boolean;
 }
 
-
 export async function runScan(deps: ScanDeps, job: ScanJob, control: ScanControl): Promise<ScanResult> {
   const journal = new ScanJournal(join(deps.stateDir, 'journal'), job.scanId);
   try {
@@ -63,7 +62,11 @@ async function scanWithJournal(deps: ScanDeps, job: ScanJob, control: ScanContro
     return { summary: s, defects: replay.flatMap((r) => (r.t === 'target' ? r.defects : [])), targets: [], outcomes: [], candidates: [], resumed: true };
   }
   const begin = replay.find((r) => r.t === 'begin');
-  if (begin && begin.t === 'begin' && (begin.calibrationVersion !== cal.version || begin.models.survey !== context.surveyModel || begin.models.zoom !== context.zoomModel)) {
+  if (
+    begin &&
+    begin.t === 'begin' &&
+    (begin.calibrationVersion !== cal.version || begin.models.survey !== context.surveyModel || begin.models.zoom !== context.zoomModel)
+  ) {
     throw new Error(
       `scan ${job.scanId} was started with calibration ${begin.calibrationVersion} and models ${begin.models.survey} / ${begin.models.zoom}; ` +
         `it cannot resume with ${cal.version} and ${context.surveyModel} / ${context.zoomModel}`,
@@ -81,13 +84,26 @@ async function scanWithJournal(deps: ScanDeps, job: ScanJob, control: ScanContro
     if (r.t === 'tile') run.restoreTile(r.index, r.candidates);
     if (r.t === 'targets') targets = r.targets;
     if (r.t === 'target') {
-      outcomes.push({ index: r.index, outcome: r.outcome, defects: r.defects, fields: r.fields, ...(r.reason ? { reason: r.reason } : {}), ...(r.fieldCentres ? { fieldCentres: r.fieldCentres } : {}) });
+      outcomes.push({
+        index: r.index,
+        outcome: r.outcome,
+        defects: r.defects,
+        fields: r.fields,
+        ...(r.reason ? { reason: r.reason } : {}),
+        ...(r.fieldCentres ? { fieldCentres: r.fieldCentres } : {}),
+      });
     }
   }
   const o = job.recipe.outline;
   deps.recorder?.begin(context, { startedAt, resumed, recipe: job.recipe, calibration: cal });
   if (!resumed) {
-    journal.append({ t: 'begin', at: startedAt, job: { scanId: job.scanId, sampleId: job.sampleId, lot: job.lot, recipe: job.recipe }, calibrationVersion: cal.version, models: { survey: context.surveyModel, zoom: context.zoomModel } });
+    journal.append({
+      t: 'begin',
+      at: startedAt,
+      job: { scanId: job.scanId, sampleId: job.sampleId, lot: job.lot, recipe: job.recipe },
+      calibrationVersion: cal.version,
+      models: { survey: context.surveyModel, zoom: context.zoomModel },
+    });
     await deps.sink.scan({ kind: 'started', context, at: startedAt, outlineUm: [o.xUm, o.yUm, o.xUm + o.widthUm, o.yUm + o.heightUm] });
   } else {
     run.log.info({ tiles: run.tilesDone().size, targetsDone: outcomes.length }, 'resuming scan from its journal');
@@ -126,7 +142,11 @@ async function scanWithJournal(deps: ScanDeps, job: ScanJob, control: ScanContro
       const start: [number, number] = run.overview.length > 0 ? [run.overview.at(-1)!.pose.x, run.overview.at(-1)!.pose.y] : [first.xUm, first.yUm];
       const plan = planZoom(candidates, job.recipe, run.objectiveCal(job.recipe.zoom.objective).fieldUm, start);
       targets = plan.targets;
-      if (plan.rasterFields > 0) run.log.info({ rasterFields: plan.rasterFields, outlineFields: plan.outlineFields, rasterAll: plan.rasterAll, visits: targets.length - plan.rasterFields }, 'busy regions rastered at zoom magnification');
+      if (plan.rasterFields > 0)
+        run.log.info(
+          { rasterFields: plan.rasterFields, outlineFields: plan.outlineFields, rasterAll: plan.rasterAll, visits: targets.length - plan.rasterFields },
+          'busy regions rastered at zoom magnification',
+        );
       journal.append({ t: 'targets', targets });
     } else {
       candidates = targets;
@@ -153,7 +173,32 @@ async function scanWithJournal(deps: ScanDeps, job: ScanJob, control: ScanContro
     const partial = outcomes.flatMap((x) => x.defects);
     const time = run.account.split();
     return {
-      summary: { scanId: job.scanId, sampleId: job.sampleId, lot: job.lot, recipeId: job.recipe.id, recipeVersion: job.recipe.version, calibrationVersion: cal.version, models: { survey: context.surveyModel, zoom: context.zoomModel }, state: 'aborted', inspectedAreaCm2: 0, surveyFields: run.tilesDone().size, candidates: candidates.length, targetsVisited: outcomes.length, targetsSkipped: 0, confirmed: partial.length, rejected: 0, countsByClass: {}, densityPerCm2: {}, largestUm: {}, verdict: 'not-judged', pass: false, reasons: ['suspended for shutdown; resumes on the next start'], rasterFields: 0, belowConfidence: 0, time },
+      summary: {
+        scanId: job.scanId,
+        sampleId: job.sampleId,
+        lot: job.lot,
+        recipeId: job.recipe.id,
+        recipeVersion: job.recipe.version,
+        calibrationVersion: cal.version,
+        models: { survey: context.surveyModel, zoom: context.zoomModel },
+        state: 'aborted',
+        inspectedAreaCm2: 0,
+        surveyFields: run.tilesDone().size,
+        candidates: candidates.length,
+        targetsVisited: outcomes.length,
+        targetsSkipped: 0,
+        confirmed: partial.length,
+        rejected: 0,
+        countsByClass: {},
+        densityPerCm2: {},
+        largestUm: {},
+        verdict: 'not-judged',
+        pass: false,
+        reasons: ['suspended for shutdown; resumes on the next start'],
+        rasterFields: 0,
+        belowConfidence: 0,
+        time,
+      },
       defects: partial,
       targets: targets ?? [],
       outcomes,

@@ -15,7 +15,13 @@ import type { Candidate } from './survey.js';
 import type { Target } from './zoom.js';
 
 export type JournalRecord =
-  | { t: 'begin'; at: string; job: { scanId: string; sampleId: string; lot: string; recipe: Recipe }; calibrationVersion: string; models: { survey: string; zoom: string } }
+  | {
+      t: 'begin';
+      at: string;
+      job: { scanId: string; sampleId: string; lot: string; recipe: Recipe };
+      calibrationVersion: string;
+      models: { survey: string; zoom: string };
+    }
   | { t: 'focus'; x: number; y: number; z: number; objective: string }
   | { t: 'tile'; index: number; pose: { x: number; y: number; z: number }; candidates: Candidate[]; discardedFrames: number }
   | { t: 'targets'; targets: Target[] }
@@ -72,7 +78,16 @@ export function journalRecordIssues(rec: unknown, where: string): ConfigIssue[] 
   if (typeof rec !== 'object' || rec === null || Array.isArray(rec)) return [{ path: where, value: rec, expected: 'a journal record (an object)' }];
   const t = (rec as { t?: unknown }).t;
   const shape = typeof t === 'string' ? SHAPES[t as JournalRecord['t']] : undefined;
-  if (!shape) return [{ path: `${where}.t`, value: t, expected: `one of ${Object.keys(SHAPES).map((k) => `"${k}"`).join(', ')}` }];
+  if (!shape)
+    return [
+      {
+        path: `${where}.t`,
+        value: t,
+        expected: `one of ${Object.keys(SHAPES)
+          .map((k) => `"${k}"`)
+          .join(', ')}`,
+      },
+    ];
   const issues: ConfigIssue[] = [];
   for (const [key, spec] of Object.entries(shape)) {
     const optional = spec.endsWith('?');

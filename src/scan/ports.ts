@@ -113,11 +113,26 @@ export interface ScanRecorder {
   begin(context: ScanContext, info: { startedAt: string; resumed: boolean; recipe: unknown; calibration: import('./calibration.js').Calibration }): void;
   surveyTile(
     context: ScanContext,
-    tile: { index: number; pose: { x: number; y: number; z: number }; objective: string; capturedAt: string; candidates: number; image?: { pixels: Uint8Array; width: number; height: number } },
+    tile: {
+      index: number;
+      pose: { x: number; y: number; z: number };
+      objective: string;
+      capturedAt: string;
+      candidates: number;
+      image?: { pixels: Uint8Array; width: number; height: number };
+    },
   ): void;
   zoomTarget(
     context: ScanContext,
-    target: { index: number; pose: { x: number; y: number; z: number | null }; objective: string; focusScore: number | null; capturedAt: string; defects: ConfirmedDefect[]; thumbnails: Array<ThumbnailSource | null> },
+    target: {
+      index: number;
+      pose: { x: number; y: number; z: number | null };
+      objective: string;
+      focusScore: number | null;
+      capturedAt: string;
+      defects: ConfirmedDefect[];
+      thumbnails: Array<ThumbnailSource | null>;
+    },
   ): void;
   finish(context: ScanContext, state: 'finished' | 'aborted' | 'failed', summary: unknown): void;
 }

@@ -102,5 +102,14 @@ export async function rasterScan(run: ScanRun, opts: RasterOptions = {}): Promis
     }
   }
   const perFieldMs = measuredFields > 0 ? measuredMs / measuredFields : 0;
-  return { fields: fields.length, measuredFields, measuredMs, perFieldMs, focusMapMs, estimatedTotalMs: focusMapMs + perFieldMs * fields.length, detections, split: run.account.split() };
+  return {
+    fields: fields.length,
+    measuredFields,
+    measuredMs,
+    perFieldMs,
+    focusMapMs,
+    estimatedTotalMs: focusMapMs + perFieldMs * fields.length,
+    detections,
+    split: run.account.split(),
+  };
 }

@@ -29,7 +29,12 @@ export function recipeIssues(recipe: Recipe, facts: InstrumentFacts): ConfigIssu
     const l = facts.limits?.[axis];
     if (!l) continue;
     if (lo < l.minUm) issues.push({ path: `outline.${axis}Um`, value: lo, expected: `at least the stage's ${axis} travel limit ${l.minUm} µm` });
-    else if (lo + size > l.maxUm) issues.push({ path: `outline.${name}`, value: size, expected: `at most ${l.maxUm - lo} µm: the outline would end at ${axis} = ${lo + size} µm, beyond the stage's travel limit ${l.maxUm} µm` });
+    else if (lo + size > l.maxUm)
+      issues.push({
+        path: `outline.${name}`,
+        value: size,
+        expected: `at most ${l.maxUm - lo} µm: the outline would end at ${axis} = ${lo + size} µm, beyond the stage's travel limit ${l.maxUm} µm`,
+      });
   }
   return issues;
 }

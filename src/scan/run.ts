@@ -223,7 +223,10 @@ function localCorrection(near: Array<{ x: number; y: number; dz: number; d: numb
     }
   });
   // Collinear points leave the plane's tilt undetermined: fall back to the mean.
-  const det = A[0]![0]! * (A[1]![1]! * A[2]![2]! - A[1]![2]! * A[2]![1]!) - A[0]![1]! * (A[1]![0]! * A[2]![2]! - A[1]![2]! * A[2]![0]!) + A[0]![2]! * (A[1]![0]! * A[2]![1]! - A[1]![1]! * A[2]![0]!);
+  const det =
+    A[0]![0]! * (A[1]![1]! * A[2]![2]! - A[1]![2]! * A[2]![1]!) -
+    A[0]![1]! * (A[1]![0]! * A[2]![2]! - A[1]![2]! * A[2]![0]!) +
+    A[0]![2]! * (A[1]![0]! * A[2]![1]! - A[1]![1]! * A[2]![0]!);
   if (Math.abs(det) < 1e-12 * Math.pow(wsum, 3)) return mean;
   return solve(A, b)[0]!;
 }

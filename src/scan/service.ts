@@ -75,7 +75,12 @@ export class ScanService extends EventEmitter {
   enqueue(req: { sampleId: string; lot?: string; recipeId: string; recipeVersion?: string; priority?: 'normal' | 'high' }): BatchJob {
     // Refuse an unknown recipe, or one this instrument cannot run, now: not when the sample comes up.
     this.o.check?.(this.o.recipe(req.recipeId, req.recipeVersion));
-    const job = this.queue.enqueue({ sampleId: req.sampleId, lot: req.lot ?? '-', recipeId: req.recipeId, ...(req.priority ? { priority: req.priority } : {}) });
+    const job = this.queue.enqueue({
+      sampleId: req.sampleId,
+      lot: req.lot ?? '-',
+      recipeId: req.recipeId,
+      ...(req.priority ? { priority: req.priority } : {}),
+    });
     this.setState(this.lastState, true);
     return job;
   }
@@ -111,7 +116,9 @@ export class ScanService extends EventEmitter {
       throw new ScanCommandRefused(scanId ? `no scan is running (asked to ${action} "${scanId}")` : `no scan is running`);
     }
     if (scanId !== undefined && scanId !== current.scanId) {
-      throw new ScanCommandRefused(`scan "${scanId}" is not the running scan ("${current.scanId}", sample ${current.sampleId}): not asked to ${action} it, so it goes on`);
+      throw new ScanCommandRefused(
+        `scan "${scanId}" is not the running scan ("${current.scanId}", sample ${current.sampleId}): not asked to ${action} it, so it goes on`,
+      );
     }
     return control;
   }
@@ -191,7 +198,11 @@ export class ScanService extends EventEmitter {
       this.o.check?.(recipe);
       if (job.state !== 'running') this.queue.update(job.scanId, { state: 'running', startedAt: new Date().toISOString() });
       const deps = await this.o.deps();
-      const result = await (this.o.runScan ?? runScan)({ ...deps, heartbeat: this.o.heartbeat ?? deps.heartbeat }, { scanId: job.scanId, sampleId: job.sampleId, lot: job.lot, recipe }, control);
+      const result = await (this.o.runScan ?? runScan)(
+        { ...deps, heartbeat: this.o.heartbeat ?? deps.heartbeat },
+        { scanId: job.scanId, sampleId: job.sampleId, lot: job.lot, recipe },
+        control,
+      );
       const s = result.summary;
       if (this.stopping && s.state === 'aborted') {
         // Stopped by shutdown, not by an operator: stays 'running' in the queue and resumes on the next start.

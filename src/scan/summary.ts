@@ -57,7 +57,15 @@ export function judge(
   recipe: Recipe,
   defects: Array<{ className: string; sizeUm: number; confidence: number }>,
   areaCm2: number,
-): { countsByClass: Record<string, number>; densityPerCm2: Record<string, number>; largestUm: Record<string, number>; judged: boolean; pass: boolean; reasons: string[]; belowConfidence: number } {
+): {
+  countsByClass: Record<string, number>;
+  densityPerCm2: Record<string, number>;
+  largestUm: Record<string, number>;
+  judged: boolean;
+  pass: boolean;
+  reasons: string[];
+  belowConfidence: number;
+} {
   const counted = defects.filter((d) => d.confidence >= recipe.acceptance.minConfidence);
   const countsByClass: Record<string, number> = {};
   const largestUm: Record<string, number> = {};

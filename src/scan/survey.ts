@@ -160,7 +160,13 @@ async function inferSurvey(run: ScanRun, index: number, frame: Frame, pose: { x:
       if (d.confidence < r.survey.threshold) continue;
       const areaUm2 = d.areaPx * um2PerPx;
       if (areaUm2 < r.survey.minAreaUm2) continue;
-      candidates.push({ rect: detectionRect(run, ob, pose, d, { sensor: [frame.width, frame.height], roiOffset: [0, 0] }), score: d.confidence, areaUm2, tile: index, className: d.className });
+      candidates.push({
+        rect: detectionRect(run, ob, pose, d, { sensor: [frame.width, frame.height], roiOffset: [0, 0] }),
+        score: d.confidence,
+        areaUm2,
+        tile: index,
+        className: d.className,
+      });
     }
     run.recordTile(index, pose, candidates, discarded, capturedAt);
   } finally {

@@ -65,7 +65,13 @@ export function fieldsFor(run: ScanRun, t: Target): Point[] {
       const cx = r[0] + (w * (i + 0.5)) / nx;
       const cy = r[1] + (h * (j + 0.5)) / ny;
       const cell: Rect = [cx - (fw * usable) / 2, cy - (fh * usable) / 2, cx + (fw * usable) / 2, cy + (fh * usable) / 2];
-      const cover = members.reduce((a, m) => a + Math.max(0, Math.min(m[2], cell[2]) - Math.max(m[0], cell[0])) * Math.max(0, Math.min(m[3], cell[3]) - Math.max(m[1], cell[1])) + (gap(m, cell) === 0 ? 1e-6 : 0), 0);
+      const cover = members.reduce(
+        (a, m) =>
+          a +
+          Math.max(0, Math.min(m[2], cell[2]) - Math.max(m[0], cell[0])) * Math.max(0, Math.min(m[3], cell[3]) - Math.max(m[1], cell[1])) +
+          (gap(m, cell) === 0 ? 1e-6 : 0),
+        0,
+      );
       if (cover > 0) cells.push({ p: [cx, cy], cover, order: cells.length });
     }
   }
@@ -82,7 +88,13 @@ export function eventId(scanId: string, startedAtMs: number, target: number, def
   return uuidv7({ msecs: startedAtMs + target, random: Uint8Array.from(random) });
 }
 
-export async function zoom(run: ScanRun, targets: Target[], alreadyConfirmed: ConfirmedDefect[], done: Set<number>, startedAtMs: number): Promise<TargetOutcome[]> {
+export async function zoom(
+  run: ScanRun,
+  targets: Target[],
+  alreadyConfirmed: ConfirmedDefect[],
+  done: Set<number>,
+  startedAtMs: number,
+): Promise<TargetOutcome[]> {
   const r = run.recipe;
   const ob = r.zoom.objective;
   const outcomes: TargetOutcome[] = [];
@@ -168,7 +180,13 @@ export async function zoomFocus(run: ScanRun, x: number, y: number, z0: number):
     af = await climbFocus(run.deps.stage, run.deps.camera, run.deps.clock, { ...base, startZUm: z0, stepUm: f.checkRangeUm / 2, maxSteps: 6 });
     if (!af.found) af = null;
   }
-  af ??= await autofocus(run.deps.stage, run.deps.camera, run.deps.clock, { ...base, centreZUm: z0, rangeUm: f.rangeUm, steps: f.steps, refinements: f.refinements });
+  af ??= await autofocus(run.deps.stage, run.deps.camera, run.deps.clock, {
+    ...base,
+    centreZUm: z0,
+    rangeUm: f.rangeUm,
+    steps: f.steps,
+    refinements: f.refinements,
+  });
   if (af.found) run.addZoomCorrection(x, y, af.zUm - run.objectiveCal(ob).zOffsetUm);
   return af;
 }
@@ -191,7 +209,9 @@ async function captureRoi(run: ScanRun, t: Target, pose: { x: number; y: number 
   // The parts of the target inside this field (all of it for a single-field target; for a mosaic, its own stretch).
   const field: Rect = [axis[0] - cal.fieldUm[0] / 2, axis[1] - cal.fieldUm[1] / 2, axis[0] + cal.fieldUm[0] / 2, axis[1] + cal.fieldUm[1] / 2];
   const parts = (t.members ?? [t.rect]).filter((m) => gap(m, field) === 0);
-  const box = (parts.length > 0 ? parts : [t.rect]).reduce((a, m) => [Math.min(a[0], m[0]), Math.min(a[1], m[1]), Math.max(a[2], m[2]), Math.max(a[3], m[3])] as Rect);
+  const box = (parts.length > 0 ? parts : [t.rect]).reduce(
+    (a, m) => [Math.min(a[0], m[0]), Math.min(a[1], m[1]), Math.max(a[2], m[2]), Math.max(a[3], m[3])] as Rect,
+  );
   const size = Math.max(box[2] - box[0], box[3] - box[1]);
   const r = expand(box, Math.max(run.recipe.zoom.roiMarginUm, Math.min(40, 0.25 * size)));
   const cs: number[] = [];
@@ -242,7 +262,19 @@ async function inferField(
       const [bx, by, bw, bh] = d.bboxPx;
       // Cut by the edge of the field (not merely of the region read out).
       const touchesEdge = ox + bx <= 1 || oy + by <= 1 || ox + bx + bw >= sw - 1 || oy + by + bh >= sh - 1;
-      sink.push({ rect, score: d.confidence, d, umPerPx, contourUm, touchesEdge, pose, focusScore, capturedAt, detectedAt, thumbnail: thumbnailOf(frame, d, out.probability) });
+      sink.push({
+        rect,
+        score: d.confidence,
+        d,
+        umPerPx,
+        contourUm,
+        touchesEdge,
+        pose,
+        focusScore,
+        capturedAt,
+        detectedAt,
+        thumbnail: thumbnailOf(frame, d, out.probability),
+      });
     }
   } finally {
     frame.release();

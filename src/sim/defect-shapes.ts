@@ -93,15 +93,7 @@ function bandCoverage(dist: number, h: number, p: number): number {
  * the defect covers at least half the pixel, and along the skeleton of features thinner than a pixel (so a crack
  * narrower than a survey pixel is still labelled where it is, as an annotator would draw it).
  */
-export function drawDefect(
-  d: ShapedDefect,
-  m: ViewMap,
-  width: number,
-  height: number,
-  pixelUm: number,
-  refl: Float32Array,
-  mask?: Uint8Array,
-): void {
+export function drawDefect(d: ShapedDefect, m: ViewMap, width: number, height: number, pixelUm: number, refl: Float32Array, mask?: Uint8Array): void {
   // Pixel range covering the defect bounds (padded by one pixel for the anti-aliased rim).
   const det = m.ax * m.by - m.bx * m.ay;
   let cMin = Infinity;

@@ -144,7 +144,10 @@ export async function exportDataset(o: ExportOptions): Promise<ExportManifest> {
     const defects = tileDefects(s, view);
     const name = `${src.group}-${String(k).padStart(5, '0')}`;
     await writeImage(join(o.outDir, 'images', `${name}.png`), pixels, t, o.sensor.bitDepth);
-    await sharp(mask, { raw: { width: t, height: t, channels: 1 } }).toColourspace('b-w').png().toFile(join(o.outDir, 'masks', `${name}.png`));
+    await sharp(mask, { raw: { width: t, height: t, channels: 1 } })
+      .toColourspace('b-w')
+      .png()
+      .toFile(join(o.outDir, 'masks', `${name}.png`));
     writeFileSync(join(o.outDir, 'defects', `${name}.json`), `${JSON.stringify(defects, null, 1)}\n`);
     manifest.tiles.push({
       name,
@@ -211,8 +214,14 @@ export function tileDefects(s: Sample, view: FieldView): ExportedDefect[] {
 
 export async function writeImage(path: string, pixels: Uint8Array | Uint16Array, width: number, bitDepth: number, height = width): Promise<void> {
   if (bitDepth === 8) {
-    await sharp(pixels as Uint8Array, { raw: { width, height, channels: 1 } }).toColourspace('b-w').png().toFile(path);
+    await sharp(pixels as Uint8Array, { raw: { width, height, channels: 1 } })
+      .toColourspace('b-w')
+      .png()
+      .toFile(path);
   } else {
-    await sharp(pixels as Uint16Array, { raw: { width, height, channels: 1 } }).toColourspace('grey16').png().toFile(path);
+    await sharp(pixels as Uint16Array, { raw: { width, height, channels: 1 } })
+      .toColourspace('grey16')
+      .png()
+      .toFile(path);
   }
 }

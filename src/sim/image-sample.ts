@@ -5,7 +5,18 @@
  */
 import type { Dataset, LabelledImage } from '../datasets/dataset.js';
 import { connectedComponentsJs } from '../geometry/regions.js';
-import { checkViewBuffers, DefectIndex, sampleToPixel, surfaceHeight, viewBounds, viewMap, type FieldView, type GroundTruthDefect, type Sample, type SurfaceShape } from './sample.js';
+import {
+  checkViewBuffers,
+  DefectIndex,
+  sampleToPixel,
+  surfaceHeight,
+  viewBounds,
+  viewMap,
+  type FieldView,
+  type GroundTruthDefect,
+  type Sample,
+  type SurfaceShape,
+} from './sample.js';
 
 interface Placed {
   img: LabelledImage;

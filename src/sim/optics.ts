@@ -115,12 +115,7 @@ const MAX_SIGMA_PX = 48;
  * Renders one frame into `out` (width·height pixels, row-major; Uint8Array for 8-bit sensors, Uint16Array otherwise,
  * values LSB-aligned) and, when `maskOut` is given, the class of every pixel (ground truth, no blur or noise).
  */
-export function renderFrame(
-  req: RenderRequest,
-  out: Uint8Array | Uint16Array,
-  maskOut?: Uint8Array,
-  scratch: RenderScratch = {},
-): RenderInfo {
+export function renderFrame(req: RenderRequest, out: Uint8Array | Uint16Array, maskOut?: Uint8Array, scratch: RenderScratch = {}): RenderInfo {
   const { sensor, objective } = req;
   const roi = req.roi ?? { x: 0, y: 0, width: sensor.widthPx, height: sensor.heightPx };
   const w = roi.width;

@@ -171,10 +171,9 @@ export class SyntheticSample implements Sample {
     // Beyond 4·bw from a boundary the darkening is below 0.04 %: skip it. d2b − d2a = 2·|s_b − s_a|·db and
     // neighbouring seeds are less than 3·g apart, so d2b − d2a < 2·(3·g)·4·bw holds for every db < 4·bw.
     const boundaryReach = 24 * bw;
-    const octaves = [
-      new LatticeNoise(seed, 21, 6, 0.02, bx0, by0, bx1, by1, p),
-      new LatticeNoise(seed, 22, 1.2, 0.015, bx0, by0, bx1, by1, p),
-    ].filter((o) => o.weight > 0.5);
+    const octaves = [new LatticeNoise(seed, 21, 6, 0.02, bx0, by0, bx1, by1, p), new LatticeNoise(seed, 22, 1.2, 0.015, bx0, by0, bx1, by1, p)].filter(
+      (o) => o.weight > 0.5,
+    );
 
     const w = view.width;
     const invG = 1 / g;
@@ -478,7 +477,16 @@ function makeDefect(
         const len = rng.logUniform(10, 60);
         const aspect = rng.uniform(3, 10);
         const along = (((opts.rollingDirectionDeg ?? 0) + rng.uniform(-5, 5)) * Math.PI) / 180;
-        const shape: BlobShape = { kind: 'blob', cx, cy, a: len / 2, b: len / 2 / aspect, angleRad: along, harmonics: [[rng.uniform(0, 0.05), rng.uniform(0, 6.28)]], shading: 'flat' };
+        const shape: BlobShape = {
+          kind: 'blob',
+          cx,
+          cy,
+          a: len / 2,
+          b: len / 2 / aspect,
+          angleRad: along,
+          harmonics: [[rng.uniform(0, 0.05), rng.uniform(0, 6.28)]],
+          shading: 'flat',
+        };
         // Mid-grey in reflected light: darker than the polished matrix, lighter than a pit.
         return blobDefect(cls, classId, shape, rng.uniform(-0.45, -0.25));
       }
@@ -644,7 +652,11 @@ class Occupancy {
   private readonly nx: number;
   private readonly ny: number;
 
-  constructor(W: number, H: number, private readonly cell: number) {
+  constructor(
+    W: number,
+    H: number,
+    private readonly cell: number,
+  ) {
     this.nx = Math.ceil(W / cell) + 1;
     this.ny = Math.ceil(H / cell) + 1;
     this.grid = new Uint8Array(this.nx * this.ny);

@@ -78,7 +78,13 @@ export const stageSchema: Schema = obj('The motorised XYZ stage and its controll
     'reread',
   ),
   homingTimeoutS: num('Longest a homing cycle may take.', 120, 1, 3600, 's'),
-  moveTimeoutS: num('Longest a move or jog may take (a hold pressed on the controller, a stalled report): then it is stopped and fails with TIMEOUT.', 300, 1, 3600, 's'),
+  moveTimeoutS: num(
+    'Longest a move or jog may take (a hold pressed on the controller, a stalled report): then it is stopped and fails with TIMEOUT.',
+    300,
+    1,
+    3600,
+    's',
+  ),
   reconnect: obj('Reconnecting when the serial device disappears.', {
     initialDelayMs: int('First wait before trying again.', 250, 10, 60_000, 'ms'),
     maxDelayMs: int('Longest wait between tries.', 10_000, 10, 600_000, 'ms'),
@@ -128,7 +134,11 @@ export function checkStageConfig(c: StageConfig, source = 'config'): void {
     });
   }
   if (c.reconnect.maxDelayMs < c.reconnect.initialDelayMs) {
-    issues.push({ path: 'stage.reconnect.maxDelayMs', value: c.reconnect.maxDelayMs, expected: `a number ≥ stage.reconnect.initialDelayMs (${c.reconnect.initialDelayMs}) ms` });
+    issues.push({
+      path: 'stage.reconnect.maxDelayMs',
+      value: c.reconnect.maxDelayMs,
+      expected: `a number ≥ stage.reconnect.initialDelayMs (${c.reconnect.initialDelayMs}) ms`,
+    });
   }
   if (issues.length > 0) throw new ConfigError(source, issues);
 }

@@ -164,7 +164,10 @@ export abstract class SerialConnection extends EventEmitter {
       this.poseAtDrop = null;
       if (reason === 'reconnect' && !rehome && before && !this.positionLost) this.checkUnchanged(before, pose);
       this.setState(this.positionLost ? 'alarm' : 'idle');
-      this.log.info({ reason, pose, alarm: this.positionLost }, `stage ${reason === 'connect' ? 'connected' : 'reconnected'} on ${this.deps.transport.description}`);
+      this.log.info(
+        { reason, pose, alarm: this.positionLost },
+        `stage ${reason === 'connect' ? 'connected' : 'reconnected'} on ${this.deps.transport.description}`,
+      );
       return pose;
     } catch (err) {
       if (gen === this.generation) {

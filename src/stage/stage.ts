@@ -76,16 +76,7 @@ export interface Stage extends Pick<EventEmitter, 'on' | 'off' | 'once'> {
  * callers can branch without class trees.
  */
 export type StageErrorCode =
-  | 'CANCELED'
-  | 'DISCONNECTED'
-  | 'NOT_READY'
-  | 'TIMEOUT'
-  | 'ALARM'
-  | 'CONTROLLER_ERROR'
-  | 'TARGET_MISSED'
-  | 'PROTOCOL'
-  | 'CONFIG'
-  | 'OPEN_FAILED';
+  'CANCELED' | 'DISCONNECTED' | 'NOT_READY' | 'TIMEOUT' | 'ALARM' | 'CONTROLLER_ERROR' | 'TARGET_MISSED' | 'PROTOCOL' | 'CONFIG' | 'OPEN_FAILED';
 
 /** Every stage error is a device error (`device: 'stage'`, src/kernel/errors.ts); `code` says which. */
 export interface StageError extends DeviceError {

@@ -49,7 +49,13 @@ export class Sessions {
   create(user: string, from: string): Session {
     this.sweep();
     if (this.byId.size >= this.max) this.byId.delete(this.byId.keys().next().value!);
-    const s: Session = { id: randomBytes(24).toString('base64url'), csrf: randomBytes(24).toString('base64url'), user, from, expiresAt: this.now() + this.ttlMs };
+    const s: Session = {
+      id: randomBytes(24).toString('base64url'),
+      csrf: randomBytes(24).toString('base64url'),
+      user,
+      from,
+      expiresAt: this.now() + this.ttlMs,
+    };
     this.byId.set(s.id, s);
     return s;
   }

@@ -4,7 +4,20 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-export type RefusalReason = 'bad-path' | 'not-found' | 'method' | 'host' | 'origin' | 'rate' | 'body-size' | 'content-type' | 'bad-json' | 'unauthenticated' | 'bad-credentials' | 'csrf' | 'viewers';
+export type RefusalReason =
+  | 'bad-path'
+  | 'not-found'
+  | 'method'
+  | 'host'
+  | 'origin'
+  | 'rate'
+  | 'body-size'
+  | 'content-type'
+  | 'bad-json'
+  | 'unauthenticated'
+  | 'bad-credentials'
+  | 'csrf'
+  | 'viewers';
 
 export class HttpError extends Error {
   constructor(
@@ -21,7 +34,8 @@ const SECURITY_HEADERS: Record<string, string> = {
   'X-Frame-Options': 'DENY',
   'Referrer-Policy': 'no-referrer',
   'Cross-Origin-Resource-Policy': 'same-origin',
-  'Content-Security-Policy': "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  'Content-Security-Policy':
+    "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
 };
 
 export function headers(res: ServerResponse, type: string, extra: Record<string, string | number | string[]> = {}): void {
@@ -45,7 +59,10 @@ export function sendBytes(res: ServerResponse, type: string, body: Buffer, cache
 
 /** Reads a JSON object body of at most `max` bytes; refuses a larger one as soon as it is announced or seen. */
 export async function readJson(req: IncomingMessage, max: number): Promise<Record<string, unknown>> {
-  const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  const type = String(req.headers['content-type'] ?? '')
+    .split(';')[0]!
+    .trim()
+    .toLowerCase();
   if (type !== 'application/json') throw new HttpError(415, 'send the request body as application/json', 'content-type');
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (declared > max) throw new HttpError(413, `request body larger than ${max} bytes`, 'body-size');
@@ -82,7 +99,9 @@ export function isLoopback(host: string): boolean {
 
 /** The host name of a Host header ("[::1]:8080" → "::1", "localhost:80" → "localhost"). */
 export function hostName(header: string | undefined): string {
-  const h = String(header ?? '').trim().toLowerCase();
+  const h = String(header ?? '')
+    .trim()
+    .toLowerCase();
   if (h.startsWith('[')) return h.slice(1, h.indexOf(']'));
   return h.replace(/:\d+$/, '');
 }

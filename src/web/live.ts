@@ -133,7 +133,10 @@ function delegate<T extends object>(target: T, over: Partial<T>): T {
 }
 
 /** Nearest-neighbour downsample to 8-bit grey with the longest side at most `maxSide` (one pass, no allocation beyond the output). */
-export function downsample(frame: Pick<Frame, 'data' | 'width' | 'height' | 'bitDepth'>, maxSide: number): { pixels: Uint8Array; width: number; height: number } {
+export function downsample(
+  frame: Pick<Frame, 'data' | 'width' | 'height' | 'bitDepth'>,
+  maxSide: number,
+): { pixels: Uint8Array; width: number; height: number } {
   const step = Math.max(1, Math.ceil(Math.max(frame.width, frame.height) / maxSide));
   const w = Math.max(1, Math.floor(frame.width / step));
   const h = Math.max(1, Math.floor(frame.height / step));

@@ -39,7 +39,9 @@ export function listScans(r: Records, filter: { sample?: string; lot?: string; r
          AND (@recipe IS NULL OR json_extract(sc.recipe, '$.id') = @recipe)
        ORDER BY sc.started_at DESC LIMIT @limit`,
     )
-    .all({ sample: filter.sample ?? null, lot: filter.lot ?? null, recipe: filter.recipe ?? null, limit }) as Array<Omit<ScanRow, 'summary'> & { summary: string | null }>;
+    .all({ sample: filter.sample ?? null, lot: filter.lot ?? null, recipe: filter.recipe ?? null, limit }) as Array<
+    Omit<ScanRow, 'summary'> & { summary: string | null }
+  >;
   return rows.map((x) => ({ ...x, summary: json(x.summary) }));
 }
 

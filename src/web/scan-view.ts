@@ -194,7 +194,20 @@ export class ScanView extends EventEmitter {
 }
 
 function empty(): CurrentScan {
-  return { context: null, classes: [], outlineUm: null, fieldUm: null, state: 'idle', phase: '', done: 0, total: 0, tiles: [], targets: [], defects: [], summary: null };
+  return {
+    context: null,
+    classes: [],
+    outlineUm: null,
+    fieldUm: null,
+    state: 'idle',
+    phase: '',
+    done: 0,
+    total: 0,
+    tiles: [],
+    targets: [],
+    defects: [],
+    summary: null,
+  };
 }
 
 /** The zoom crop in grey, the model's probability as a red tint, the defect's box and outline in its class colour. */
@@ -212,7 +225,10 @@ export async function annotate(t: ThumbnailSource, colour: string): Promise<Buff
   }
   const scale = Math.max(1, Math.floor(512 / Math.max(t.width, t.height)));
   const [bx, by, bw, bh] = t.bboxPx.map((v) => v * scale) as [number, number, number, number];
-  const contour = t.contourPx && t.contourPx.length > 2 ? `<polygon points="${t.contourPx.map(([x, y]) => `${(x + 0.5) * scale},${(y + 0.5) * scale}`).join(' ')}" fill="none" stroke="${colour}" stroke-width="2"/>` : '';
+  const contour =
+    t.contourPx && t.contourPx.length > 2
+      ? `<polygon points="${t.contourPx.map(([x, y]) => `${(x + 0.5) * scale},${(y + 0.5) * scale}`).join(' ')}" fill="none" stroke="${colour}" stroke-width="2"/>`
+      : '';
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${t.width * scale}" height="${t.height * scale}"><rect x="${bx}" y="${by}" width="${bw}" height="${bh}" fill="none" stroke="${colour}" stroke-width="1" stroke-dasharray="4 3"/>${contour}</svg>`;
   return sharp(rgb, { raw: { width: t.width, height: t.height, channels: 3 } })
     .resize(t.width * scale, t.height * scale, { kernel: 'nearest' })

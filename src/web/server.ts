@@ -44,7 +44,11 @@ export interface WebServerOptions {
 }
 
 const COOKIE = 'smartscope_session';
-const STATIC: Record<string, string> = { 'index.html': 'text/html; charset=utf-8', 'app.js': 'text/javascript; charset=utf-8', 'app.css': 'text/css; charset=utf-8' };
+const STATIC: Record<string, string> = {
+  'index.html': 'text/html; charset=utf-8',
+  'app.js': 'text/javascript; charset=utf-8',
+  'app.css': 'text/css; charset=utf-8',
+};
 const UID = /^[0-9A-Za-z-]{1,64}$/;
 /** Scan commands the page may send, and the control command each becomes. */
 const COMMANDS: Record<string, string> = { enqueue: 'scan-enqueue', pause: 'scan-pause', resume: 'scan-resume', abort: 'scan-abort' };
@@ -115,7 +119,15 @@ export class WebServer {
   }
 
   stats(): Record<string, unknown> {
-    return { requests: this.requests, refused: this.refused, streams: this.streams.size, liveViewers: this.o.live.viewers, liveFramesEncoded: this.o.live.encoded, droppedViewerFrames: this.o.live.dropped, events: this.o.view.counts };
+    return {
+      requests: this.requests,
+      refused: this.refused,
+      streams: this.streams.size,
+      liveViewers: this.o.live.viewers,
+      liveFramesEncoded: this.o.live.encoded,
+      droppedViewerFrames: this.o.live.dropped,
+      events: this.o.view.counts,
+    };
   }
 
   private refuse(res: ServerResponse, e: HttpError): void {
@@ -189,7 +201,16 @@ export class WebServer {
       case 'live.json': {
         const f = this.o.live.latest;
         if (!f) throw new HttpError(404, 'no live frame yet', 'not-found');
-        return sendJson(res, 200, { sequence: f.sequence, at: f.at, objective: f.objective, pose: f.pose, width: f.width, height: f.height, encoded: this.o.live.encoded, dropped: this.o.live.dropped });
+        return sendJson(res, 200, {
+          sequence: f.sequence,
+          at: f.at,
+          objective: f.objective,
+          pose: f.pose,
+          width: f.width,
+          height: f.height,
+          encoded: this.o.live.encoded,
+          dropped: this.o.live.dropped,
+        });
       }
       case 'live.jpg': {
         const f = this.o.live.latest;
@@ -197,7 +218,12 @@ export class WebServer {
         return sendBytes(res, 'image/jpeg', f.jpeg);
       }
       case 'status':
-        return sendJson(res, 200, { appliance: this.o.status?.() ?? null, queue: this.queueFn?.() ?? null, web: this.stats(), signInEnabled: !!this.o.config.auth.passwordHash });
+        return sendJson(res, 200, {
+          appliance: this.o.status?.() ?? null,
+          queue: this.queueFn?.() ?? null,
+          web: this.stats(),
+          signInEnabled: !!this.o.config.auth.passwordHash,
+        });
       case 'scans':
         if (!r) throw new HttpError(404, 'no records database', 'not-found');
         if (seg.length === 2) {
@@ -264,10 +290,15 @@ export class WebServer {
       const o = JSON.parse(defect.outline) as { bboxPx: [number, number, number, number]; contourPx?: Array<[number, number]> };
       const classes = this.o.view.current.classes;
       const colour = CLASS_COLOURS[Math.max(0, classes.indexOf(defect.className)) % CLASS_COLOURS.length]!;
-      const jpeg = await annotate({ pixels: grey, width: row.width, height: row.height, bitDepth: 8, bboxPx: o.bboxPx, ...(o.contourPx ? { contourPx: o.contourPx } : {}) }, colour);
+      const jpeg = await annotate(
+        { pixels: grey, width: row.width, height: row.height, bitDepth: 8, bboxPx: o.bboxPx, ...(o.contourPx ? { contourPx: o.contourPx } : {}) },
+        colour,
+      );
       return sendBytes(res, 'image/jpeg', jpeg, 'private, max-age=3600');
     }
-    const png = await sharp(grey, { raw: { width: row.width, height: row.height, channels: 1 } }).png().toBuffer();
+    const png = await sharp(grey, { raw: { width: row.width, height: row.height, channels: 1 } })
+      .png()
+      .toBuffer();
     return sendBytes(res, 'image/png', png, 'private, max-age=3600');
   }
 
@@ -291,7 +322,7 @@ export class WebServer {
     const send = (e: PageEvent): void => {
       // A page that cannot keep up is disconnected (it reconnects and reloads the state), never buffered without end.
       if (res.writableLength > 1 << 20) return void res.destroy();
-      res.write(`id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify({ ...e.data as object, at: e.at })}\n\n`);
+      res.write(`id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify({ ...(e.data as object), at: e.at })}\n\n`);
     };
     // What the live view shows (objective, stage pose), at most once a second: the caption under the live image.
     let lastLive = -Infinity;
@@ -383,14 +414,20 @@ export class WebServer {
       const hash = this.o.config.auth.passwordHash;
       if (!hash) throw new HttpError(403, 'sign-in is not configured (web.auth.passwordHash)', 'bad-credentials');
       const user = typeof body.user === 'string' ? body.user.trim() : '';
-      if (!/^[\p{L}\p{N}._ -]{1,64}$/u.test(user)) throw new HttpError(400, 'user must be 1–64 letters, digits, spaces, dots, dashes or underscores', 'bad-json');
+      if (!/^[\p{L}\p{N}._ -]{1,64}$/u.test(user))
+        throw new HttpError(400, 'user must be 1–64 letters, digits, spaces, dots, dashes or underscores', 'bad-json');
       if (typeof body.password !== 'string' || body.password.length > 1024 || !verifySecret(body.password, hash)) {
         this.log.warn({ user, from: this.client(req) }, 'web sign-in refused');
         throw new HttpError(401, 'wrong password', 'bad-credentials');
       }
       const s = this.sessions.create(user, `web ${this.client(req)}`);
       this.log.info({ user, from: this.client(req) }, 'web sign-in');
-      return sendJson(res, 200, { signedIn: true, user, csrf: s.csrf }, { 'Set-Cookie': `${COOKIE}=${s.id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${this.o.config.auth.sessionTtlMin * 60}` });
+      return sendJson(
+        res,
+        200,
+        { signedIn: true, user, csrf: s.csrf },
+        { 'Set-Cookie': `${COOKIE}=${s.id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${this.o.config.auth.sessionTtlMin * 60}` },
+      );
     }
     const actor = this.actor(req);
     const body = await readJson(req, max);
@@ -410,9 +447,11 @@ export class WebServer {
       const r = this.o.records;
       if (!r) throw new HttpError(404, 'no records database', 'not-found');
       const verdict = body.verdict;
-      if (verdict !== 'confirmed' && verdict !== 'false' && verdict !== 'reclassified') throw new HttpError(400, 'verdict must be confirmed, false or reclassified', 'bad-json');
+      if (verdict !== 'confirmed' && verdict !== 'false' && verdict !== 'reclassified')
+        throw new HttpError(400, 'verdict must be confirmed, false or reclassified', 'bad-json');
       const cls = typeof body.class === 'string' ? body.class.slice(0, 64) : null;
-      if (verdict === 'reclassified' && (!cls || !this.o.view.current.classes.concat(knownClasses(r)).includes(cls))) throw new HttpError(400, 'reclassified needs one of the known classes', 'bad-json');
+      if (verdict === 'reclassified' && (!cls || !this.o.view.current.classes.concat(knownClasses(r)).includes(cls)))
+        throw new HttpError(400, 'reclassified needs one of the known classes', 'bad-json');
       try {
         const row = r.reviewDefect(seg[2]!, { verdict, class: cls, note: typeof body.note === 'string' ? body.note.slice(0, 500) : null }, actor);
         this.o.view.publish('review', row);

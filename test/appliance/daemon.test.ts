@@ -102,12 +102,17 @@ describe('smartscope run', () => {
 
   it('rolls back by itself when a new model degrades during its probation', async () => {
     // Let v1.1.0 pass its probation so its figures are the baseline.
-    await until('probation of 1.1.0 passed', async () => ((await getJson(port, '/healthz')).body.models as { zoom: { probation: boolean } }).zoom.probation === false);
+    await until(
+      'probation of 1.1.0 passed',
+      async () => ((await getJson(port, '/healthz')).body.models as { zoom: { probation: boolean } }).zoom.probation === false,
+    );
     const r = runCli(['-c', config, 'model', 'install', join(dir, 'blind.tar')], { SUDO_USER: 'tech', SSH_CLIENT: '10.9.8.7 50000 22' });
     expect(r.status, r.stderr).toBe(0);
     await until('2.0.0 serving', async () => (await model()) === 'tiny-seg@2.0.0');
     await until('rolled back to 1.1.0', async () => (await model()) === 'tiny-seg@1.1.0');
-    const list = JSON.parse(runCli(['-c', config, 'model', 'list', '--json']).stdout) as { versions: Array<{ id: string; active: boolean; rejected: boolean }> };
+    const list = JSON.parse(runCli(['-c', config, 'model', 'list', '--json']).stdout) as {
+      versions: Array<{ id: string; active: boolean; rejected: boolean }>;
+    };
     expect(list.versions.find((v) => v.id === 'tiny-seg@2.0.0')).toMatchObject({ active: false, rejected: true });
     expect(list.versions.find((v) => v.id === 'tiny-seg@1.1.0')).toMatchObject({ active: true });
     expect(await getText(port, '/metrics')).toMatch(/^smartscope_model_rollbacks_total\{role="zoom"\} 1$/m);
@@ -116,7 +121,9 @@ describe('smartscope run', () => {
       const audit = rec.recentAudit(100);
       const rb = audit.find((a) => a.action === 'model.rollback');
       expect(rb).toMatchObject({ via: 'daemon', origin: 'daemon', subject: 'tiny-seg@1.1.0', outcome: 'ok' });
-      expect(String(rb!.details!.reason)).toMatch(/^automatic: 0\.00 detections per frame against the previous model's [\d.]+ \(ratio 0\.\d+, allowed 0\.25–4\)$/);
+      expect(String(rb!.details!.reason)).toMatch(
+        /^automatic: 0\.00 detections per frame against the previous model's [\d.]+ \(ratio 0\.\d+, allowed 0\.25–4\)$/,
+      );
       const install = audit.find((a) => a.action === 'model.activate' && a.subject === 'tiny-seg@2.0.0');
       expect(install).toMatchObject({ user: 'tech', origin: 'ssh 10.9.8.7', via: 'cli' });
     } finally {

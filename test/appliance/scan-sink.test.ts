@@ -61,7 +61,18 @@ describe('scanSinkFor', () => {
     const sink = new MemoryEventSink(device, new SimClock());
     const pixels = new Uint16Array(96 * 96).fill(2000);
     for (let i = 20; i < 76; i++) pixels[i * 96 + i] = 200;
-    await scanSinkFor(sink).defect(defect, ctx, { pixels, width: 96, height: 96, bitDepth: 12, bboxPx: [18, 18, 60, 60], contourPx: [[20, 20], [75, 75]], probability: new Float32Array(96 * 96).fill(0.4) });
+    await scanSinkFor(sink).defect(defect, ctx, {
+      pixels,
+      width: 96,
+      height: 96,
+      bitDepth: 12,
+      bboxPx: [18, 18, 60, 60],
+      contourPx: [
+        [20, 20],
+        [75, 75],
+      ],
+      probability: new Float32Array(96 * 96).fill(0.4),
+    });
     const e = sink.defects[0]!;
     expect(payloadValidator('defect-event')(e)).toBe(true);
     expect(e).toMatchObject({
@@ -82,16 +93,52 @@ describe('scanSinkFor', () => {
   it('maps scan events and the summary, structures acceptance reasons, and attaches the report image', async () => {
     const dir = tempDir('scan-sink-');
     const report = join(dir, 'report.png');
-    await sharp({ create: { width: 3000, height: 2000, channels: 3, background: { r: 30, g: 30, b: 30 } } }).png().toFile(report);
+    await sharp({ create: { width: 3000, height: 2000, channels: 3, background: { r: 30, g: 30, b: 30 } } })
+      .png()
+      .toFile(report);
     const sink = new MemoryEventSink(device, new SimClock());
     const ss = scanSinkFor(sink);
-    const recipe = { classes: ['scratch', 'pit'], acceptance: { minConfidence: 0.5, maxDefectsPerCm2: { scratch: 1 }, maxDefectSizeUm: { total: 50 } } } as unknown as Recipe;
-    const j = judge(recipe, [{ className: 'scratch', sizeUm: 61.5, confidence: 0.9 }, { className: 'scratch', sizeUm: 10, confidence: 0.9 }], 0.5);
+    const recipe = {
+      classes: ['scratch', 'pit'],
+      acceptance: { minConfidence: 0.5, maxDefectsPerCm2: { scratch: 1 }, maxDefectSizeUm: { total: 50 } },
+    } as unknown as Recipe;
+    const j = judge(
+      recipe,
+      [
+        { className: 'scratch', sizeUm: 61.5, confidence: 0.9 },
+        { className: 'scratch', sizeUm: 10, confidence: 0.9 },
+      ],
+      0.5,
+    );
     const summary: ScanSummary = {
-      scanId: 'scan-7', sampleId: 'S-7', lot: 'L-1', recipeId: 'polished-steel', recipeVersion: '3', calibrationVersion: 'cal-1',
-      models: { survey: 'survey@1.2.0', zoom: 'zoom@1.1.0' }, state: 'finished', inspectedAreaCm2: 0.5, surveyFields: 20, candidates: 5,
-      targetsVisited: 4, targetsSkipped: 1, confirmed: 2, rejected: 2, ...j, verdict: j.pass ? 'pass' : 'fail', rasterFields: 3,
-      time: { totalMs: 90_000, surveyMs: 30_000, zoomMs: 50_000, travelMs: 25_000, focusMs: 10_000, captureMs: 8_000, inferenceMs: 12_000, otherMs: 5_000 } as ScanSummary['time'],
+      scanId: 'scan-7',
+      sampleId: 'S-7',
+      lot: 'L-1',
+      recipeId: 'polished-steel',
+      recipeVersion: '3',
+      calibrationVersion: 'cal-1',
+      models: { survey: 'survey@1.2.0', zoom: 'zoom@1.1.0' },
+      state: 'finished',
+      inspectedAreaCm2: 0.5,
+      surveyFields: 20,
+      candidates: 5,
+      targetsVisited: 4,
+      targetsSkipped: 1,
+      confirmed: 2,
+      rejected: 2,
+      ...j,
+      verdict: j.pass ? 'pass' : 'fail',
+      rasterFields: 3,
+      time: {
+        totalMs: 90_000,
+        surveyMs: 30_000,
+        zoomMs: 50_000,
+        travelMs: 25_000,
+        focusMs: 10_000,
+        captureMs: 8_000,
+        inferenceMs: 12_000,
+        otherMs: 5_000,
+      } as ScanSummary['time'],
       reportImage: report,
     };
     await ss.scan({ kind: 'started', context: ctx, at: '2026-11-25T10:00:00.000Z', outlineUm: [0, 0, 10_000, 5_000] });

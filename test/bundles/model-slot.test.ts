@@ -91,7 +91,13 @@ describe('model slot', () => {
       onProbationPassed: (_r, id) => passed.push(id),
     });
     const frames = async (n: number): Promise<void> => {
-      for (let i = 0; i < n; i++) await slot.use((m) => m.infer(), (d) => d).catch(() => {});
+      for (let i = 0; i < n; i++)
+        await slot
+          .use(
+            (m) => m.infer(),
+            (d) => d,
+          )
+          .catch(() => {});
     };
     await slot.swapTo(active('a@1'), false);
     await frames(10);

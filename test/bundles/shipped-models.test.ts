@@ -129,7 +129,11 @@ describe('shipped model bundles', () => {
       expect(m.golden?.tolerance).toEqual(GOLDEN_TOLERANCE);
       expect(m.golden!.cases.length).toBeGreaterThanOrEqual(2);
       const listed = m.golden!.cases.flatMap((c) => [...Object.values(c.inputs), ...Object.values(c.outputs)]).sort();
-      expect(readdirSync(join(d, 'golden')).map((f) => `golden/${f}`).sort()).toEqual(listed);
+      expect(
+        readdirSync(join(d, 'golden'))
+          .map((f) => `golden/${f}`)
+          .sort(),
+      ).toEqual(listed);
       for (const f of listed) total += statSync(join(d, f)).size;
     }
     expect(total).toBeLessThan(3 * 1024 * 1024);
@@ -161,7 +165,9 @@ describe('shipped model bundles', () => {
     expect(m.model.sha256).not.toBe(manifestOf(join(shipped, 'survey')).model.sha256); // re-signed: the hash check passes
     const e = await refusal(d);
     expect(e.code).toBe('golden');
-    expect(e.message).toMatch(/^golden case 1 \("twin 5x field .*"\): output "probs" differs from the reference by up to [0-9.e-]+ \(tolerance 0\.001\); the model does not reproduce its golden set$/);
+    expect(e.message).toMatch(
+      /^golden case 1 \("twin 5x field .*"\): output "probs" differs from the reference by up to [0-9.e-]+ \(tolerance 0\.001\); the model does not reproduce its golden set$/,
+    );
   });
 
   it('refuses another model with the same classes in place of the signed one, by the golden gate', async () => {
@@ -200,14 +206,19 @@ describe('sign-bundle golden', () => {
     expect((await verify(d)).golden).toMatchObject({ cases: 2, maxAbsDiff: 0, minArgmaxAgreement: 1 });
   });
 
-  it.skipIf(!existsSync(defaultDatasetDir(readManifest(join(shipped, 'ebc')))))('crops real-data inputs from the training dataset (binned like the runtime)', async () => {
-    const d = fresh('ebc', 'ebc-new');
-    const r = await makeGoldenSet(d, { cases: 1, size: 32 });
-    expect(r.source).toBe('dataset');
-    expect(r.cases[0]!.name).toMatch(/^nasa_ebc_sem image .*, 64² px crop at \(\d+, \d+\) where its labels show the most foreground \(MIT; attribution in MODEL_CARD\.md\)$/);
-    signBundleDir(d, keys.privatePem);
-    expect((await verify(d)).golden).toMatchObject({ cases: 1, maxAbsDiff: 0 });
-  });
+  it.skipIf(!existsSync(defaultDatasetDir(readManifest(join(shipped, 'ebc')))))(
+    'crops real-data inputs from the training dataset (binned like the runtime)',
+    async () => {
+      const d = fresh('ebc', 'ebc-new');
+      const r = await makeGoldenSet(d, { cases: 1, size: 32 });
+      expect(r.source).toBe('dataset');
+      expect(r.cases[0]!.name).toMatch(
+        /^nasa_ebc_sem image .*, 64² px crop at \(\d+, \d+\) where its labels show the most foreground \(MIT; attribution in MODEL_CARD\.md\)$/,
+      );
+      signBundleDir(d, keys.privatePem);
+      expect((await verify(d)).golden).toMatchObject({ cases: 1, maxAbsDiff: 0 });
+    },
+  );
 
   it('runs from the command line: golden, then sign into a .tar that verifies', async () => {
     const script = join(repoRoot, 'dist/scripts/sign-bundle.js');
@@ -220,13 +231,22 @@ describe('sign-bundle golden', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ bundle: 'survey@1.0.0', source: 'twin', size: 32, cases: [{}, {}, {}] });
     r = run('golden', d, '--size', '30');
     expect(r.status).toBe(1);
-    expect(r.stderr).toBe('sign-bundle golden: --size must be a multiple of the model\'s input.sizeMultiple 4 between 4 and input.tileSize 256, but is 30\n');
+    expect(r.stderr).toBe("sign-bundle golden: --size must be a multiple of the model's input.sizeMultiple 4 between 4 and input.tileSize 256, but is 30\n");
     const keyFile = join(dir, 'factory.key');
     writeFileSync(keyFile, keys.privatePem);
     r = run('sign', d, '--key', keyFile, '--out', join(dir, 'survey-cli.tar'));
     expect(r.status).toBe(0);
     const v = await verify(join(dir, 'survey-cli.tar'));
     expect(v.golden).toMatchObject({ cases: 3, maxAbsDiff: 0 });
-    expect(v.manifest.files.map((f) => f.path)).toEqual(['MODEL_CARD.md', 'golden/0.image.npy', 'golden/0.probs.npy', 'golden/1.image.npy', 'golden/1.probs.npy', 'golden/2.image.npy', 'golden/2.probs.npy', 'model.onnx']);
+    expect(v.manifest.files.map((f) => f.path)).toEqual([
+      'MODEL_CARD.md',
+      'golden/0.image.npy',
+      'golden/0.probs.npy',
+      'golden/1.image.npy',
+      'golden/1.probs.npy',
+      'golden/2.image.npy',
+      'golden/2.probs.npy',
+      'model.onnx',
+    ]);
   });
 });

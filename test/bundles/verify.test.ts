@@ -78,7 +78,9 @@ describe('bundle verification', () => {
     const e = await refusal(files, 'corrupt');
     expect(e.code).toBe('corrupted');
     expect(e.message).toMatch(
-      new RegExp(`^model\\.onnx in ${join(dir, 'corrupt')} is corrupted: ${m.length} bytes with sha256 [0-9a-f]{12}… but the signed manifest says ${m.length} bytes with sha256 [0-9a-f]{12}…$`),
+      new RegExp(
+        `^model\\.onnx in ${join(dir, 'corrupt')} is corrupted: ${m.length} bytes with sha256 [0-9a-f]{12}… but the signed manifest says ${m.length} bytes with sha256 [0-9a-f]{12}…$`,
+      ),
     );
   });
 

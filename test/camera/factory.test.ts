@@ -11,7 +11,14 @@ import { TwinCamera } from '../../src/sim/twin-camera.js';
 describe('camera config and factory', () => {
   it('defaults to the twin rendering into the native pool', async () => {
     const cfg = parseConfig({ twin: { sensor: { widthPx: 64, heightPx: 48 }, sample: { widthUm: 1000, heightUm: 1000 } } });
-    expect(cfg.camera).toMatchObject({ kind: 'twin', poolSize: 4, queueDepth: 2, exposureUs: 2000, grabTimeoutMs: 5000, twin: { nativePool: true, readoutMs: 10 } });
+    expect(cfg.camera).toMatchObject({
+      kind: 'twin',
+      poolSize: 4,
+      queueDepth: 2,
+      exposureUs: 2000,
+      grabTimeoutMs: 5000,
+      twin: { nativePool: true, readoutMs: 10 },
+    });
     const clock = new SimClock(new Date('2026-01-01T00:00:00Z'));
     const twin = await createTwin(cfg.twin, { clock });
     const source = createFrameSource(cfg.camera, { clock, twin: twinCameraBuilder(twin.world, clock) });

@@ -7,7 +7,9 @@ import { frameSourceContract } from '../contracts/frame-source.contract.js';
 // Aravis' in-process fake camera ("Fake_<serial>"): the whole GenICam path (features, stream, buffers, trigger)
 // without a network. The backend is compiled in wherever pkg-config finds Aravis (scripts/bootstrap installs it).
 const built = genicamAvailable();
-const withAravis = built ? frameSourceContract : (name: string) => describe.skip(`FrameSource contract: ${name} (addon built without Aravis)`, () => it('skipped', () => undefined));
+const withAravis = built
+  ? frameSourceContract
+  : (name: string) => describe.skip(`FrameSource contract: ${name} (addon built without Aravis)`, () => it('skipped', () => undefined));
 
 withAravis('GenICam: Aravis in-process fake camera', async () => {
   const source = new GenicamFrameSource({ id: 'Fake_CONTRACT', pixelFormat: 'Mono16', width: 320, height: 240, poolSize: 3, exposureUs: 2000 });
@@ -48,7 +50,15 @@ describe.skipIf(!built)('GenICam source on the fake camera', () => {
   });
 
   it('in free-run takes the first frame exposed after the call and counts the frames nobody took', async () => {
-    const source = new GenicamFrameSource({ id: 'Fake_FR', pixelFormat: 'Mono8', width: 64, height: 64, trigger: 'free-run', frameRate: 200, exposureUs: 1000 });
+    const source = new GenicamFrameSource({
+      id: 'Fake_FR',
+      pixelFormat: 'Mono8',
+      width: 64,
+      height: 64,
+      trigger: 'free-run',
+      frameRate: 200,
+      exposureUs: 1000,
+    });
     await source.open();
     await new Promise((r) => setTimeout(r, 100));
     const before = new RealClock();
@@ -62,7 +72,10 @@ describe.skipIf(!built)('GenICam source on the fake camera', () => {
 
   it('names the camera it cannot open', async () => {
     const source = new GenicamFrameSource({ id: 'Fake_BAD', pixelFormat: 'Mono12' });
-    const err = await source.open().then(() => null, (e: unknown) => e as Error);
+    const err = await source.open().then(
+      () => null,
+      (e: unknown) => e as Error,
+    );
     expect(err?.message).toMatch(/^GenICam Fake_BAD: PixelFormat Mono12 refused: /);
     expect(err?.stack).toContain('genicam-fake.contract.test.ts');
     expect(source.state).toBe('closed');

@@ -34,7 +34,15 @@ class RampProducer implements FrameProducer {
 
 frameSourceContract('push source with a producer', async () => {
   const clock = new SimClock(new Date('2026-01-01T00:00:00Z'));
-  const source = new PushFrameSource({ id: 'ramp', width: 96, height: 64, pixelFormat: 'Mono12', poolSize: 3, producer: new RampProducer(clock, 96, 64), clock });
+  const source = new PushFrameSource({
+    id: 'ramp',
+    width: 96,
+    height: 64,
+    pixelFormat: 'Mono12',
+    poolSize: 3,
+    producer: new RampProducer(clock, 96, 64),
+    clock,
+  });
   return {
     source,
     clock,
@@ -50,11 +58,13 @@ describe('push source fed from outside', () => {
     const clock = new RealClock();
     const source = new PushFrameSource({ id: 'replay', width: 8, height: 4, pixelFormat: 'Mono8', poolSize: 4, queueDepth: 2, clock });
     await source.open();
-    const frame = (v: number) => (data: Uint8Array | Uint16Array): Exposure => {
-      data.fill(v);
-      const t = clock.now();
-      return { width: 8, height: 4, exposureStartMs: t, exposureEndMs: t + 1, exposureUs: 1000, gainDb: 0 };
-    };
+    const frame =
+      (v: number) =>
+      (data: Uint8Array | Uint16Array): Exposure => {
+        data.fill(v);
+        const t = clock.now();
+        return { width: 8, height: 4, exposureStartMs: t, exposureEndMs: t + 1, exposureUs: 1000, gainDb: 0 };
+      };
     const waiting = source.grab({ timeoutMs: 2000 });
     expect(await source.push(frame(1))).toBe(true);
     const f = await waiting;

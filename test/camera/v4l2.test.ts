@@ -76,9 +76,7 @@ describe('V4L2 format unpacking', () => {
     const out = new Uint16Array(5);
     unpackV4l2('Y10P', src, 5, 1, 10, out);
     expect(Array.from(out)).toEqual(px.map((v) => v << 2));
-    expect(() => unpackV4l2('Y10P', src.subarray(0, 7), 5, 1, 7, out)).toThrow(
-      new RangeError('bytes per line 7 is below the 10 that 5 pixels of Y10P need'),
-    );
+    expect(() => unpackV4l2('Y10P', src.subarray(0, 7), 5, 1, 7, out)).toThrow(new RangeError('bytes per line 7 is below the 10 that 5 pixels of Y10P need'));
   });
 
   it('refuses truncated buffers and impossible strides with the format named', () => {
@@ -96,7 +94,10 @@ describe('V4L2 format unpacking', () => {
 
   it('names the device and errno when the device cannot be opened', async () => {
     const source = new V4l2FrameSource({ device: '/dev/video-missing' });
-    const err = await source.open().then(() => null, (e: unknown) => e as Error);
+    const err = await source.open().then(
+      () => null,
+      (e: unknown) => e as Error,
+    );
     expect(err?.message).toBe('V4L2 /dev/video-missing: open failed: No such file or directory (errno 2)');
     expect(source.state).toBe('closed');
   });

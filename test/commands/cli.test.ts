@@ -25,7 +25,10 @@ beforeAll(() => {
   stateDir = join(dir, 'state');
   mkdirSync(stateDir);
   config = join(dir, 'config.yaml');
-  writeFileSync(config, `appliance:\n  stateDir: ${stateDir}\nscan:\n  pipeline: frame-loop\nmqtt:\n  outbox: { dir: ${join(stateDir, 'outbox')} }\nmodels:\n  trustedKeysDir: ${keys.trustedDir}\nhealth:\n  port: 1\ntwin:\n  sensor: { widthPx: 64, heightPx: 64 }\n`);
+  writeFileSync(
+    config,
+    `appliance:\n  stateDir: ${stateDir}\nscan:\n  pipeline: frame-loop\nmqtt:\n  outbox: { dir: ${join(stateDir, 'outbox')} }\nmodels:\n  trustedKeysDir: ${keys.trustedDir}\nhealth:\n  port: 1\ntwin:\n  sensor: { widthPx: 64, heightPx: 64 }\n`,
+  );
   writeBundleTar(makeBundle({ version: '1.0.0' }, keys.privatePem), join(dir, 'v1.tar'));
   writeBundleDir(makeBundle({ version: '1.1.0', scale: 2 }, keys.privatePem), join(dir, 'v2'));
   writeBundleTar(makeBundle({ version: '9.0.0' }, generateSigningKey().privatePem), join(dir, 'stranger.tar'));
@@ -38,18 +41,31 @@ describe('exit codes', () => {
     writeFileSync(bad, 'models:\n  keep: 1\n');
     const r = runCli(['-c', bad, 'model', 'list']);
     expect(r.status).toBe(78);
-    expect(r.stderr).toBe(`smartscope: invalid configuration: ${bad}: 1 problem\n  - models.keep: 1 — expected a number >= 2 (Installed versions kept per role (the active one plus those a rollback can return to))\n`);
+    expect(r.stderr).toBe(
+      `smartscope: invalid configuration: ${bad}: 1 problem\n  - models.keep: 1 — expected a number >= 2 (Installed versions kept per role (the active one plus those a rollback can return to))\n`,
+    );
   });
 });
 
 describe('smartscope run', () => {
   it('exits 3 with the reason when no verified model is installed', () => {
     const empty = join(dir, 'empty.yaml');
-    writeFileSync(empty, `appliance: { stateDir: ${join(dir, 'empty-state')} }\nscan: { pipeline: frame-loop }\nmqtt: { outbox: { dir: ${join(dir, 'empty-state', 'outbox')} } }\nhealth: { enabled: false }\nmodels: { trustedKeysDir: ${keys.trustedDir} }\ntwin: { sensor: { widthPx: 64, heightPx: 64 } }\n`);
+    writeFileSync(
+      empty,
+      `appliance: { stateDir: ${join(dir, 'empty-state')} }\nscan: { pipeline: frame-loop }\nmqtt: { outbox: { dir: ${join(dir, 'empty-state', 'outbox')} } }\nhealth: { enabled: false }\nmodels: { trustedKeysDir: ${keys.trustedDir} }\ntwin: { sensor: { widthPx: 64, heightPx: 64 } }\n`,
+    );
     const r = runCli(['-c', empty, 'run']);
     expect(r.status).toBe(3);
-    expect(r.stderr).toBe(`smartscope: start-up failed: no verified zoom model is installed in ${join(dir, 'empty-state', 'models')}: install one with \`smartscope model install BUNDLE\`\n`);
-    expect(r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { msg: string }).msg).slice(-2)).toEqual(['stopping', 'stopped']);
+    expect(r.stderr).toBe(
+      `smartscope: start-up failed: no verified zoom model is installed in ${join(dir, 'empty-state', 'models')}: install one with \`smartscope model install BUNDLE\`\n`,
+    );
+    expect(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { msg: string }).msg)
+        .slice(-2),
+    ).toEqual(['stopping', 'stopped']);
   });
 });
 
@@ -62,7 +78,9 @@ describe('smartscope model', () => {
 
     r = cli('model', 'install', join(dir, 'stranger.tar'));
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/^smartscope: refused: .+stranger\.tar is signed by key [0-9a-f]{16}, which is not trusted on this microscope \(trusted keys in .+: [0-9a-f]{16}\)\n$/);
+    expect(r.stderr).toMatch(
+      /^smartscope: refused: .+stranger\.tar is signed by key [0-9a-f]{16}, which is not trusted on this microscope \(trusted keys in .+: [0-9a-f]{16}\)\n$/,
+    );
 
     r = cli('model', 'install', join(dir, 'v2'));
     expect(r.status, r.stderr).toBe(0);
@@ -110,7 +128,14 @@ describe('smartscope doctor', () => {
   it('passes on the twin with a good model and fails with a hint when the model is damaged', () => {
     let r = cli('doctor', '--json');
     const out = JSON.parse(r.stdout) as { ok: boolean; checks: Array<{ name: string; status: string; detail: string; hint?: string }> };
-    expect(Object.fromEntries(out.checks.map((c) => [c.name, c.status]))).toMatchObject({ config: 'pass', camera: 'pass', stage: 'pass', broker: 'skip', models: 'pass', disk: 'pass' });
+    expect(Object.fromEntries(out.checks.map((c) => [c.name, c.status]))).toMatchObject({
+      config: 'pass',
+      camera: 'pass',
+      stage: 'pass',
+      broker: 'skip',
+      models: 'pass',
+      disk: 'pass',
+    });
     expect(r.status).toBe(out.checks.some((c) => c.status === 'fail') ? 1 : 0);
 
     const model = join(stateDir, 'models', 'versions', 'tiny-seg@1.1.0', 'model.onnx');
@@ -119,7 +144,9 @@ describe('smartscope doctor', () => {
     writeFileSync(model, bytes);
     r = cli('doctor');
     expect(r.status).toBe(1);
-    expect(r.stdout).toMatch(/^FAIL {2}models {2}zoom: tiny-seg@1\.1\.0: model\.onnx in .+ is corrupted: .+\n {14}hint: install a signed bundle with `smartscope model install BUNDLE`, or return to the previous one with `smartscope model rollback`$/m);
+    expect(r.stdout).toMatch(
+      /^FAIL {2}models {2}zoom: tiny-seg@1\.1\.0: model\.onnx in .+ is corrupted: .+\n {14}hint: install a signed bundle with `smartscope model install BUNDLE`, or return to the previous one with `smartscope model rollback`$/m,
+    );
   });
 
   it('checks the broker by connecting to it, and the clock against the install date', async () => {
@@ -135,7 +162,10 @@ describe('smartscope doctor', () => {
       detail: `127.0.0.1:${port}: ECONNREFUSED`,
       hint: 'check the broker host name and port in mqtt.url, DNS, and that the broker runs',
     });
-    expect(checkClock(new Date('2001-01-01T00:00:00Z'))).toMatchObject({ status: 'fail', hint: 'set the time and enable NTP (systemd-timesyncd or chrony): records and events carry timestamps' });
+    expect(checkClock(new Date('2001-01-01T00:00:00Z'))).toMatchObject({
+      status: 'fail',
+      hint: 'set the time and enable NTP (systemd-timesyncd or chrony): records and events carry timestamps',
+    });
   });
 });
 

@@ -36,7 +36,24 @@ describe('demo event delivery', () => {
     writeFileSync(config, `mqtt: { url: "mqtt://127.0.0.1:${port}", reconnectMaxMs: 1000 }\ncamera: { grabTimeoutMs: 120000 }\n`);
     const stateDir = join(dir, 'state');
     const demo = (seed: number, drainS: number) =>
-      runCliAsync(['-c', config, 'demo', '--samples', '1', '--size-mm', '1', '--seed', String(seed), '--density', '0.002', '--drain-timeout-s', String(drainS), '--state-dir', stateDir, '--json']);
+      runCliAsync([
+        '-c',
+        config,
+        'demo',
+        '--samples',
+        '1',
+        '--size-mm',
+        '1',
+        '--seed',
+        String(seed),
+        '--density',
+        '0.002',
+        '--drain-timeout-s',
+        String(drainS),
+        '--state-dir',
+        stateDir,
+        '--json',
+      ]);
 
     const t0 = Date.now();
     const down = await demo(1, 1);

@@ -59,7 +59,9 @@ describe('config errors name the path, the value and what was expected', () => {
       '  - appliance.stateDir: "var/lib" — expected an absolute path (starting with /) (Writable state: models/ (installed bundles), records.db (SQLite records), images/)',
     );
     expect(problems('health:\n  host: localhost\n')).toBe('  - health.host: "localhost" — expected an IPv4 address such as 127.0.0.1 (Address to listen on)');
-    expect(problems('device:\n  id: "scope 1"\n')).toBe('  - device.id: "scope 1" — expected a string matching ^[A-Za-z0-9_-]+$ (Device id, unique within the line)');
+    expect(problems('device:\n  id: "scope 1"\n')).toBe(
+      '  - device.id: "scope 1" — expected a string matching ^[A-Za-z0-9_-]+$ (Device id, unique within the line)',
+    );
   });
 
   it('every problem of a file is reported, not only the first', () => {
@@ -159,9 +161,7 @@ describe('secrets only by reference', () => {
     writeFileSync(f, 'x\n');
     chmodSync(f, 0o644);
     const d = validate(schema, { broker: { password: { file: f } } }, 'f.yaml');
-    expect(resolveSecrets(schema, d, dir, {}).warnings).toEqual([
-      `broker.password: secret file ${f} is readable by every user (mode 644); chmod o-rwx it`,
-    ]);
+    expect(resolveSecrets(schema, d, dir, {}).warnings).toEqual([`broker.password: secret file ${f} is readable by every user (mode 644); chmod o-rwx it`]);
   });
 });
 

@@ -19,7 +19,9 @@ const write = (name: string, lines: string[]): string => {
 
 describe('cross-field and file checks', () => {
   const buffers = write('buffers.yaml', ['camera: { poolSize: 4, queueDepth: 4 }']);
-  const tls = write('tls.yaml', [`mqtt: { url: "mqtts://broker.plant:8883", tls: { ca: /etc/smartscope/no-such-ca.pem }, outbox: { dir: ${join(dir, 'outbox')} } }`]);
+  const tls = write('tls.yaml', [
+    `mqtt: { url: "mqtts://broker.plant:8883", tls: { ca: /etc/smartscope/no-such-ca.pem }, outbox: { dir: ${join(dir, 'outbox')} } }`,
+  ]);
   const mix = write('mix.yaml', ['stage: { driver: grbl }']);
 
   it('config check lists each problem with path and value, exit 1', () => {

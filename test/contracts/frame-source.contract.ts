@@ -169,10 +169,16 @@ export function frameSourceContract(name: string, make: () => Promise<FrameSourc
       expect(f.exposureUs).toBeCloseTo(5000, 3);
       await h.source.setGain(2);
       expect(h.source.info().gainDb).toBeCloseTo(2, 3);
-      const e1 = await h.source.setExposure(-1).then(() => null, (e: unknown) => e as Error);
+      const e1 = await h.source.setExposure(-1).then(
+        () => null,
+        (e: unknown) => e as Error,
+      );
       expect(e1).toBeInstanceOf(RangeError);
       expect(e1!.message).toMatch(/^Expected an exposure between \d+ and \d+ µs but received -1$/);
-      const e2 = await h.source.setGain(-5).then(() => null, (e: unknown) => e as Error);
+      const e2 = await h.source.setGain(-5).then(
+        () => null,
+        (e: unknown) => e as Error,
+      );
       expect(e2).toBeInstanceOf(RangeError);
       expect(e2!.message).toMatch(/^Expected a gain between \d+ and \d+ dB but received -5$/);
       expect(h.source.info().exposureUs).toBeCloseTo(5000, 3);

@@ -38,7 +38,10 @@ export function describeOutboxStore(name: string, harness: StoreHarness): void {
 
     it('gives consecutive sequence numbers and reads back in order, bounded by max', async () => {
       const s = await make();
-      const r1 = await s.append([{ topic: 'events/a', payload: ev(1) }, { topic: 'events/b', payload: ev(2) }]);
+      const r1 = await s.append([
+        { topic: 'events/a', payload: ev(1) },
+        { topic: 'events/b', payload: ev(2) },
+      ]);
       const r2 = await s.append([{ topic: 'events/a', payload: ev(3) }]);
       expect(r1.seqs).toEqual([1, 2]);
       expect(r2.seqs).toEqual([3]);

@@ -91,7 +91,9 @@ export function stageContract(name: string, make: () => Promise<StageContractSub
       const before = s.commandsReceived?.();
       const l = s.stage.limits;
       await expect(s.stage.moveTo({ x: l.x.maxUm + 1 })).rejects.toThrow(`stage axis x: target ${l.x.maxUm + 1} µm is above the soft limit ${l.x.maxUm} µm`);
-      await expect(s.stage.moveTo({ y: 10, z: l.z.minUm - 5 })).rejects.toThrow(`stage axis z: target ${l.z.minUm - 5} µm is below the soft limit ${l.z.minUm} µm`);
+      await expect(s.stage.moveTo({ y: 10, z: l.z.minUm - 5 })).rejects.toThrow(
+        `stage axis z: target ${l.z.minUm - 5} µm is below the soft limit ${l.z.minUm} µm`,
+      );
       await expect(s.stage.moveTo({ x: Number.NaN })).rejects.toThrow('stage axis x: target NaN is not a finite number of µm');
       await expect(s.stage.moveTo({ x: 1 }, { speedFraction: 0 })).rejects.toThrow('speedFraction 0 is outside (0, 1]');
       await expect(s.stage.moveTo({ x: l.x.maxUm + 1 })).rejects.toBeInstanceOf(RangeError);

@@ -43,10 +43,27 @@ async function fixtures(): Promise<string> {
   const lm = join(root, 'pits');
   mkdirSync(join(lm, 'images'), { recursive: true });
   mkdirSync(join(lm, 'labels'));
-  await sharp(grey, { raw: { width: w, height: h, channels: 3 } }).jpeg().toFile(join(lm, 'images', 'c.jpg'));
+  await sharp(grey, { raw: { width: w, height: h, channels: 3 } })
+    .jpeg()
+    .toFile(join(lm, 'images', 'c.jpg'));
   writeFileSync(
     join(lm, 'labels', 'c.json'),
-    JSON.stringify({ imageWidth: w, imageHeight: h, shapes: [{ label: 'Pitting', shape_type: 'polygon', points: [[10, 10], [20, 10], [20, 20], [10, 20]] }] }),
+    JSON.stringify({
+      imageWidth: w,
+      imageHeight: h,
+      shapes: [
+        {
+          label: 'Pitting',
+          shape_type: 'polygon',
+          points: [
+            [10, 10],
+            [20, 10],
+            [20, 20],
+            [10, 20],
+          ],
+        },
+      ],
+    }),
   );
   return root;
 }
@@ -108,7 +125,17 @@ describe('dataset readers', async () => {
 describe('polygon fill', () => {
   it('fills a triangle with the even-odd rule at pixel centres', () => {
     const m = new Uint8Array(10 * 10);
-    fillPolygon(m, 10, 10, [[0, 0], [10, 0], [0, 10]], 3);
+    fillPolygon(
+      m,
+      10,
+      10,
+      [
+        [0, 0],
+        [10, 0],
+        [0, 10],
+      ],
+      3,
+    );
     let n = 0;
     for (const v of m) if (v === 3) n++;
     expect(n).toBe(45);
@@ -129,8 +156,12 @@ describe('CVAT segmentation-mask export', () => {
     for (let x = 2; x < 5; x++) rgb.set([250, 50, 83], (3 * w + x) * 3);
     rgb.set([51, 221, 255], (7 * w + 11) * 3);
     for (const stem of ['s1', 's2']) {
-      await sharp(img, { raw: { width: w, height: h, channels: 1 } }).png().toFile(join(dir, 'JPEGImages', `${stem}.png`));
-      await sharp(rgb, { raw: { width: w, height: h, channels: 3 } }).png().toFile(join(dir, 'SegmentationClass', `${stem}.png`));
+      await sharp(img, { raw: { width: w, height: h, channels: 1 } })
+        .png()
+        .toFile(join(dir, 'JPEGImages', `${stem}.png`));
+      await sharp(rgb, { raw: { width: w, height: h, channels: 3 } })
+        .png()
+        .toFile(join(dir, 'SegmentationClass', `${stem}.png`));
     }
     const ds = Dataset.open(dir);
     expect(ds.spec.format).toBe('cvat-mask');

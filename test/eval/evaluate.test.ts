@@ -32,7 +32,14 @@ describe('evaluation on a labelled dataset', () => {
     root = mkdtempSync(join(tmpdir(), 'smartscope-eval-'));
     data = join(root, 'twin');
     await writeTwinDataset(data, 96, [
-      { name: 'a', group: 'v', mask: rectMask(96, [[10, 10, 20, 6, 1], [60, 50, 12, 12, 2]]) },
+      {
+        name: 'a',
+        group: 'v',
+        mask: rectMask(96, [
+          [10, 10, 20, 6, 1],
+          [60, 50, 12, 12, 2],
+        ]),
+      },
       { name: 'b', group: 'v', mask: rectMask(96, [[40, 70, 8, 8, 3]]) },
       { name: 'c', group: 't', mask: rectMask(96, [[5, 5, 30, 3, 4]]) },
     ]);
@@ -42,11 +49,17 @@ describe('evaluation on a labelled dataset', () => {
   it('maps dataset classes onto the detector’s by name, or all onto a single defect class', () => {
     expect(Array.from(classMapping(['scratch', 'pit'], ['background', 'defect']).subarray(0, 3))).toEqual([0, 1, 1]);
     expect(Array.from(classMapping(['oxide', 'crack'], ['background', 'Crack', 'oxide']).subarray(0, 3))).toEqual([0, 2, 1]);
-    expect(() => classMapping(['pit', 'dent'], ['background', 'pit', 'scratch'])).toThrow("dataset classes dent are not among the detector's classes (pit, scratch)");
+    expect(() => classMapping(['pit', 'dent'], ['background', 'pit', 'scratch'])).toThrow(
+      "dataset classes dent are not among the detector's classes (pit, scratch)",
+    );
   });
 
   it('joins the regions of one listed defect into one truth object', () => {
-    const mask = rectMask(20, [[0, 0, 3, 1, 1], [5, 0, 3, 1, 1], [15, 15, 2, 2, 1]]);
+    const mask = rectMask(20, [
+      [0, 0, 3, 1, 1],
+      [5, 0, 3, 1, 1],
+      [15, 15, 2, 2, 1],
+    ]);
     const img = { name: 'x', group: 'g', width: 20, height: 20, pixels: new Uint8Array(400), maxValue: 255, mask };
     const t = truthOf(img, classMapping(['scratch'], ['background', 'scratch']), [{ classId: 1, bboxPx: [0, 0, 8, 1] }]);
     expect(t.objectClasses).toEqual([1, 1]);
@@ -81,7 +94,20 @@ describe('evaluation on a labelled dataset', () => {
 
   it('runs from the command line: JSON report, and the validation metrics recorded in the bundle', async () => {
     const out = join(root, 'report.json');
-    const { code, out: printed } = await run(['eval', '--model', bundle, '--baseline', 'survey', '--dataset', data, '--split', 'validation', '--out', out, '--record']);
+    const { code, out: printed } = await run([
+      'eval',
+      '--model',
+      bundle,
+      '--baseline',
+      'survey',
+      '--dataset',
+      data,
+      '--split',
+      'validation',
+      '--out',
+      out,
+      '--record',
+    ]);
     expect(code).toBe(0);
     expect(printed).toContain('dark 0.0.1 (onnx, cpu)');
     expect(printed).toContain('classical-survey 1.0.0 (classical, js)');
@@ -105,11 +131,16 @@ describe('evaluation on a labelled dataset', () => {
     for (const stem of ['a', 'b', 'c']) {
       const meta = await sharp(join(dir, `${stem}.png`)).metadata();
       expect([meta.format, meta.width, meta.height, meta.channels, meta.depth]).toEqual(['png', 96, 96, 1, 'uchar']);
-      const { data: mask } = await sharp(join(dir, `${stem}.png`)).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
+      const { data: mask } = await sharp(join(dir, `${stem}.png`))
+        .extractChannel(0)
+        .raw()
+        .toBuffer({ resolveWithObject: true });
       const img = await Dataset.open(data).load(Dataset.open(data).entries.find((e) => e.name === stem)!);
       // The fixture model finds exactly the labelled pixels: its mask is the truth, as class indices (one class).
       expect(Array.from(mask).every((v, i) => v === (img.mask[i] ? 1 : 0))).toBe(true);
-      const ov = await sharp(join(dir, 'overlays', `${stem}.png`)).raw().toBuffer({ resolveWithObject: true });
+      const ov = await sharp(join(dir, 'overlays', `${stem}.png`))
+        .raw()
+        .toBuffer({ resolveWithObject: true });
       expect([ov.info.width, ov.info.height, ov.info.channels]).toEqual([96, 96, 3]);
       const fg = img.mask.findIndex((v) => v > 0);
       const bg = img.mask.findIndex((v) => v === 0);

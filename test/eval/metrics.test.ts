@@ -12,7 +12,13 @@ describe('pixel metrics', () => {
   it('computes IoU, Dice and the confusion matrix per class', () => {
     const acc = new MetricAccumulator(['bg', 'a', 'b']);
     const truth: ImageTruth = { ...strip('1111..22..', '1111..22..'), objectClasses: [1, 2] };
-    const pred: ImagePrediction = { ...strip('.111..2222', '.111..2222'), objects: [{ classId: 1, confidence: 0.9 }, { classId: 2, confidence: 0.8 }] };
+    const pred: ImagePrediction = {
+      ...strip('.111..2222', '.111..2222'),
+      objects: [
+        { classId: 1, confidence: 0.9 },
+        { classId: 2, confidence: 0.8 },
+      ],
+    };
     // Instance ids in the strip above: class a pixels are object 1, class b pixels object 2.
     truth.instances = Int32Array.from([1, 1, 1, 1, 0, 0, 2, 2, 0, 0]);
     pred.instances = Int32Array.from([0, 1, 1, 1, 0, 0, 2, 2, 2, 2]);
@@ -76,7 +82,14 @@ describe('object metrics', () => {
   it('scores a perfect prediction as 1 everywhere', () => {
     const acc = new MetricAccumulator(['bg', 'a', 'b']);
     const t = { classMap: Uint8Array.from([1, 1, 0, 2, 2, 0]), instances: Int32Array.from([1, 1, 0, 2, 2, 0]), objectClasses: [1, 2] };
-    acc.add(t, { classMap: t.classMap, instances: t.instances, objects: [{ classId: 1, confidence: 0.5 }, { classId: 2, confidence: 0.5 }] });
+    acc.add(t, {
+      classMap: t.classMap,
+      instances: t.instances,
+      objects: [
+        { classId: 1, confidence: 0.5 },
+        { classId: 2, confidence: 0.5 },
+      ],
+    });
     const s = acc.scores();
     expect([s.meanIoU, s.meanDice, s.mAP50, s.objectPrecision, s.objectRecall, s.objectF1]).toEqual([1, 1, 1, 1, 1, 1]);
   });

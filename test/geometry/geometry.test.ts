@@ -69,7 +69,8 @@ describe('phase correlation', () => {
       const cy = rng.uniform(0, W);
       const r = rng.uniform(3, 10);
       for (let y = Math.max(0, Math.floor(cy - 3 * r)); y < Math.min(W, cy + 3 * r); y++)
-        for (let x = Math.max(0, Math.floor(cx - 3 * r)); x < Math.min(W, cx + 3 * r); x++) base[y * W + x]! += Math.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * r * r));
+        for (let x = Math.max(0, Math.floor(cx - 3 * r)); x < Math.min(W, cx + 3 * r); x++)
+          base[y * W + x]! += Math.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * r * r));
     }
     const sample = (dx: number, dy: number): Float64Array => {
       // b(x) = a(x − d), bilinear.

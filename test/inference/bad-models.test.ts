@@ -42,7 +42,10 @@ describe('bad model bundles', () => {
   const cases: Array<[string, RegExp | string]> = [
     ['truncated', /^model truncated: not a loadable ONNX model \(.*protobuf parsing failed.*\)$/i],
     ['not-onnx', /^model not-onnx: not a loadable ONNX model \(.*protobuf parsing failed.*\)$/i],
-    ['wrong-input', "model wrong-input: input 'image' is float32 [1, 3, 224, 224] but the runtime feeds float32 [N, 1, H, W] with H = W = 64 (the manifest's tileSize)"],
+    [
+      'wrong-input',
+      "model wrong-input: input 'image' is float32 [1, 3, 224, 224] but the runtime feeds float32 [N, 1, H, W] with H = W = 64 (the manifest's tileSize)",
+    ],
     ['wrong-output', "model wrong-output: output 'probs' is float32 [1, 4, 64, 64] but [1, 2, 64, 64] float32 was expected"],
     ['tampered', /^model tampered: .*model\.onnx has sha256 [0-9a-f]{64} \(\d+ bytes\) but the manifest says [0-9a-f]{64} \(\d+ bytes\)$/],
     ['bad-manifest', /manifest\.json: 1 problem\n {2}- input\.layout: "NHWC" — expected/],

@@ -64,7 +64,9 @@ describe('classical baseline', () => {
 
   it('refuses tensors and unknown presets with clear errors', async () => {
     const det = new ClassicalDetector(classicalPreset('survey'));
-    await expect(det.detect({ tensor: new Float32Array(4), width: 2, height: 2 })).rejects.toThrow('the classical baseline takes frames (grey pixels), not tensors');
+    await expect(det.detect({ tensor: new Float32Array(4), width: 2, height: 2 })).rejects.toThrow(
+      'the classical baseline takes frames (grey pixels), not tensors',
+    );
     expect(() => classicalPreset('nope')).toThrow("no classical baseline preset named 'nope' (presets: survey, zoom, superalloy, ebc, pitting)");
   });
 });

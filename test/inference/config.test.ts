@@ -36,13 +36,13 @@ describe('inference config', () => {
   });
 
   it('names the field and value of a bad setting', () => {
-    expect(problems({ inference: { providers: ['tensorrt', 'gpu'] } })).toEqual([
-      'inference.providers[1]: "gpu" — one of "tensorrt", "cuda", "cpu"',
-    ]);
+    expect(problems({ inference: { providers: ['tensorrt', 'gpu'] } })).toEqual(['inference.providers[1]: "gpu" — one of "tensorrt", "cuda", "cpu"']);
     expect(problems({ inference: { providers: [] } })[0]).toMatch(/^inference\.providers: \[\] — /);
     expect(problems({ inference: { thresholds: { survey: 1.5 } } })[0]).toMatch(/^inference\.thresholds\.survey: 1\.5 — a number <= 1/);
     expect(problems({ inference: { zoom: 'My Zoom' } })[0]).toMatch(/^inference\.zoom: "My Zoom" — /);
     expect(problems({ inference: { zoom: './bundles/my-zoom', survey: '/srv/models/survey-b' } })).toEqual([]);
-    expect(problems({ inference: { intraOpThreads: 0 } })).toEqual(['inference.intraOpThreads: 0 — a number >= 1 (Threads ORT uses inside one inference (per model))']);
+    expect(problems({ inference: { intraOpThreads: 0 } })).toEqual([
+      'inference.intraOpThreads: 0 — a number >= 1 (Threads ORT uses inside one inference (per model))',
+    ]);
   });
 });

@@ -28,7 +28,9 @@ describe('OnnxDetector on a model with a known response', () => {
     root = mkdtempSync(join(tmpdir(), 'smartscope-det-'));
     writeBundle(root, 'dark', 'threshold.onnx', ['background', 'defect']);
     writeBundle(root, 'binned', 'threshold.onnx', ['background', 'defect'], { input: { ...baseInput(), binning: 2 } });
-    writeBundle(root, 'three', 'threeclass.onnx', ['background', 'dark', 'bright'], { input: { ...baseInput(), normalisation: { formula: 'x', mean: 0.5, std: 0.25 } } });
+    writeBundle(root, 'three', 'threeclass.onnx', ['background', 'dark', 'bright'], {
+      input: { ...baseInput(), normalisation: { formula: 'x', mean: 0.5, std: 0.25 } },
+    });
     const sink = new PassThrough();
     sink.on('data', (b: Buffer) => logLines.push(...b.toString().trim().split('\n')));
     det = await OnnxDetector.open({ bundleDir: join(root, 'dark'), tileOverlap: 16, logger: createLogger({ level: 'info', destination: sink }) });
@@ -125,7 +127,10 @@ describe('OnnxDetector on a model with a known response', () => {
   });
 
   it('refuses bad input with an error naming the field and keeps serving', async () => {
-    await expect(det.detect(frame({ data: new Uint8Array(10) }))).rejects.toMatchObject({ message: 'input.data holds 10 pixels but 200×150 needs 30000', badInput: true });
+    await expect(det.detect(frame({ data: new Uint8Array(10) }))).rejects.toMatchObject({
+      message: 'input.data holds 10 pixels but 200×150 needs 30000',
+      badInput: true,
+    });
     await expect(det.detect(frame({ bitDepth: 10 as 8 }))).rejects.toThrow('input.bitDepth must be 8, 12 or 16 but is 10');
     await expect(det.detect(frame({ bitDepth: 12 }))).rejects.toThrow('input.data must be a Uint16Array for a 12-bit frame');
     await expect(det.detect(frame(), { threshold: 2 })).rejects.toThrow('threshold must be in [0, 1] but is 2');
@@ -137,7 +142,10 @@ describe('OnnxDetector on a model with a known response', () => {
     try {
       const results = await Promise.allSettled([1, 2, 3, 4].map(() => d.detect(frame())));
       expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'rejected']);
-      expect((results[2] as PromiseRejectedResult).reason).toMatchObject({ overloaded: true, message: 'detector dark is overloaded: 1 requests already waiting' });
+      expect((results[2] as PromiseRejectedResult).reason).toMatchObject({
+        overloaded: true,
+        message: 'detector dark is overloaded: 1 requests already waiting',
+      });
       expect(d.stats()).toMatchObject({ detects: 2, overloaded: 2 });
     } finally {
       await d.close();
@@ -214,7 +222,19 @@ describe('OnnxDetector on a model with a known response', () => {
     const scan = scanDetector(det, { probabilityMaxSide: 100 });
     expect(scan.id).toBe('dark@0.0.1');
     expect(scan.classes).toEqual(['background', 'defect']);
-    const f = { data: scene(), width: 200, height: 150, pixelFormat: 'Mono8', bitDepth: 8, sequence: 1, exposureStartMs: 0, exposureEndMs: 1, exposureUs: 1000, gainDb: 0, release() {} } as const;
+    const f = {
+      data: scene(),
+      width: 200,
+      height: 150,
+      pixelFormat: 'Mono8',
+      bitDepth: 8,
+      sequence: 1,
+      exposureStartMs: 0,
+      exposureEndMs: 1,
+      exposureUs: 1000,
+      gainDb: 0,
+      release() {},
+    } as const;
     const out = await scan.detect(f);
     const rect = out.detections.find((d) => d.bboxPx[0] === 50)!;
     expect(rect).toMatchObject({ classId: 1, className: 'defect', bboxPx: [50, 40, 30, 20], areaPx: 600, centroidPx: [64.5, 49.5], minorAxisPx: 20 });

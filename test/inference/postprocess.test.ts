@@ -86,7 +86,10 @@ describe.each([
     const f = new Float32Array(W * 3);
     for (const x of [1, 2, 4, 5, 7, 8]) f[W + x] = 0.9;
     const run = (closePx: number) =>
-      postprocess({ width: W, height: 3, foreground: f, classPlanes: [], classes: ['bg', 'defect'], threshold: 0.5, minAreaPx: 1, closePx, pixelSizeUm: 1 }, ops);
+      postprocess(
+        { width: W, height: 3, foreground: f, classPlanes: [], classes: ['bg', 'defect'], threshold: 0.5, minAreaPx: 1, closePx, pixelSizeUm: 1 },
+        ops,
+      );
     expect((await run(0)).detections).toHaveLength(3);
     const joined = (await run(1)).detections;
     expect(joined).toHaveLength(1);

@@ -7,7 +7,9 @@ import { OnnxDetector } from '../../src/inference/onnx-detector.js';
 import { tileGrid } from '../../src/inference/tiling.js';
 
 const dir = shippedModelsDir();
-const bundles = readdirSync(dir).filter((n) => existsSync(join(dir, n, 'manifest.json'))).sort();
+const bundles = readdirSync(dir)
+  .filter((n) => existsSync(join(dir, n, 'manifest.json')))
+  .sort();
 
 describe('shipped model bundles', () => {
   it('are the survey, zoom and real-data models', () => {
@@ -46,7 +48,8 @@ describe('shipped model bundles', () => {
           const w = 300;
           const h = 280;
           const data = new Uint16Array(w * h);
-          for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) data[y * w + x] = 2000 + 300 * Math.sin(x / 13) + ((x - 150) ** 2 + (y - 140) ** 2 < 400 ? -1500 : 0);
+          for (let y = 0; y < h; y++)
+            for (let x = 0; x < w; x++) data[y * w + x] = 2000 + 300 * Math.sin(x / 13) + ((x - 150) ** 2 + (y - 140) ** 2 < 400 ? -1500 : 0);
           const r = await det.detect({ data, width: w, height: h, bitDepth: 12 }, { masks: true, probabilityMap: true });
           const K = det.info().classes.length;
           const m = det.manifest();

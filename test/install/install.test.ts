@@ -17,7 +17,10 @@ let root: string;
 let keys: TestKeys;
 
 function install(...args: string[]): ReturnType<typeof spawnSync> {
-  return spawnSync('bash', [join(repoRoot, 'scripts', 'install'), '--root', root, '--app', 'link', '--no-start', ...args], { encoding: 'utf8', timeout: 120_000 });
+  return spawnSync('bash', [join(repoRoot, 'scripts', 'install'), '--root', root, '--app', 'link', '--no-start', ...args], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
 }
 
 beforeAll(() => {
@@ -32,7 +35,14 @@ beforeAll(() => {
 // Creating the account's folders with their owner needs root, as on a real board (the test machines run as root).
 describe.skipIf(!isRoot)('scripts/install', () => {
   it('sets up a board in a scratch root', () => {
-    const r = install('--trusted-key', join(keys.trustedDir, 'factory.pub'), '--model', join(dir, 'v1.tar'), '--recipe', join(repoRoot, 'examples/recipes/plate-a.yaml'));
+    const r = install(
+      '--trusted-key',
+      join(keys.trustedDir, 'factory.pub'),
+      '--model',
+      join(dir, 'v1.tar'),
+      '--recipe',
+      join(repoRoot, 'examples/recipes/plate-a.yaml'),
+    );
     expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(readdirSync(join(root, 'etc/smartscope/recipes'))).toEqual(['plate-a.yaml']);
     const passwd = readFileSync(join(root, 'etc/passwd'), 'utf8');

@@ -13,7 +13,11 @@ describe('SimClock', () => {
   it('wakes concurrent sleepers in deadline order', async () => {
     const clock = new SimClock();
     const order: string[] = [];
-    await Promise.all([clock.sleep(300).then(() => order.push('c')), clock.sleep(100).then(() => order.push('a')), clock.sleep(200).then(() => order.push('b'))]);
+    await Promise.all([
+      clock.sleep(300).then(() => order.push('c')),
+      clock.sleep(100).then(() => order.push('a')),
+      clock.sleep(200).then(() => order.push('b')),
+    ]);
     expect(order).toEqual(['a', 'b', 'c']);
     expect(clock.now()).toBe(300);
   });

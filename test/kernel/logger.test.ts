@@ -22,7 +22,10 @@ describe('logs', () => {
     mqtt.info({ config }, 'connecting');
     mqtt.debug({ options: { username: 'scope', password: 'typed-by-hand' } }, 'client options');
     log.child({ module: 'stage' }).warn({ err: 'timeout' }, 'no reply');
-    const lines = out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.map((l) => [l.module, l.msg])).toEqual([
       ['mqtt', 'connecting'],
       ['mqtt', 'client options'],
@@ -31,6 +34,6 @@ describe('logs', () => {
     expect(out).not.toContain('correct-horse-battery');
     expect(out).not.toContain('typed-by-hand');
     expect(['[secret]', '[redacted]']).toContain((lines[0]!.config as { mqtt: { password: string } }).mqtt.password);
-    expect((lines[1]!.options as { username: string; password: string })).toEqual({ username: 'scope', password: '[redacted]' });
+    expect(lines[1]!.options as { username: string; password: string }).toEqual({ username: 'scope', password: '[redacted]' });
   });
 });

@@ -54,8 +54,7 @@ export function preprocessRef(frame: Px, w: number, h: number, o: RefPreprocess)
   const B = o.binning ?? 1;
   const C = o.channels ?? 1;
   const scale = o.scale ?? 1;
-  const per = (v: number | number[] | undefined, d: number): number[] =>
-    Array.isArray(v) ? v : Array.from({ length: C }, () => v ?? d);
+  const per = (v: number | number[] | undefined, d: number): number[] => (Array.isArray(v) ? v : Array.from({ length: C }, () => v ?? d));
   const mean = per(o.mean, 0);
   const std = per(o.std, 1);
   const corrected = (x: number, y: number): number => {
@@ -282,7 +281,24 @@ export function focusRef(src: Px, w: number, x0: number, y0: number, rw: number,
 export function labelRef(mask: Uint8Array, w: number, h: number, connectivity: 4 | 8): { labels: Int32Array; count: number } {
   const labels = new Int32Array(w * h);
   let count = 0;
-  const nbs = connectivity === 4 ? [[1, 0], [-1, 0], [0, 1], [0, -1]] : [[1, 0], [-1, 0], [0, 1], [0, -1], [1, 1], [1, -1], [-1, 1], [-1, -1]];
+  const nbs =
+    connectivity === 4
+      ? [
+          [1, 0],
+          [-1, 0],
+          [0, 1],
+          [0, -1],
+        ]
+      : [
+          [1, 0],
+          [-1, 0],
+          [0, 1],
+          [0, -1],
+          [1, 1],
+          [1, -1],
+          [-1, 1],
+          [-1, -1],
+        ];
   for (let i = 0; i < w * h; i++) {
     if (!mask[i] || labels[i]) continue;
     labels[i] = ++count;
@@ -356,7 +372,12 @@ export function outerBoundaryRef(labels: Int32Array, w: number, h: number, label
     const p = stack.pop()!;
     const x = p % W;
     const y = (p - x) / W;
-    for (const [dx, dy] of [[1, 0], [-1, 0], [0, 1], [0, -1]]) {
+    for (const [dx, dy] of [
+      [1, 0],
+      [-1, 0],
+      [0, 1],
+      [0, -1],
+    ]) {
       const xx = x + dx!;
       const yy = y + dy!;
       if (xx < 0 || yy < 0 || xx >= W || yy >= H) continue;
@@ -371,7 +392,12 @@ export function outerBoundaryRef(labels: Int32Array, w: number, h: number, label
   for (let y = 0; y < h; y++)
     for (let x = 0; x < w; x++) {
       if (!inRegion(x, y)) continue;
-      for (const [dx, dy] of [[1, 0], [-1, 0], [0, 1], [0, -1]]) {
+      for (const [dx, dy] of [
+        [1, 0],
+        [-1, 0],
+        [0, 1],
+        [0, -1],
+      ]) {
         if (exterior[(y + dy! + 1) * W + (x + dx! + 1)]) out.add(`${x},${y}`);
       }
     }

@@ -61,8 +61,34 @@ const SIZES: Array<[number, number]> = [
 
 describe('preprocessTiles', () => {
   const cases = [
-    { name: 'u16 flat + dark frame, overlap', w: 61, h: 47, type: Uint16Array, max: 65535, o: { tile: 16, overlap: 5, scale: 1 / 65535, mean: 0.2, std: 0.5 }, dark: 'frame', flat: true },
-    { name: 'u16 binning 2, 3 channels', w: 37, h: 29, type: Uint16Array, max: 4095, o: { tile: 8, overlap: 2, binning: 2, channels: 3 as const, scale: 1 / 4095, mean: [0.485, 0.456, 0.406] as number[], std: [0.229, 0.224, 0.225] as number[] }, dark: 100, flat: true },
+    {
+      name: 'u16 flat + dark frame, overlap',
+      w: 61,
+      h: 47,
+      type: Uint16Array,
+      max: 65535,
+      o: { tile: 16, overlap: 5, scale: 1 / 65535, mean: 0.2, std: 0.5 },
+      dark: 'frame',
+      flat: true,
+    },
+    {
+      name: 'u16 binning 2, 3 channels',
+      w: 37,
+      h: 29,
+      type: Uint16Array,
+      max: 4095,
+      o: {
+        tile: 8,
+        overlap: 2,
+        binning: 2,
+        channels: 3 as const,
+        scale: 1 / 4095,
+        mean: [0.485, 0.456, 0.406] as number[],
+        std: [0.229, 0.224, 0.225] as number[],
+      },
+      dark: 100,
+      flat: true,
+    },
     { name: 'u8, image smaller than a tile (padded)', w: 5, h: 3, type: Uint8Array, max: 255, o: { tile: 8, pad: -7 }, dark: undefined, flat: false },
     { name: '1x1 float', w: 1, h: 1, type: Float32Array, max: 1, o: { tile: 1 }, dark: undefined, flat: false },
     { name: 'binning 3 with remainder', w: 20, h: 11, type: Uint16Array, max: 1000, o: { tile: 4, overlap: 1, binning: 3 }, dark: 'frame', flat: false },
@@ -248,7 +274,11 @@ describe('statistics, histogram, Otsu, threshold', () => {
 
 describe('resampling', () => {
   it('bins by block mean (integer outputs rounded half up)', async () => {
-    for (const [w, h, f] of [[9, 7, 2], [1, 1, 1], [12, 12, 4]] as const) {
+    for (const [w, h, f] of [
+      [9, 7, 2],
+      [1, 1, 1],
+      [12, 12, 4],
+    ] as const) {
       const src = randomImage(Uint16Array, w, h, w * h + f, 65535);
       const ow = Math.floor(w / f);
       const oh = Math.floor(h / f);
@@ -263,7 +293,12 @@ describe('resampling', () => {
 
   it('resizes nearest and bilinear like the reference', async () => {
     const src = randomImage(Float32Array, 13, 9, 15, 100);
-    for (const [ow, oh] of [[5, 4], [26, 18], [1, 1], [13, 9]] as const) {
+    for (const [ow, oh] of [
+      [5, 4],
+      [26, 18],
+      [1, 1],
+      [13, 9],
+    ] as const) {
       for (const method of ['nearest', 'bilinear'] as const) {
         const out = new Float32Array(ow * oh);
         await resize(src, 13, 9, out, ow, oh, { method });
@@ -299,7 +334,13 @@ describe('focus metrics', () => {
 
 describe('connectedComponents', () => {
   for (const connectivity of [4, 8] as const) {
-    for (const [w, h, seed] of [[1, 1, 1], [9, 1, 2], [1, 9, 3], [24, 17, 4], [33, 29, 5]] as const) {
+    for (const [w, h, seed] of [
+      [1, 1, 1],
+      [9, 1, 2],
+      [1, 9, 3],
+      [24, 17, 4],
+      [33, 29, 5],
+    ] as const) {
       it(`labels and region properties match the reference (${connectivity}-connected, ${w}x${h})`, async () => {
         const mask = randomMask(w, h, seed * 7 + connectivity, 0.5);
         const values = randomImage(Float32Array, w, h, seed, 1);
@@ -388,25 +429,124 @@ describe('flat-field gain', () => {
 describe('argument errors', () => {
   const img = new Uint16Array(12);
   const cases: Array<[string, () => Promise<unknown>, typeof TypeError | typeof RangeError, string]> = [
-    ['wrong frame type', () => preprocessTiles(new Float64Array(12) as never, 4, 3, {}, new Float32Array(1)), TypeError, 'Expected a Uint8Array, Uint16Array or Float32Array for frame but received a Float64Array of 12 elements'],
-    ['frame too short', () => preprocessTiles(new Uint16Array(11), 4, 3, {}, new Float32Array(1)), RangeError, 'Expected a Uint8Array, Uint16Array or Float32Array of 12 elements for frame but received a Uint16Array of 11 elements'],
-    ['width not an integer', () => median(img, 4.5, 3, {}, new Uint16Array(12)), RangeError, 'Expected an integer between 1 and 65535 for width but received the number 4.5'],
-    ['height missing', () => median(img, 4, undefined as never, {}, new Uint16Array(12)), TypeError, 'Expected an integer between 1 and 65535 for height but received undefined'],
-    ['out too small', () => preprocessTiles(img, 4, 3, { tile: 2 }, new Float32Array(7)), RangeError, 'Expected a Float32Array of at least 16 elements for out but received a Float32Array of 7 elements'],
-    ['overlap >= tile', () => preprocessTiles(img, 4, 3, { tile: 2, overlap: 2 }, new Float32Array(8)), RangeError, 'Expected an integer between 0 and 1 for options.overlap but received the number 2'],
-    ['std zero', () => preprocessTiles(img, 4, 3, { std: 0 }, new Float32Array(65536)), RangeError, 'Expected a non-zero standard deviation for options.std but received the number 0'],
-    ['mean per channel', () => preprocessTiles(img, 4, 3, { channels: 3, mean: [1, 2] }, new Float32Array(3 * 65536)), RangeError, 'Expected a number or an array of one number per channel (3) for options.mean but received an array of 2 elements'],
-    ['median radius', () => median(img, 4, 3, { radius: 9 }, new Uint16Array(12)), RangeError, 'Expected an integer between 1 and 7 for options.radius but received the number 9'],
+    [
+      'wrong frame type',
+      () => preprocessTiles(new Float64Array(12) as never, 4, 3, {}, new Float32Array(1)),
+      TypeError,
+      'Expected a Uint8Array, Uint16Array or Float32Array for frame but received a Float64Array of 12 elements',
+    ],
+    [
+      'frame too short',
+      () => preprocessTiles(new Uint16Array(11), 4, 3, {}, new Float32Array(1)),
+      RangeError,
+      'Expected a Uint8Array, Uint16Array or Float32Array of 12 elements for frame but received a Uint16Array of 11 elements',
+    ],
+    [
+      'width not an integer',
+      () => median(img, 4.5, 3, {}, new Uint16Array(12)),
+      RangeError,
+      'Expected an integer between 1 and 65535 for width but received the number 4.5',
+    ],
+    [
+      'height missing',
+      () => median(img, 4, undefined as never, {}, new Uint16Array(12)),
+      TypeError,
+      'Expected an integer between 1 and 65535 for height but received undefined',
+    ],
+    [
+      'out too small',
+      () => preprocessTiles(img, 4, 3, { tile: 2 }, new Float32Array(7)),
+      RangeError,
+      'Expected a Float32Array of at least 16 elements for out but received a Float32Array of 7 elements',
+    ],
+    [
+      'overlap >= tile',
+      () => preprocessTiles(img, 4, 3, { tile: 2, overlap: 2 }, new Float32Array(8)),
+      RangeError,
+      'Expected an integer between 0 and 1 for options.overlap but received the number 2',
+    ],
+    [
+      'std zero',
+      () => preprocessTiles(img, 4, 3, { std: 0 }, new Float32Array(65536)),
+      RangeError,
+      'Expected a non-zero standard deviation for options.std but received the number 0',
+    ],
+    [
+      'mean per channel',
+      () => preprocessTiles(img, 4, 3, { channels: 3, mean: [1, 2] }, new Float32Array(3 * 65536)),
+      RangeError,
+      'Expected a number or an array of one number per channel (3) for options.mean but received an array of 2 elements',
+    ],
+    [
+      'median radius',
+      () => median(img, 4, 3, { radius: 9 }, new Uint16Array(12)),
+      RangeError,
+      'Expected an integer between 1 and 7 for options.radius but received the number 9',
+    ],
     ['median out type', () => median(img, 4, 3, {}, new Uint8Array(12)), TypeError, 'Expected a Uint16Array for out but received a Uint8Array of 12 elements'],
-    ['aliasing output', () => gaussian(img, 4, 3, {}, img), RangeError, 'Expected a buffer that does not share memory with src for out but received a Uint16Array of 12 elements'],
-    ['morphology op', () => morphology(new Uint8Array(12), 4, 3, { op: 'thin' as never }, new Uint8Array(12)), RangeError, 'Expected one of "erode", "dilate", "open", "close" for options.op but received the string "thin"'],
-    ['connectivity', () => connectedComponents(new Uint8Array(12), 4, 3, { connectivity: 6 as never }), RangeError, 'Expected 4 or 8 for options.connectivity but received the number 6'],
-    ['blend probs too short', () => blendTile(new Float32Array(11), 2, 3, { classes: 2, width: 4, height: 3, x: 0, y: 0, wx: new Float32Array(2), wy: new Float32Array(3) }, new Float32Array(24)), RangeError, 'Expected a Float32Array of 12 elements for probs but received a Float32Array of 11 elements'],
-    ['blend tile outside the grid', () => blendTile(new Float32Array(12), 2, 3, { classes: 2, width: 4, height: 3, x: 4, y: 0, wx: new Float32Array(2), wy: new Float32Array(3) }, new Float32Array(24)), RangeError, 'Expected an integer between 0 and 3 for options.x but received the number 4'],
-    ['segment accumulator planes', () => segment(new Float32Array(24), 4, 3, { classes: 3, threshold: 0.5 }, new Uint8Array(12), new Int32Array(12)), RangeError, 'Expected a Float32Array of 48 elements for acc but received a Float32Array of 24 elements'],
-    ['segment threshold', () => segment(new Float32Array(24), 4, 3, { classes: 2, threshold: 1.5 }, new Uint8Array(12), new Int32Array(12)), RangeError, 'Expected a number between 0 and 1 for options.threshold but received the number 1.5'],
+    [
+      'aliasing output',
+      () => gaussian(img, 4, 3, {}, img),
+      RangeError,
+      'Expected a buffer that does not share memory with src for out but received a Uint16Array of 12 elements',
+    ],
+    [
+      'morphology op',
+      () => morphology(new Uint8Array(12), 4, 3, { op: 'thin' as never }, new Uint8Array(12)),
+      RangeError,
+      'Expected one of "erode", "dilate", "open", "close" for options.op but received the string "thin"',
+    ],
+    [
+      'connectivity',
+      () => connectedComponents(new Uint8Array(12), 4, 3, { connectivity: 6 as never }),
+      RangeError,
+      'Expected 4 or 8 for options.connectivity but received the number 6',
+    ],
+    [
+      'blend probs too short',
+      () =>
+        blendTile(
+          new Float32Array(11),
+          2,
+          3,
+          { classes: 2, width: 4, height: 3, x: 0, y: 0, wx: new Float32Array(2), wy: new Float32Array(3) },
+          new Float32Array(24),
+        ),
+      RangeError,
+      'Expected a Float32Array of 12 elements for probs but received a Float32Array of 11 elements',
+    ],
+    [
+      'blend tile outside the grid',
+      () =>
+        blendTile(
+          new Float32Array(12),
+          2,
+          3,
+          { classes: 2, width: 4, height: 3, x: 4, y: 0, wx: new Float32Array(2), wy: new Float32Array(3) },
+          new Float32Array(24),
+        ),
+      RangeError,
+      'Expected an integer between 0 and 3 for options.x but received the number 4',
+    ],
+    [
+      'segment accumulator planes',
+      () => segment(new Float32Array(24), 4, 3, { classes: 3, threshold: 0.5 }, new Uint8Array(12), new Int32Array(12)),
+      RangeError,
+      'Expected a Float32Array of 48 elements for acc but received a Float32Array of 24 elements',
+    ],
+    [
+      'segment threshold',
+      () => segment(new Float32Array(24), 4, 3, { classes: 2, threshold: 1.5 }, new Uint8Array(12), new Int32Array(12)),
+      RangeError,
+      'Expected a number between 0 and 1 for options.threshold but received the number 1.5',
+    ],
     ['options not an object', () => statistics(img, 4, 3, 'x' as never), TypeError, 'Expected an object for options but received the string "x"'],
-    ['threshold value NaN', () => threshold(img, 4, 3, { value: NaN }, new Uint8Array(12)), RangeError, 'Expected a number between -1e+30 and 1e+30 for options.value but received the number NaN'],
+    [
+      'threshold value NaN',
+      () => threshold(img, 4, 3, { value: NaN }, new Uint8Array(12)),
+      RangeError,
+      'Expected a number between -1e+30 and 1e+30 for options.value but received the number NaN',
+    ],
   ];
   for (const [name, call, type, message] of cases) {
     it(`${name}: ${type.name}`, async () => {
@@ -427,15 +567,19 @@ describe('argument errors', () => {
     expect(() => addon.preprocessTiles(img, 4, 3, { tile: 2 }, new Float32Array(7))).toThrow(
       new RangeError('Expected a Float32Array of at least 16 elements for out but received a Float32Array of 7 elements'),
     );
-    expect(() => addon.connectedComponents(null as never, 4, 3, {})).toThrow(
-      new TypeError('Expected a Uint8Array for mask but received null'),
-    );
+    expect(() => addon.connectedComponents(null as never, 4, 3, {})).toThrow(new TypeError('Expected a Uint8Array for mask but received null'));
     expect(() => addon.segment(new Float32Array(24), 4, 3, { classes: 3, threshold: 0.5 }, new Uint8Array(12), new Int32Array(12))).toThrow(
       new RangeError('Expected a Float32Array of 48 elements for acc but received a Float32Array of 24 elements'),
     );
-    expect(() => addon.blendTile(new Float32Array(12), 2, 3, { classes: 2, width: 4, height: 3, x: 0, y: 0, wx: new Float32Array(2), wy: new Float32Array(3) }, new Float32Array(23))).toThrow(
-      new RangeError('Expected a Float32Array of 24 elements for acc but received a Float32Array of 23 elements'),
-    );
+    expect(() =>
+      addon.blendTile(
+        new Float32Array(12),
+        2,
+        3,
+        { classes: 2, width: 4, height: 3, x: 0, y: 0, wx: new Float32Array(2), wy: new Float32Array(3) },
+        new Float32Array(23),
+      ),
+    ).toThrow(new RangeError('Expected a Float32Array of 24 elements for acc but received a Float32Array of 23 elements'));
     expect(() => addon.median(img, 0, 3, {}, img)).toThrow(new RangeError('Expected an integer between 1 and 65535 for width but received the number 0'));
     expect(() => addon.resize(img, 4, 3, img, 4, 3, {})).toThrow(
       new RangeError('Expected a buffer that does not share memory with src for out but received a Uint16Array of 12 elements'),

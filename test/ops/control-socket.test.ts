@@ -34,7 +34,9 @@ describe('control socket', () => {
   it('runs a registered command, passes the caller, and records it', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'smartscope-ctl-')), 'control.sock');
     const seen: string[] = [];
-    const s = new ControlServer(path, silentLogger(), (a, command, _args, outcome, detail) => seen.push(`${a.user}@${a.from} ${command} ${outcome}${detail ? ` ${detail}` : ''}`));
+    const s = new ControlServer(path, silentLogger(), (a, command, _args, outcome, detail) =>
+      seen.push(`${a.user}@${a.from} ${command} ${outcome}${detail ? ` ${detail}` : ''}`),
+    );
     servers.push(s);
     s.handle('echo', (args, a) => ({ args, user: a.user }));
     s.handle('fails', () => {

@@ -23,7 +23,13 @@ beforeAll(async () => {
   dir = tempDir('acl-');
   const pw = join(dir, 'passwd');
   writeFileSync(pw, '');
-  for (const [u, p] of [['mes', 'mes-pw'], ['viewer', 'viewer-pw'], [device.id, 'scope-pw'], ['scope9', 'other-pw']]) execFileSync('mosquitto_passwd', ['-b', pw, u!, p!]);
+  for (const [u, p] of [
+    ['mes', 'mes-pw'],
+    ['viewer', 'viewer-pw'],
+    [device.id, 'scope-pw'],
+    ['scope9', 'other-pw'],
+  ])
+    execFileSync('mosquitto_passwd', ['-b', pw, u!, p!]);
   broker = await startMosquitto({ passwordFile: pw, aclFile: resolve(import.meta.dirname, '../../docs/mqtt-acl.conf') });
   sink = await MqttEventSink.open({
     config: mqttConfig({ url: broker.url, username: device.id, password: { env: 'PW' } }, { PW: 'scope-pw' }),
@@ -47,15 +53,25 @@ describe('docs/mqtt-acl.conf', () => {
     const mes = await subscriber(broker.url, [`${base}/events/defect`, 'mes/replies/#'], { username: 'mes', password: 'mes-pw' });
     const e = await sink.defect(defectInput(1));
     await until(() => mes.json('/events/defect').some((x) => x.eventId === e.eventId), 15_000, 'event at the MES');
-    await mes.client.publishAsync(`${base}/cmd/start-scan`, '{}', { qos: 1, properties: { responseTopic: 'mes/replies/scope3', correlationData: Buffer.from('a') } });
+    await mes.client.publishAsync(`${base}/cmd/start-scan`, '{}', {
+      qos: 1,
+      properties: { responseTopic: 'mes/replies/scope3', correlationData: Buffer.from('a') },
+    });
     await until(() => mes.messages.some((m) => m.topic === 'mes/replies/scope3'), 15_000, 'reply at the MES');
-    expect(JSON.parse(mes.messages.find((m) => m.topic === 'mes/replies/scope3')!.payload.toString())).toMatchObject({ status: 'ok', data: { scanId: 'scan-9' } });
+    expect(JSON.parse(mes.messages.find((m) => m.topic === 'mes/replies/scope3')!.payload.toString())).toMatchObject({
+      status: 'ok',
+      data: { scanId: 'scan-9' },
+    });
     await mes.close();
   });
 
   it('refuses commands from a dashboard user and from microscopes', async () => {
     const received = sink.counters().commands.received;
-    for (const [username, password] of [['viewer', 'viewer-pw'], ['scope9', 'other-pw'], [device.id, 'scope-pw']] as const) {
+    for (const [username, password] of [
+      ['viewer', 'viewer-pw'],
+      ['scope9', 'other-pw'],
+      [device.id, 'scope-pw'],
+    ] as const) {
       const c = await mqtt.connectAsync(broker.url, { protocolVersion: 5, username, password, clientId: `acl-${username}-${Math.random()}` });
       await expect(c.publishAsync(`${base}/cmd/start-scan`, '{}', { qos: 1 }), username).rejects.toMatchObject({ code: 0x87 });
       await c.endAsync();

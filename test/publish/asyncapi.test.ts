@@ -61,7 +61,10 @@ describe('docs/asyncapi.yaml', () => {
     const base = `smartscope/${device.site}/${device.line}/${device.id}`;
     const spy = await subscriber(broker.url, ['#']);
     const cfg = mqttConfig({ url: broker.url, statsIntervalS: 0.2, outbox: { dir }, sparkplug: { enabled: true, groupId: 'G1', primaryHostId: 'scada' } });
-    const sink = await createEventSink({ mqtt: cfg }, { clock: new RealClock(), logger: silentLogger(), device, store: new MemoryStore(), softwareVersion: '0.1.0' });
+    const sink = await createEventSink(
+      { mqtt: cfg },
+      { clock: new RealClock(), logger: silentLogger(), device, store: new MemoryStore(), softwareVersion: '0.1.0' },
+    );
     const mes = await mqtt.connectAsync(broker.url, { protocolVersion: 5 });
     try {
       sink.onCommand('start-scan', () => ({ scanId: 'scan-0002' }));
@@ -77,10 +80,22 @@ describe('docs/asyncapi.yaml', () => {
       await sink.audit({ action: 'config.changed', actor: { kind: 'local' }, outcome: 'ok' });
       await sink.scan(scanFinished, { jpeg: Buffer.from([0xff, 0xd8, 0xff, 0xd9]), widthPx: 1, heightPx: 1 });
       const names = ['start-scan', 'pause-scan', 'resume-scan', 'abort-scan', 'enqueue-sample', 'reload-model', 'request-status'];
-      for (const n of names) await mes.publishAsync(`${base}/cmd/${n}`, JSON.stringify(n === 'enqueue-sample' ? { sampleId: 'S-1', recipe: { id: 'r' } } : {}), { qos: 1 });
-      await mes.publishAsync(`${base}/cmd/start-scan`, '{}', { qos: 1, properties: { responseTopic: 'mes/replies/asyncapi', correlationData: Buffer.from('1') } });
-      await until(() => spy.messages.filter((m) => m.topic.includes('/reply/')).length === names.length && spy.messages.some((m) => m.topic === 'mes/replies/asyncapi'), 20_000, 'replies');
-      await until(() => spy.messages.some((m) => m.topic.endsWith('/stats')) && spy.messages.some((m) => m.topic.includes('/DDATA/')), 20_000, 'stats and DDATA');
+      for (const n of names)
+        await mes.publishAsync(`${base}/cmd/${n}`, JSON.stringify(n === 'enqueue-sample' ? { sampleId: 'S-1', recipe: { id: 'r' } } : {}), { qos: 1 });
+      await mes.publishAsync(`${base}/cmd/start-scan`, '{}', {
+        qos: 1,
+        properties: { responseTopic: 'mes/replies/asyncapi', correlationData: Buffer.from('1') },
+      });
+      await until(
+        () => spy.messages.filter((m) => m.topic.includes('/reply/')).length === names.length && spy.messages.some((m) => m.topic === 'mes/replies/asyncapi'),
+        20_000,
+        'replies',
+      );
+      await until(
+        () => spy.messages.some((m) => m.topic.endsWith('/stats')) && spy.messages.some((m) => m.topic.includes('/DDATA/')),
+        20_000,
+        'stats and DDATA',
+      );
       await sink.close();
     } finally {
       await sink.close();

@@ -48,7 +48,9 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function requester(protocolVersion: 4 | 5): Promise<{ client: MqttClient; replies: Array<{ topic: string; body: Record<string, unknown>; correlation?: string }> }> {
+async function requester(
+  protocolVersion: 4 | 5,
+): Promise<{ client: MqttClient; replies: Array<{ topic: string; body: Record<string, unknown>; correlation?: string }> }> {
   const client = await mqtt.connectAsync(broker.url, { protocolVersion, reconnectPeriod: 0 });
   const replies: Array<{ topic: string; body: Record<string, unknown>; correlation?: string }> = [];
   client.on('message', (topic, payload, packet) => {
@@ -69,10 +71,19 @@ describe('commands over MQTT 5', () => {
       properties: { responseTopic: 'mes/replies/scope3', correlationData: Buffer.from('req-1'), userProperties: { actor: 'mes-line-a' } },
     });
     await until(() => replies.length === 1, 15_000, 'reply');
-    expect(replies[0]).toMatchObject({ topic: 'mes/replies/scope3', correlation: 'req-1', body: { status: 'ok', command: 'start-scan', data: { scanId: 'scan-for-S-7' } } });
+    expect(replies[0]).toMatchObject({
+      topic: 'mes/replies/scope3',
+      correlation: 'req-1',
+      body: { status: 'ok', command: 'start-scan', data: { scanId: 'scan-for-S-7' } },
+    });
     expect(replyValid(replies[0]!.body)).toBe(true);
     await until(() => audits.messages.length === 1, 15_000, 'audit event');
-    expect(audits.json('/events/audit')[0]).toMatchObject({ action: 'command.start-scan', actor: { kind: 'mqtt', id: 'mes-line-a' }, outcome: 'ok', details: { request: { sampleId: 'S-7' } } });
+    expect(audits.json('/events/audit')[0]).toMatchObject({
+      action: 'command.start-scan',
+      actor: { kind: 'mqtt', id: 'mes-line-a' },
+      outcome: 'ok',
+      details: { request: { sampleId: 'S-7' } },
+    });
     await audits.close();
     await client.endAsync();
   });
@@ -81,30 +92,50 @@ describe('commands over MQTT 5', () => {
     const { client, replies } = await requester(5);
     const ask = async (name: string, payload: string | Buffer, retain = false): Promise<Record<string, unknown>> => {
       const n = replies.length;
-      await client.publishAsync(`${base}/cmd/${name}`, payload, { qos: 1, retain, properties: { responseTopic: 'mes/replies/x', correlationData: Buffer.from(`c${n}`) } });
+      await client.publishAsync(`${base}/cmd/${name}`, payload, {
+        qos: 1,
+        retain,
+        properties: { responseTopic: 'mes/replies/x', correlationData: Buffer.from(`c${n}`) },
+      });
       await until(() => replies.length > n, 15_000, `reply to ${name}`);
       const r = replies[n]!;
       expect(r.correlation).toBe(`c${n}`);
       expect(replyValid(r.body)).toBe(true);
       return r.body;
     };
-    expect(await ask('start-scan', '{"sampleId": ')).toMatchObject({ status: 'error', error: { code: 'bad_json', message: expect.stringMatching(/^payload is not valid JSON: /) } });
+    expect(await ask('start-scan', '{"sampleId": ')).toMatchObject({
+      status: 'error',
+      error: { code: 'bad_json', message: expect.stringMatching(/^payload is not valid JSON: /) },
+    });
     expect(await ask('start-scan', '[1,2]')).toMatchObject({ status: 'error', error: { code: 'invalid', message: 'payload must be a JSON object' } });
     expect(await ask('start-scan', JSON.stringify({ sampleId: 7, transaction: 't9' }))).toEqual(
       expect.objectContaining({ status: 'error', transaction: 't9', error: { code: 'invalid', message: 'sampleId: must be string' } }),
     );
-    expect(await ask('enqueue-sample', JSON.stringify({ sampleId: 'S-1' }))).toMatchObject({ error: { code: 'invalid', message: "(top level): must have required property 'recipe'" } });
-    expect(await ask('enqueue-sample', JSON.stringify({ sampleId: 'S-1', recipe: { id: 'r' }, colour: 'red' }))).toMatchObject({ error: { code: 'invalid', message: '(top level): unknown field "colour"' } });
-    expect(await ask('enqueue-sample', JSON.stringify({ sampleId: 'S-1', recipe: { id: 'r' }, priority: 'urgent' }))).toMatchObject({ error: { code: 'invalid', message: 'priority: must be one of "normal", "high"' } });
+    expect(await ask('enqueue-sample', JSON.stringify({ sampleId: 'S-1' }))).toMatchObject({
+      error: { code: 'invalid', message: "(top level): must have required property 'recipe'" },
+    });
+    expect(await ask('enqueue-sample', JSON.stringify({ sampleId: 'S-1', recipe: { id: 'r' }, colour: 'red' }))).toMatchObject({
+      error: { code: 'invalid', message: '(top level): unknown field "colour"' },
+    });
+    expect(await ask('enqueue-sample', JSON.stringify({ sampleId: 'S-1', recipe: { id: 'r' }, priority: 'urgent' }))).toMatchObject({
+      error: { code: 'invalid', message: 'priority: must be one of "normal", "high"' },
+    });
     expect(await ask('self-destruct', '{}')).toMatchObject({
       command: 'self-destruct',
-      error: { code: 'unknown_command', message: 'unknown command "self-destruct"; known: start-scan, pause-scan, resume-scan, abort-scan, enqueue-sample, reload-model, request-status' },
+      error: {
+        code: 'unknown_command',
+        message: 'unknown command "self-destruct"; known: start-scan, pause-scan, resume-scan, abort-scan, enqueue-sample, reload-model, request-status',
+      },
     });
     expect(await ask('reload-model', '{}')).toMatchObject({ error: { code: 'not_available', message: 'no handler for "reload-model" in this runtime' } });
     expect(await ask('abort-scan', '{}')).toMatchObject({ error: { code: 'failed', message: 'no scan is running' } });
     expect(await ask('pause-scan', '{}')).toMatchObject({ error: { code: 'timeout', message: 'no answer from the handler within 300 ms' } });
-    expect(await ask('start-scan', Buffer.alloc(5000, 32))).toMatchObject({ error: { code: 'too_large', message: 'payload of 5000 bytes exceeds the limit of 4096 bytes' } });
-    expect(await ask('request-status', '')).toMatchObject({ error: { code: 'invalid', message: 'payload is empty: send a JSON object ({} for no arguments)' } });
+    expect(await ask('start-scan', Buffer.alloc(5000, 32))).toMatchObject({
+      error: { code: 'too_large', message: 'payload of 5000 bytes exceeds the limit of 4096 bytes' },
+    });
+    expect(await ask('request-status', '')).toMatchObject({
+      error: { code: 'invalid', message: 'payload is empty: send a JSON object ({} for no arguments)' },
+    });
     expect(await ask('request-status', '{}')).toMatchObject({ status: 'ok', data: { status: { availability: 'online' }, outbox: { capBytes: 64 << 20 } } });
     expect(logText).toContain('"msg":"command rejected"');
     expect(logText).toContain('"code":"unknown_command"');
@@ -121,7 +152,10 @@ describe('commands over MQTT 5', () => {
     // The sink sees the retained flag when it subscribes again: reconnect it.
     (sink as unknown as { connection: { current: { stream: { destroy(): void } } } }).connection.current.stream.destroy();
     await until(() => replies.length === 2, 20_000, 'retained command refused');
-    expect(replies[1]!.body).toMatchObject({ status: 'error', error: { code: 'invalid', message: 'retained commands are refused: publish commands with retain false' } });
+    expect(replies[1]!.body).toMatchObject({
+      status: 'error',
+      error: { code: 'invalid', message: 'retained commands are refused: publish commands with retain false' },
+    });
     // Clearing it delivers an empty message, which must not run the command either.
     await client.publishAsync(`${base}/cmd/start-scan`, '', { qos: 1, retain: true });
     await until(() => replies.length === 3, 15_000, 'reply to the empty message');
@@ -132,20 +166,36 @@ describe('commands over MQTT 5', () => {
 });
 
 describe('response topics', () => {
-  it('answers only under the reply prefix or the device\'s own reply/; any other response topic is refused, counted and not run', async () => {
+  it("answers only under the reply prefix or the device's own reply/; any other response topic is refused, counted and not run", async () => {
     const spy = await subscriber(broker.url, ['#']);
     const client = await mqtt.connectAsync(broker.url, { protocolVersion: 5, reconnectPeriod: 0 });
     const before = { ...sink.counters().commands };
     let ran = 0;
     const off = sink.onCommand('reload-model', () => ++ran);
-    const hostile = [`${base}/events/defect`, 'spBv1.0/smartscope/NDEATH/lineA-scope3', 'smartscope/plant7/lineA/scope9/events/defect', '$SYS/broker/x', 'mes/repliesX/evil'];
+    const hostile = [
+      `${base}/events/defect`,
+      'spBv1.0/smartscope/NDEATH/lineA-scope3',
+      'smartscope/plant7/lineA/scope9/events/defect',
+      '$SYS/broker/x',
+      'mes/repliesX/evil',
+    ];
     for (const [i, topic] of hostile.entries()) {
-      await client.publishAsync(`${base}/cmd/reload-model`, JSON.stringify({ transaction: `h${i}` }), { qos: 1, properties: { responseTopic: topic, correlationData: Buffer.from(`h${i}`) } });
+      await client.publishAsync(`${base}/cmd/reload-model`, JSON.stringify({ transaction: `h${i}` }), {
+        qos: 1,
+        properties: { responseTopic: topic, correlationData: Buffer.from(`h${i}`) },
+      });
     }
     await until(() => spy.json(`${base}/reply/reload-model`).length === hostile.length, 15_000, 'refusals on reply/reload-model');
     const refusals = spy.json(`${base}/reply/reload-model`);
     for (const [i, topic] of hostile.entries()) {
-      expect(refusals[i]).toMatchObject({ status: 'error', transaction: `h${i}`, error: { code: 'invalid', message: `response topic ${JSON.stringify(topic)} is outside the reply prefix "mes/replies/" (mqtt.commands.replyTopicPrefix) and ${base}/reply/: refused, the command did not run` } });
+      expect(refusals[i]).toMatchObject({
+        status: 'error',
+        transaction: `h${i}`,
+        error: {
+          code: 'invalid',
+          message: `response topic ${JSON.stringify(topic)} is outside the reply prefix "mes/replies/" (mqtt.commands.replyTopicPrefix) and ${base}/reply/: refused, the command did not run`,
+        },
+      });
       expect(replyValid(refusals[i])).toBe(true);
     }
     // Nothing went to the topics named, and the command never ran.
@@ -169,12 +219,19 @@ describe('response topics', () => {
 describe('commands over MQTT 3.1.1', () => {
   it('replies on reply/<name> with the transaction echoed', async () => {
     const { client, replies } = await requester(4);
-    await client.publishAsync(`${base}/cmd/enqueue-sample`, JSON.stringify({ transaction: 'tx-42', sampleId: 'S-9', recipe: { id: 'polished-steel', version: '3' } }), { qos: 1 });
+    await client.publishAsync(
+      `${base}/cmd/enqueue-sample`,
+      JSON.stringify({ transaction: 'tx-42', sampleId: 'S-9', recipe: { id: 'polished-steel', version: '3' } }),
+      { qos: 1 },
+    );
     await client.publishAsync(`${base}/cmd/nonsense`, 'garbage', { qos: 1 });
     await until(() => replies.length === 2, 15_000, 'two replies');
     // Replies come when each command is done, not necessarily in request order.
     replies.sort((a, b) => a.topic.localeCompare(b.topic));
-    expect(replies[0]).toMatchObject({ topic: `${base}/reply/enqueue-sample`, body: { status: 'ok', transaction: 'tx-42', data: { position: 1, sampleId: 'S-9' } } });
+    expect(replies[0]).toMatchObject({
+      topic: `${base}/reply/enqueue-sample`,
+      body: { status: 'ok', transaction: 'tx-42', data: { position: 1, sampleId: 'S-9' } },
+    });
     expect(replies[1]).toMatchObject({ topic: `${base}/reply/nonsense`, body: { status: 'error', error: { code: 'bad_json' } } });
     await client.endAsync();
   });
@@ -195,7 +252,21 @@ describe('10,000 fuzzed commands', () => {
   it('are each answered and counted, and the sink keeps working', async () => {
     const r = rng(7);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
-    const names = ['start-scan', 'pause-scan', 'resume-scan', 'abort-scan', 'enqueue-sample', 'reload-model', 'request-status', 'x', 'START-SCAN', 'start-scan-', '%', 'é', 'cmd'];
+    const names = [
+      'start-scan',
+      'pause-scan',
+      'resume-scan',
+      'abort-scan',
+      'enqueue-sample',
+      'reload-model',
+      'request-status',
+      'x',
+      'START-SCAN',
+      'start-scan-',
+      '%',
+      'é',
+      'cmd',
+    ];
     const values: unknown[] = [null, true, 0, -1, 1e308, '', 'S-1', [], {}, { id: 'r' }, 'a'.repeat(300), { id: 7 }, [1, { a: 2 }]];
     const keys = ['sampleId', 'lot', 'recipe', 'priority', 'transaction', 'scanId', 'reason', 'role', 'bundle', '__proto__', 'constructor', ''];
     const payload = (): Buffer => {

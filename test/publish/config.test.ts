@@ -24,11 +24,19 @@ describe('config section mqtt', () => {
   });
 
   it('names the field, the value and what was expected', () => {
-    expect(() => parseConfig({ mqtt: { protocolVersion: 3 } })).toThrow('  - mqtt.protocolVersion: 3 — expected one of 4, 5 (MQTT protocol version: 5, or 4 for MQTT 3')
-    expect(() => parseConfig({ mqtt: { url: 'http://broker' } })).toThrow('  - mqtt.url: "http://broker" — expected a string matching ^(mqtt|mqtts|tcp|tls|ssl)://[^\\s]+$ (Broker URL');
+    expect(() => parseConfig({ mqtt: { protocolVersion: 3 } })).toThrow(
+      '  - mqtt.protocolVersion: 3 — expected one of 4, 5 (MQTT protocol version: 5, or 4 for MQTT 3',
+    );
+    expect(() => parseConfig({ mqtt: { url: 'http://broker' } })).toThrow(
+      '  - mqtt.url: "http://broker" — expected a string matching ^(mqtt|mqtts|tcp|tls|ssl)://[^\\s]+$ (Broker URL',
+    );
     expect(() => parseConfig({ mqtt: { outbox: { maxDiskMiB: 0 } } })).toThrow('  - mqtt.outbox.maxDiskMiB: 0 — expected a number >= 1 MiB');
-    expect(() => parseConfig({ mqtt: { tls: { ca: '/x', pem: 1 } } })).toThrow('  - mqtt.tls.pem: 1 — expected no such setting here (unknown key "pem"; allowed: ca, cert, key, rejectUnauthorized, servername)');
-    expect(() => parseConfig({ mqtt: { topicPrefix: 'a/#' } })).toThrow('  - mqtt.topicPrefix: "a/#" — expected a string matching ^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$');
+    expect(() => parseConfig({ mqtt: { tls: { ca: '/x', pem: 1 } } })).toThrow(
+      '  - mqtt.tls.pem: 1 — expected no such setting here (unknown key "pem"; allowed: ca, cert, key, rejectUnauthorized, servername)',
+    );
+    expect(() => parseConfig({ mqtt: { topicPrefix: 'a/#' } })).toThrow(
+      '  - mqtt.topicPrefix: "a/#" — expected a string matching ^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$',
+    );
   });
 });
 
@@ -36,7 +44,10 @@ describe('createEventSink without a broker URL', () => {
   it('starts the embedded demo broker and stops it with the sink', async () => {
     const dir = tempDir('demo-');
     const cfg = parseConfig({ device, mqtt: { outbox: { dir }, statsIntervalS: 0 } }).mqtt as Parameters<typeof createEventSink>[0]['mqtt'];
-    const sink = await createEventSink({ mqtt: cfg }, { clock: new SimClock(), logger: silentLogger(), device, store: new MemoryStore(), softwareVersion: '0.1.0' });
+    const sink = await createEventSink(
+      { mqtt: cfg },
+      { clock: new SimClock(), logger: silentLogger(), device, store: new MemoryStore(), softwareVersion: '0.1.0' },
+    );
     expect(sink.url).toMatch(/^mqtt:\/\/127\.0\.0\.1:\d+$/);
     const sub = await subscriber(sink.url, ['smartscope/#'], { reconnectPeriod: 0, protocolVersion: 4 });
     await until(() => sink.health().connected, 15_000, 'connected to the embedded broker');

@@ -25,7 +25,15 @@ describe('outbox disk cap', () => {
     const base = `smartscope/${device.site}/${device.line}/${device.id}`;
     const sub = await subscriber(broker.url, [`${base}/events/+`, `${base}/thumbnails/+`], { clean: false, clientId: 'mes-cap' });
     const store = new FileStore({ dir, capBytes: 256 * 1024, segmentBytes: 16 * 1024 });
-    const sink = await MqttEventSink.open({ config: mqttConfig({ url: broker.url, outbox: { dir } }), device, clock: new RealClock(), logger: silentLogger(), store, softwareVersion: '0.1.0', lossAlarmIntervalMs: 1000 });
+    const sink = await MqttEventSink.open({
+      config: mqttConfig({ url: broker.url, outbox: { dir } }),
+      device,
+      clock: new RealClock(),
+      logger: silentLogger(),
+      store,
+      softwareVersion: '0.1.0',
+      lossAlarmIntervalMs: 1000,
+    });
     try {
       await until(() => sink.health().connected, 20_000, 'connected');
       await broker.stop();
@@ -70,7 +78,11 @@ describe('outbox disk cap', () => {
       expect(lossAlarms[0]).toMatchObject({ severity: 'critical', active: true, message: expect.stringContaining('queued events were lost (oldest first)') });
       expect(lossAlarms[lossAlarms.length - 1]!.details).toMatchObject({ thumbnailsDroppedTotal: 30 });
       // Loss alarms are at most one per interval (1 s here), each with the count since the last one.
-      const reported = (): number => sub.json('/events/alarm').filter((a) => a.code === 'outbox.events_lost').reduce((n, a) => n + (a.details as { lost: number }).lost, 0);
+      const reported = (): number =>
+        sub
+          .json('/events/alarm')
+          .filter((a) => a.code === 'outbox.events_lost')
+          .reduce((n, a) => n + (a.details as { lost: number }).lost, 0);
       await until(() => reported() === eventsLost, 20_000, `loss alarms adding up to ${eventsLost}`);
     } finally {
       await sink.close();

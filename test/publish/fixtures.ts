@@ -19,7 +19,9 @@ export function tempDir(prefix: string): string {
 
 /** The `mqtt` section with defaults, as the config loader produces it. */
 export function mqttConfig(overrides: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): MqttConfig & { url: string } {
-  return parseConfig({ device, mqtt: { reconnectMinMs: 100, reconnectMaxMs: 400, statsIntervalS: 0, ...overrides } }, 'config', { env }).mqtt as MqttConfig & { url: string };
+  return parseConfig({ device, mqtt: { reconnectMinMs: 100, reconnectMaxMs: 400, statsIntervalS: 0, ...overrides } }, 'config', { env }).mqtt as MqttConfig & {
+    url: string;
+  };
 }
 
 export function defectInput(n: number, scanId = 'scan-0001'): DefectEventInput {
@@ -105,7 +107,12 @@ export function thumbnailSource(): ThumbnailSource {
   return {
     image: { data, width: W, height: W, bitDepth: 12 },
     box: { x: 222, y: 230, width: 68, height: 52 },
-    contour: [[224, 232], [290, 280], [286, 284], [220, 236]],
+    contour: [
+      [224, 232],
+      [290, 280],
+      [286, 284],
+      [220, 236],
+    ],
     heatmap: { data: hm, width: 64, height: 64 },
   };
 }
@@ -118,7 +125,11 @@ export interface Received {
 }
 
 /** A plain MQTT client that records everything on `filters`. */
-export async function subscriber(url: string, filters: string[], opts: IClientOptions = {}): Promise<{ client: MqttClient; messages: Received[]; json: (topicEnd: string) => Array<Record<string, unknown>>; close: () => Promise<void> }> {
+export async function subscriber(
+  url: string,
+  filters: string[],
+  opts: IClientOptions = {},
+): Promise<{ client: MqttClient; messages: Received[]; json: (topicEnd: string) => Array<Record<string, unknown>>; close: () => Promise<void> }> {
   // A persistent session in MQTT 5 also needs a session expiry: with the default of 0 it ends with the connection.
   const persistent = opts.clean === false && (opts.protocolVersion ?? 5) === 5 ? { properties: { sessionExpiryInterval: 3600, ...opts.properties } } : {};
   const client = await mqtt.connectAsync(url, { protocolVersion: 5, reconnectPeriod: 200, clean: true, ...opts, ...persistent });

@@ -83,7 +83,9 @@ describe('MES conformance', () => {
         control.set('aborted', control.reason);
       }
       await sink.scan({ ...scanFinished, scanId: job.scanId, sampleId: job.sampleId, outcome });
-      return { summary: { state: outcome === 'completed' ? 'finished' : 'aborted', pass: true, verdict: 'pass', confirmed: k, reasons: [] } } as unknown as ScanResult;
+      return {
+        summary: { state: outcome === 'completed' ? 'finished' : 'aborted', pass: true, verdict: 'pass', confirmed: k, reasons: [] },
+      } as unknown as ScanResult;
     };
     const service = new ScanService({ stateDir: dir, deps: () => ({}) as ScanDeps, recipe: () => recipe, logger: silentLogger(), runScan: runner });
     const off = mqttScanCommands(sink, service);
@@ -120,13 +122,19 @@ describe('MES conformance', () => {
       await until(() => lastState() === 'scanning' && status().at(-1)!.scanId === scanId, 20_000, 'scanning');
 
       // Hostile: the wrong scan, wrong types, unknown commands, reply-topic abuse, oversize, a burst.
-      expect(await ask('abort-scan', { scanId: 'scan-does-not-exist' })).toMatchObject({ status: 'error', error: { code: 'failed', message: expect.stringContaining('is not the running scan') } });
+      expect(await ask('abort-scan', { scanId: 'scan-does-not-exist' })).toMatchObject({
+        status: 'error',
+        error: { code: 'failed', message: expect.stringContaining('is not the running scan') },
+      });
       expect(await ask('pause-scan', { scanId: 5 })).toMatchObject({ status: 'error', error: { code: 'invalid' } });
       expect(await ask('enqueue-sample', { sampleId: 'S 2', recipe: { id: 'polished-steel' } })).toMatchObject({ status: 'error' });
       expect(await ask('self-destruct', {})).toMatchObject({ status: 'error', error: { code: 'unknown_command' } });
       expect(await ask('request-status', '{"a":')).toMatchObject({ status: 'error', error: { code: 'bad_json' } });
       const before = sink.counters().commands.replyTopicRefused;
-      await requester.publishAsync(`${base}/cmd/abort-scan`, '{}', { qos: 1, properties: { responseTopic: `${base}/events/defect`, correlationData: Buffer.from('evil') } });
+      await requester.publishAsync(`${base}/cmd/abort-scan`, '{}', {
+        qos: 1,
+        properties: { responseTopic: `${base}/events/defect`, correlationData: Buffer.from('evil') },
+      });
       await requester.publishAsync(`${base}/cmd/request-status`, Buffer.alloc(1 << 20, 0x20), { qos: 1 });
       await until(() => sink.counters().commands.replyTopicRefused === before + 1, 20_000, 'reply topic refused');
       const burst = await Promise.all(Array.from({ length: 200 }, () => ask('request-status', {})));

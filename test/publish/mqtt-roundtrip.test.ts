@@ -39,7 +39,14 @@ describe.each([5, 4] as const)('MQTT %i round trip through mosquitto', (protocol
     const base = `smartscope/${device.site}/${device.line}/${device.id}`;
     const sub = await subscriber(broker.url, [`${base}/#`], { protocolVersion });
     const cfg = mqttConfig({ url: broker.url, protocolVersion, statsIntervalS: 0.2, outbox: { dir } });
-    const sink = await MqttEventSink.open({ config: cfg, device, clock: new SimClock(new Date('2026-11-25T10:00:00Z')), logger: silentLogger(), store: new FileStore({ dir, capBytes: 64 << 20 }), softwareVersion: '0.1.0' });
+    const sink = await MqttEventSink.open({
+      config: cfg,
+      device,
+      clock: new SimClock(new Date('2026-11-25T10:00:00Z')),
+      logger: silentLogger(),
+      store: new FileStore({ dir, capBytes: 64 << 20 }),
+      softwareVersion: '0.1.0',
+    });
     try {
       await sink.state({ state: 'idle', queueLength: 0, models: { survey: 'survey-unet-1.2.0', zoom: 'zoom-unet-1.1.0' } });
       const started = await sink.scan(scanStarted);
@@ -65,17 +72,35 @@ describe.each([5, 4] as const)('MQTT %i round trip through mosquitto', (protocol
       }
       const events = sub.messages.filter((m) => m.topic.includes('/events/'));
       expect(events.map((m) => m.topic.slice(base.length + 1))).toEqual([
-        'events/scan', 'events/defect', 'events/defect', 'events/scan', 'events/alarm', 'events/audit', 'events/scan',
+        'events/scan',
+        'events/defect',
+        'events/defect',
+        'events/scan',
+        'events/alarm',
+        'events/audit',
+        'events/scan',
       ]);
       const bodies = events.map((m) => JSON.parse(m.payload.toString('utf8')));
       expect(bodies.every((b) => b.historical === false)).toBe(true);
-      expect(bodies.map((b) => b.eventId)).toEqual([started.eventId, d1.eventId, d2.eventId, expect.any(String), expect.any(String), expect.any(String), finished.eventId]);
+      expect(bodies.map((b) => b.eventId)).toEqual([
+        started.eventId,
+        d1.eventId,
+        d2.eventId,
+        expect.any(String),
+        expect.any(String),
+        expect.any(String),
+        finished.eventId,
+      ]);
       // UUIDv7 ids sort in production order.
       expect([...bodies.map((b) => b.eventId)].sort()).toEqual(bodies.map((b) => b.eventId));
       expect(bodies[1]).toMatchObject({ ...JSON.parse(JSON.stringify(defectInput(1))), device, schemaVersion: '1.0.0', ts: '2026-11-25T10:00:00.000Z' });
 
       // Each image arrives before the event referencing it, on its topic, with matching bytes and digest.
-      for (const ref of [d1.thumbnail!, d2.thumbnail!, (finished as { summary: { reportImage: { id: string; topic: string; sha256: string; bytes: number } } }).summary.reportImage]) {
+      for (const ref of [
+        d1.thumbnail!,
+        d2.thumbnail!,
+        (finished as { summary: { reportImage: { id: string; topic: string; sha256: string; bytes: number } } }).summary.reportImage,
+      ]) {
         const imgIndex = sub.messages.findIndex((m) => m.topic === ref.topic);
         const evIndex = sub.messages.findIndex((m) => m.topic.includes('/events/') && m.payload.includes(ref.topic));
         expect(imgIndex).toBeGreaterThanOrEqual(0);
@@ -100,9 +125,28 @@ describe.each([5, 4] as const)('MQTT %i round trip through mosquitto', (protocol
       // A dropped connection: the broker publishes the will (offline), the sink reconnects (online again).
       const n = sub.json('/status').length;
       (sink as unknown as { connection: { current: { stream: { destroy(): void } } } }).connection.current.stream.destroy();
-      await until(() => sub.json('/status').slice(n).some((s) => s.availability === 'offline'), 20_000, 'last will');
-      await until(() => sub.json('/status').slice(n).some((s) => s.availability === 'online'), 20_000, 'back online');
-      const will = sub.json('/status').slice(n).find((s) => s.availability === 'offline')!;
+      await until(
+        () =>
+          sub
+            .json('/status')
+            .slice(n)
+            .some((s) => s.availability === 'offline'),
+        20_000,
+        'last will',
+      );
+      await until(
+        () =>
+          sub
+            .json('/status')
+            .slice(n)
+            .some((s) => s.availability === 'online'),
+        20_000,
+        'back online',
+      );
+      const will = sub
+        .json('/status')
+        .slice(n)
+        .find((s) => s.availability === 'offline')!;
       expect(payloadValidator('status')(will)).toBe(true);
       expect(will.state).toBe('unknown');
       await retained.close();
@@ -122,7 +166,14 @@ describe('events that do not match their schema', () => {
   it('are refused with the field named, and nothing is stored', async () => {
     const dir = tempDir('sink-bad-');
     const store = new FileStore({ dir, capBytes: 1 << 20 });
-    const sink = await MqttEventSink.open({ config: mqttConfig({ url: 'mqtt://127.0.0.1:1', outbox: { dir } }), device, clock: new SimClock(), logger: silentLogger(), store, softwareVersion: '0.1.0' });
+    const sink = await MqttEventSink.open({
+      config: mqttConfig({ url: 'mqtt://127.0.0.1:1', outbox: { dir } }),
+      device,
+      clock: new SimClock(),
+      logger: silentLogger(),
+      store,
+      softwareVersion: '0.1.0',
+    });
     try {
       await expect(sink.defect({ ...defectInput(1), confidence: 1.5 })).rejects.toThrow('invalid defect event: confidence: must be <= 1');
       await expect(sink.defect({ ...defectInput(1), sizeUm: undefined as unknown as number })).rejects.toThrow(

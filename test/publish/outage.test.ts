@@ -29,7 +29,14 @@ describe('broker outage mid-stream', () => {
     // The MES side keeps a persistent session, so what the sink sends right after the restart waits for it.
     const sub = await subscriber(broker.url, [`${base}/events/defect`, `${base}/thumbnails/+`], { clean: false, clientId: 'mes-outage', reconnectPeriod: 100 });
     const cfg = mqttConfig({ url: broker.url, outbox: { dir } });
-    const sink = await MqttEventSink.open({ config: cfg, device, clock: new RealClock(), logger: silentLogger(), store: new FileStore({ dir, capBytes: 64 << 20 }), softwareVersion: '0.1.0' });
+    const sink = await MqttEventSink.open({
+      config: cfg,
+      device,
+      clock: new RealClock(),
+      logger: silentLogger(),
+      store: new FileStore({ dir, capBytes: 64 << 20 }),
+      softwareVersion: '0.1.0',
+    });
     const jpeg = (await renderThumbnail(thumbnailSource())).jpeg;
     const produced: Array<{ id: string; n: number; connected: boolean; offline: boolean }> = [];
     let stop = false;
@@ -37,7 +44,10 @@ describe('broker outage mid-stream', () => {
     const producer = (async () => {
       for (let n = 0; !stop; n++) {
         const connected = sink.health().connected;
-        const e = await sink.defect(defectInput(n), n % 4 === 0 ? { jpeg: Buffer.concat([jpeg, Buffer.from([n & 255, n >> 8])]), widthPx: 256, heightPx: 256 } : undefined);
+        const e = await sink.defect(
+          defectInput(n),
+          n % 4 === 0 ? { jpeg: Buffer.concat([jpeg, Buffer.from([n & 255, n >> 8])]), widthPx: 256, heightPx: 256 } : undefined,
+        );
         const after = sink.health().connected;
         // Appended entirely while the sink had no connection (not merely racing the reconnection).
         produced.push({ id: e.eventId, n, connected: connected && after, offline: !connected && !after });

@@ -18,7 +18,9 @@ describeOutboxStore('FileStore', {
   },
   reopen: (capBytes = 16 << 20) => new FileStore({ dir, capBytes, segmentBytes: 64 * 1024, metaDelayMs: 20 }),
   tearTail: async (bytes) => {
-    const segs = readdirSync(dir).filter((f) => f.startsWith('seg-')).sort();
+    const segs = readdirSync(dir)
+      .filter((f) => f.startsWith('seg-'))
+      .sort();
     appendFileSync(join(dir, segs[segs.length - 1]!), bytes);
   },
 });

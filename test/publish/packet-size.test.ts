@@ -75,7 +75,11 @@ for (const protocolVersion of [5, 4] as const) {
         if (protocolVersion === 4) {
           // The broker could not be told: the connection is closed at the packet's header, then re-established (a
           // clean session: the broker drops the message).
-          await until(() => sink.counters().connection.oversizeDropped === 1 && sink.counters().connection.connects >= 2 && sink.health().connected, 30_000, 'reconnected after the oversize packet');
+          await until(
+            () => sink.counters().connection.oversizeDropped === 1 && sink.counters().connection.connects >= 2 && sink.health().connected,
+            30_000,
+            'reconnected after the oversize packet',
+          );
         }
         // Commands are subscribed again once the reconnected session is up: probe until one is answered.
         await until(

@@ -54,10 +54,12 @@ describe('kill -9 of the producer', () => {
       first.proc.kill('SIGKILL');
       expect(await first.exited).toBe(null);
       broker.resume();
-      const durable = first.lines.filter((l) => l.startsWith('durable')).map((l) => {
-        const [, n, id] = l.split(' ');
-        return { n: Number(n), id: id! };
-      });
+      const durable = first.lines
+        .filter((l) => l.startsWith('durable'))
+        .map((l) => {
+          const [, n, id] = l.split(' ');
+          return { n: Number(n), id: id! };
+        });
 
       const second = run('drain', broker.url, dir);
       expect(await second.exited).toBe(0);

@@ -39,7 +39,12 @@ beforeAll(async () => {
       type: topic.split('/')[2]!,
       topic,
       ...(p.seq !== undefined && p.seq !== null ? { seq: num(p.seq) as number } : {}),
-      metrics: (p.metrics ?? []).map((m) => ({ ...(m.name ? { name: m.name } : {}), ...(m.alias !== undefined && m.alias !== null ? { alias: num(m.alias) as number } : {}), value: num(m.value), type: m.type })),
+      metrics: (p.metrics ?? []).map((m) => ({
+        ...(m.name ? { name: m.name } : {}),
+        ...(m.alias !== undefined && m.alias !== null ? { alias: num(m.alias) as number } : {}),
+        value: num(m.value),
+        type: m.type,
+      })),
     });
   });
   await host.subscribeAsync('spBv1.0/G1/#', { qos: 1 });
@@ -100,7 +105,11 @@ describe('Sparkplug B edge node', () => {
       expect(since.map((m) => m.seq)).toEqual(since.map((_, i) => i));
 
       // Rebirth on request: NBIRTH seq 0 with the same bdSeq, then DBIRTH.
-      await host.publishAsync('spBv1.0/G1/NCMD/lineA-scope3', Buffer.from(codec.encodePayload({ timestamp: Date.now(), metrics: [{ name: 'Node Control/Rebirth', type: 'Boolean', value: true }] })), { qos: 1 });
+      await host.publishAsync(
+        'spBv1.0/G1/NCMD/lineA-scope3',
+        Buffer.from(codec.encodePayload({ timestamp: Date.now(), metrics: [{ name: 'Node Control/Rebirth', type: 'Boolean', value: true }] })),
+        { qos: 1 },
+      );
       await until(() => of('NBIRTH').length === 2 && of('DBIRTH').length === 3, 15_000, 'rebirth');
       expect(of('NBIRTH')[1]!.seq).toBe(0);
       expect(metric(of('NBIRTH')[1]!, 'bdSeq')).toBe(bdSeq);

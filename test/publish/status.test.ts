@@ -64,7 +64,10 @@ describe('status state machine on the broker', () => {
   });
 
   it('counts a change the machine does not allow (and still publishes it: the status says what is true)', async () => {
-    const sink = await createEventSink({ mqtt: mqttConfig({ url: broker.url, clientId: 'illegal-test' }) }, { clock: new SimClock(), logger: silentLogger(), device: { ...device, id: 'scope4' }, store: new MemoryStore() });
+    const sink = await createEventSink(
+      { mqtt: mqttConfig({ url: broker.url, clientId: 'illegal-test' }) },
+      { clock: new SimClock(), logger: silentLogger(), device: { ...device, id: 'scope4' }, store: new MemoryStore() },
+    );
     await sink.state({ state: 'paused' }); // starting → paused: not a transition of the machine
     expect(sink.statusCounters.illegalTransitions).toBe(1);
     await sink.close();

@@ -56,7 +56,13 @@ async function open(tls: Record<string, unknown>, env: NodeJS.ProcessEnv, logger
 describe('TLS and credentials', () => {
   it('publishes over mutual TLS with a password from the environment, and never logs it', async () => {
     const base = `smartscope/${device.site}/${device.line}/${device.id}`;
-    const sub = await subscriber(broker.url, [`${base}/events/defect`], { ca: [readFileSync(pki.ca)], cert: readFileSync(pki.clientCert), key: readFileSync(pki.clientKey), username: 'mes', password: 'mes-secret' });
+    const sub = await subscriber(broker.url, [`${base}/events/defect`], {
+      ca: [readFileSync(pki.ca)],
+      cert: readFileSync(pki.clientCert),
+      key: readFileSync(pki.clientKey),
+      username: 'mes',
+      password: 'mes-secret',
+    });
     const { logger, text } = capture();
     const sink = await open({ ca: pki.ca, cert: pki.clientCert, key: pki.clientKey }, { SCOPE_MQTT_PASSWORD: PASSWORD }, logger);
     try {
@@ -103,17 +109,23 @@ describe('TLS and credentials', () => {
     );
     const pwFile = join(dir, 'empty-password');
     writeFileSync(pwFile, '\n');
-    expect(() => mqttConfig({ url: broker.url, password: { file: pwFile } }, {})).toThrow(`  - mqtt.password: {"file":"${pwFile}"} — expected a secret on the first line of ${pwFile} (the line is empty)`);
+    expect(() => mqttConfig({ url: broker.url, password: { file: pwFile } }, {})).toThrow(
+      `  - mqtt.password: {"file":"${pwFile}"} — expected a secret on the first line of ${pwFile} (the line is empty)`,
+    );
     expect(() => baseClientOptions(mqttConfig({ url: broker.url, tls: { ca: '/nonexistent/ca.pem' } }))).toThrow(
       '  - mqtt.tls.ca: "/nonexistent/ca.pem" — expected a readable PEM file (ENOENT)',
     );
-    expect(() => baseClientOptions(mqttConfig({ url: broker.url, tls: { cert: pki.clientCert } }))).toThrow('  - mqtt.tls.key: missing — expected a value: a client certificate needs both cert and key');
+    expect(() => baseClientOptions(mqttConfig({ url: broker.url, tls: { cert: pki.clientCert } }))).toThrow(
+      '  - mqtt.tls.key: missing — expected a value: a client certificate needs both cert and key',
+    );
     writeFileSync(pwFile, `${PASSWORD}\nsecond line ignored\n`);
     const cfg = mqttConfig({ url: broker.url, password: { file: pwFile } }, {});
     expect(baseClientOptions(cfg).password).toBe(PASSWORD);
     // The resolved config can be logged or printed whole without the password.
     expect(JSON.stringify(cfg)).not.toContain(PASSWORD);
-    expect(() => baseClientOptions({ ...cfg, password: { env: 'X' } as never })).toThrow('  - mqtt.password: "[not shown]" — expected a secret resolved by the config loader (parseConfig / loadConfigFile)');
+    expect(() => baseClientOptions({ ...cfg, password: { env: 'X' } as never })).toThrow(
+      '  - mqtt.password: "[not shown]" — expected a secret resolved by the config loader (parseConfig / loadConfigFile)',
+    );
   });
 
   it('rejects an inline password in the config file', () => {

@@ -52,7 +52,9 @@ function checkDatabase(db: string, committedAtLeast: number): number {
   const r = Records.open({ path: db });
   try {
     expect(r.integrityProblems()).toEqual([]);
-    const tiles = r.db.prepare("SELECT seq, detections, (SELECT COUNT(*) FROM defects d WHERE d.tile_id = t.id) AS n FROM tiles t WHERE scan_id = 'scan-1' ORDER BY seq").all() as Array<{ seq: number; detections: number; n: number }>;
+    const tiles = r.db
+      .prepare("SELECT seq, detections, (SELECT COUNT(*) FROM defects d WHERE d.tile_id = t.id) AS n FROM tiles t WHERE scan_id = 'scan-1' ORDER BY seq")
+      .all() as Array<{ seq: number; detections: number; n: number }>;
     tiles.forEach((t, i) => {
       expect(t.seq).toBe(i);
       expect(t.n).toBe(t.detections);

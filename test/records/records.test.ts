@@ -21,7 +21,14 @@ function scanWithDefect(): void {
   r.ensureSample('S-100', 'coupon 100');
   r.registerCalibration('cal-2026-01', '50x', { pixelToStage: [1, 0, 0, 1] });
   r.registerModel({ id: 'unet@1.2.0', name: 'unet', version: '1.2.0', role: 'zoom', manifestSha256: 'b'.repeat(64), keyId: 'k1' });
-  r.startScan({ id: 'scan-7', sampleId: 'S-100', device: 'site1/line1/scope1', softwareVersion: '0.1.0', calibrationId: 'cal-2026-01', zoomModelId: 'unet@1.2.0' });
+  r.startScan({
+    id: 'scan-7',
+    sampleId: 'S-100',
+    device: 'site1/line1/scope1',
+    softwareVersion: '0.1.0',
+    calibrationId: 'cal-2026-01',
+    zoomModelId: 'unet@1.2.0',
+  });
   const img = images.put(Buffer.from('jpeg bytes'), { format: 'jpeg', width: 128, height: 128 });
   r.recordTile('scan-7', { phase: 'zoom', seq: 0, xUm: 100, yUm: 200, objective: '50x', imageId: img.id, modelId: 'unet@1.2.0' }, [
     { uid: 'def-1', class: 'scratch', confidence: 0.93, xUm: 101.5, yUm: 202, widthUm: 3, heightUm: 40, areaUm2: 95, calibrationId: 'cal-2026-01' },
@@ -50,7 +57,9 @@ describe('records', () => {
   it('refuses to record different data under an existing calibration id', () => {
     r.registerCalibration('cal-1', '5x', { a: 1 });
     expect(r.registerCalibration('cal-1', '5x', { a: 1 })).toMatch(/^[0-9a-f]{64}$/);
-    expect(() => r.registerCalibration('cal-1', '5x', { a: 2 })).toThrow('calibration cal-1 is already recorded with different data; give the new calibration a new id');
+    expect(() => r.registerCalibration('cal-1', '5x', { a: 2 })).toThrow(
+      'calibration cal-1 is already recorded with different data; give the new calibration a new id',
+    );
   });
 
   it('refuses a database written by newer software', () => {
@@ -89,7 +98,9 @@ describe('records', () => {
     expect(existsSync(stored[1]!.path)).toBe(false);
     expect(existsSync(stored[5]!.path)).toBe(rep.reasons.disk < 5);
     free = Infinity;
-    expect(images.applyRetention({ intervalMin: 10, recordsMaxAgeDays: 3650, imagesMaxAgeDays: 90, imagesMaxMb: 100, minFreeMb: 1 }, now, () => free).imagesDeleted).toBe(0);
+    expect(
+      images.applyRetention({ intervalMin: 10, recordsMaxAgeDays: 3650, imagesMaxAgeDays: 90, imagesMaxMb: 100, minFreeMb: 1 }, now, () => free).imagesDeleted,
+    ).toBe(0);
   });
 
   it('deletes old finished scans with their tiles and defects, never running ones', () => {

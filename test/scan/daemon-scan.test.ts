@@ -80,11 +80,16 @@ afterAll(async () => {
 
 const start = async (): Promise<Daemon> => {
   const d = new Daemon(config, { SUDO_USER: '', SSH_CLIENT: '', NOTIFY_SOCKET: '' });
-  await until('the daemon answers on its control socket', async () => {
-    if (d.proc.exitCode !== null) throw new Error(`daemon exited: ${d.stderr}${d.stdout.slice(-2000)}`);
-    const s = await cli('scan', 'status', '--json');
-    return s.status === 0 ? s.json : null;
-  }, 90_000, 300);
+  await until(
+    'the daemon answers on its control socket',
+    async () => {
+      if (d.proc.exitCode !== null) throw new Error(`daemon exited: ${d.stderr}${d.stdout.slice(-2000)}`);
+      const s = await cli('scan', 'status', '--json');
+      return s.status === 0 ? s.json : null;
+    },
+    90_000,
+    300,
+  );
   return d;
 };
 
@@ -122,24 +127,42 @@ describe('unattended scanning in the daemon', () => {
     await until('defects published', () => (defectIds.length >= 2 ? true : null), 180_000, 200);
     daemon.proc.kill('SIGKILL');
     await daemon.exited;
-    const afterCut = recorded((r) => ({ problems: r.integrityProblems(), unfinished: r.unfinishedScans().map((s) => s.id) })) as { problems: string[]; unfinished: string[] };
+    const afterCut = recorded((r) => ({ problems: r.integrityProblems(), unfinished: r.unfinishedScans().map((s) => s.id) })) as {
+      problems: string[];
+      unfinished: string[];
+    };
     expect(afterCut.problems).toEqual([]);
     expect(afterCut.unfinished).toEqual([scanId]);
 
     daemon = await start();
-    await until('the resumed scan finished', async () => {
-      const s = (await cli('scan', 'status', '--json')).json as { last: { scanId: string; state: string } | null };
-      return s?.last?.scanId === scanId && s.last.state === 'done' ? true : null;
-    }, 240_000, 500);
-    const finished = await until('the summary reached the MES', () => scanEvents.find((e) => e.phase === 'finished' && (e as { scanId?: string }).scanId === scanId) ?? null, 30_000);
+    await until(
+      'the resumed scan finished',
+      async () => {
+        const s = (await cli('scan', 'status', '--json')).json as { last: { scanId: string; state: string } | null };
+        return s?.last?.scanId === scanId && s.last.state === 'done' ? true : null;
+      },
+      240_000,
+      500,
+    );
+    const finished = await until(
+      'the summary reached the MES',
+      () => scanEvents.find((e) => e.phase === 'finished' && (e as { scanId?: string }).scanId === scanId) ?? null,
+      30_000,
+    );
     expect((finished as { outcome: string }).outcome).toBe('completed');
     const confirmed = (finished as { summary: { defectsTotal: number } }).summary.defectsTotal;
 
     const rec = recorded((r) => ({
       problems: r.integrityProblems(),
-      scan: r.db.prepare('SELECT status, resumed, calibration_id AS cal, survey_model_id AS survey, zoom_model_id AS zoom, sample_id AS sample FROM scans WHERE id = ?').get(scanId),
-      defects: r.db.prepare("SELECT d.uid, t.phase, d.model_id AS model, d.image_id AS image FROM defects d JOIN tiles t ON t.id = d.tile_id WHERE d.scan_id = ?").all(scanId),
-      surveyTiles: (r.db.prepare("SELECT COUNT(*) AS n FROM tiles WHERE scan_id = ? AND phase = 'survey' AND image_id IS NOT NULL").get(scanId) as { n: number }).n,
+      scan: r.db
+        .prepare('SELECT status, resumed, calibration_id AS cal, survey_model_id AS survey, zoom_model_id AS zoom, sample_id AS sample FROM scans WHERE id = ?')
+        .get(scanId),
+      defects: r.db
+        .prepare('SELECT d.uid, t.phase, d.model_id AS model, d.image_id AS image FROM defects d JOIN tiles t ON t.id = d.tile_id WHERE d.scan_id = ?')
+        .all(scanId),
+      surveyTiles: (
+        r.db.prepare("SELECT COUNT(*) AS n FROM tiles WHERE scan_id = ? AND phase = 'survey' AND image_id IS NOT NULL").get(scanId) as { n: number }
+      ).n,
       commands: r.db.prepare("SELECT command, outcome FROM operator_commands WHERE command = 'scan-enqueue' ORDER BY id").all(),
     })) as {
       problems: string[];
@@ -177,7 +200,12 @@ describe('unattended scanning in the daemon', () => {
   it('pauses, resumes and aborts from the command line', async () => {
     const q = await cli('scan', 'enqueue', '--sample', 'S-2', '--json');
     expect(q.status, q.stderr).toBe(0);
-    await until('the scan is running', async () => ((await cli('scan', 'status', '--json')).json as { state: string }).state === 'running' || null, 60_000, 200);
+    await until(
+      'the scan is running',
+      async () => ((await cli('scan', 'status', '--json')).json as { state: string }).state === 'running' || null,
+      60_000,
+      200,
+    );
     const p = await cli('scan', 'pause', '--json');
     expect(p.status, p.stderr).toBe(0);
     expect((p.json as { state: string }).state).toBe('paused');
@@ -185,11 +213,16 @@ describe('unattended scanning in the daemon', () => {
     const a = await cli('scan', 'abort', '--reason', 'wrong sample loaded', '--json');
     expect(a.status, a.stderr).toBe(0);
     let seen: unknown = null;
-    await until('the abort is reported', async () => {
-      const s = (await cli('scan', 'status', '--json')).json as { last: { sampleId: string; state: string; result: string } | null };
-      seen = s;
-      return s.last?.sampleId === 'S-2' && s.last.state === 'aborted' ? s.last : null;
-    }, 60_000, 300).catch((err: Error) => {
+    await until(
+      'the abort is reported',
+      async () => {
+        const s = (await cli('scan', 'status', '--json')).json as { last: { sampleId: string; state: string; result: string } | null };
+        seen = s;
+        return s.last?.sampleId === 'S-2' && s.last.state === 'aborted' ? s.last : null;
+      },
+      60_000,
+      300,
+    ).catch((err: Error) => {
       throw new Error(`${err.message}: last status ${JSON.stringify(seen)}`);
     });
     expect((await cli('scan', 'pause')).stderr).toMatch(/no scan is running/);

@@ -32,7 +32,15 @@ describe('scan engine on the twin', () => {
     expect(s.confirmed).toBeGreaterThan(0);
     const o = rig.recipe.outline;
     const cal = rig.deps.calibration.objectives['50x']!;
-    const score = scoreScan(rig.world, [o.xUm, o.yUm, o.xUm + o.widthUm, o.yUm + o.heightUm], result.defects, result.outcomes, result.targets, cal.fieldUm, rig.recipe.classes);
+    const score = scoreScan(
+      rig.world,
+      [o.xUm, o.yUm, o.xUm + o.widthUm, o.yUm + o.heightUm],
+      result.defects,
+      result.outcomes,
+      result.targets,
+      cal.fieldUm,
+      rig.recipe.classes,
+    );
     // Most reports lie on real defects, and most targets over a defect had it in the field.
     expect(score.localisedShare).toBeGreaterThan(0.5);
     expect(score.landedShare).toBeGreaterThan(0.8);
@@ -64,82 +72,107 @@ describe('scan engine on the twin', () => {
     expect(t.hiddenInferenceShare).toBeGreaterThanOrEqual(0);
     expect(t.hiddenInferenceShare).toBeLessThanOrEqual(1);
     expect(existsSync(result.summary.reportImage!)).toBe(true);
-    const journal = readFileSync(join(rig.deps.stateDir, 'journal', 'scan-e2e.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const journal = readFileSync(join(rig.deps.stateDir, 'journal', 'scan-e2e.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(journal[0].t).toBe('begin');
     expect(journal.at(-1).t).toBe('end');
     expect(journal.filter((r) => r.t === 'published')).toHaveLength(result.defects.length);
   });
 
-  it('returns the finished summary when asked to run a finished scan again, publishing nothing', async () => {
-    const before = rig.sink.defects.length;
-    const again = await runScan(rig.deps, { scanId: 'scan-e2e', sampleId: 'S-1', lot: 'L-7', recipe: rig.recipe }, new ScanControl());
-    expect(again.resumed).toBe(true);
-    expect(again.summary.confirmed).toBe(result.summary.confirmed);
-    expect(rig.sink.defects.length).toBe(before);
-  }, SCAN_MS);
+  it(
+    'returns the finished summary when asked to run a finished scan again, publishing nothing',
+    async () => {
+      const before = rig.sink.defects.length;
+      const again = await runScan(rig.deps, { scanId: 'scan-e2e', sampleId: 'S-1', lot: 'L-7', recipe: rig.recipe }, new ScanControl());
+      expect(again.resumed).toBe(true);
+      expect(again.summary.confirmed).toBe(result.summary.confirmed);
+      expect(rig.sink.defects.length).toBe(before);
+    },
+    SCAN_MS,
+  );
 });
 
 describe('scan control', () => {
-  it('pauses between steps, resumes, and aborts with the results so far clearly marked', async () => {
-    const rig = await scanRig({ seed: 12 });
-    try {
-      const control = new ScanControl();
-      const states: string[] = [];
-      control.on('state', (s: string) => states.push(s));
-      let paused = false;
-      const done = runScan({ ...rig.deps, onProgress: (p) => {
-        if (p.phase === 'survey' && p.done === 2 && !paused) {
-          paused = true;
-          control.pause();
-          setImmediate(() => control.resume());
-        }
-        if (p.phase === 'zoom' && p.done >= 1) control.abort('operator test');
-      } }, { scanId: 'scan-ctl', sampleId: 'S-2', lot: 'L', recipe: rig.recipe }, control);
-      const r = await done;
-      expect(states).toContain('paused');
-      expect(r.summary.state).toBe('aborted');
-      expect(r.summary.pass).toBe(false);
-      expect(r.summary.reasons[0]).toBe('scan aborted (operator test): results cover only what was inspected');
-      expect(rig.sink.scans.at(-1)!.phase).toBe('finished');
-    } finally {
-      await rig.close();
-    }
-  }, SCAN_MS);
+  it(
+    'pauses between steps, resumes, and aborts with the results so far clearly marked',
+    async () => {
+      const rig = await scanRig({ seed: 12 });
+      try {
+        const control = new ScanControl();
+        const states: string[] = [];
+        control.on('state', (s: string) => states.push(s));
+        let paused = false;
+        const done = runScan(
+          {
+            ...rig.deps,
+            onProgress: (p) => {
+              if (p.phase === 'survey' && p.done === 2 && !paused) {
+                paused = true;
+                control.pause();
+                setImmediate(() => control.resume());
+              }
+              if (p.phase === 'zoom' && p.done >= 1) control.abort('operator test');
+            },
+          },
+          { scanId: 'scan-ctl', sampleId: 'S-2', lot: 'L', recipe: rig.recipe },
+          control,
+        );
+        const r = await done;
+        expect(states).toContain('paused');
+        expect(r.summary.state).toBe('aborted');
+        expect(r.summary.pass).toBe(false);
+        expect(r.summary.reasons[0]).toBe('scan aborted (operator test): results cover only what was inspected');
+        expect(rig.sink.scans.at(-1)!.phase).toBe('finished');
+      } finally {
+        await rig.close();
+      }
+    },
+    SCAN_MS,
+  );
 
-  it('pauses in a faulted state when the stage link drops, and finishes after it is back and resumed', async () => {
-    const rig = await scanRig({ seed: 13, density: 0.002 });
-    try {
-      const control = new ScanControl();
-      let unplugged = false;
-      control.on('state', (s: string) => {
-        if (s === 'faulted') {
-          expect(control.reason).toMatch(/disconnect|cable|closed|port/i);
-          // Resume once the driver has reconnected and re-read the position (state back to idle), not after a guess.
-          const resumeWhenBack = (): void => {
-            if (rig.stage.stage.state === 'idle') control.resume();
-            else rig.stage.stage.once('state', resumeWhenBack);
-          };
-          void rig.stage.replug().then(resumeWhenBack);
-        }
-      });
-      const r = await runScan(
-        { ...rig.deps, onProgress: (p) => {
-          if (p.phase === 'survey' && p.done === 1 && !unplugged) {
-            unplugged = true;
-            void rig.stage.unplug();
+  it(
+    'pauses in a faulted state when the stage link drops, and finishes after it is back and resumed',
+    async () => {
+      const rig = await scanRig({ seed: 13, density: 0.002 });
+      try {
+        const control = new ScanControl();
+        let unplugged = false;
+        control.on('state', (s: string) => {
+          if (s === 'faulted') {
+            expect(control.reason).toMatch(/disconnect|cable|closed|port/i);
+            // Resume once the driver has reconnected and re-read the position (state back to idle), not after a guess.
+            const resumeWhenBack = (): void => {
+              if (rig.stage.stage.state === 'idle') control.resume();
+              else rig.stage.stage.once('state', resumeWhenBack);
+            };
+            void rig.stage.replug().then(resumeWhenBack);
           }
-        } },
-        { scanId: 'scan-fault', sampleId: 'S-3', lot: 'L', recipe: rig.recipe },
-        control,
-      );
-      expect(unplugged).toBe(true);
-      expect(r.summary.state).toBe('finished');
-      const journal = readFileSync(join(rig.deps.stateDir, 'journal', 'scan-fault.jsonl'), 'utf8');
-      expect(journal).toContain('"state":"faulted"');
-    } finally {
-      await rig.close();
-    }
-  }, SCAN_MS);
+        });
+        const r = await runScan(
+          {
+            ...rig.deps,
+            onProgress: (p) => {
+              if (p.phase === 'survey' && p.done === 1 && !unplugged) {
+                unplugged = true;
+                void rig.stage.unplug();
+              }
+            },
+          },
+          { scanId: 'scan-fault', sampleId: 'S-3', lot: 'L', recipe: rig.recipe },
+          control,
+        );
+        expect(unplugged).toBe(true);
+        expect(r.summary.state).toBe('finished');
+        const journal = readFileSync(join(rig.deps.stateDir, 'journal', 'scan-fault.jsonl'), 'utf8');
+        expect(journal).toContain('"state":"faulted"');
+      } finally {
+        await rig.close();
+      }
+    },
+    SCAN_MS,
+  );
 });
 
 /** The survey detector, failing its second call with `err`. */
@@ -150,61 +183,76 @@ function failingSecondCall(inner: ScanDetector, err: Error): ScanDetector {
 
 describe('device faults pause a scan, other errors fail it', () => {
   const cases: Array<[string, () => Error]> = [
-    ['a full disk (ENOSPC)', () => Object.assign(new Error("ENOSPC: no space left on device, write '/var/lib/smartscope/journal/x'"), { code: 'ENOSPC', errno: -28, syscall: 'write' })],
-    ['a permission (EACCES)', () => Object.assign(new Error("EACCES: permission denied, open '/var/lib/smartscope/records.db'"), { code: 'EACCES', errno: -13, syscall: 'open' })],
+    [
+      'a full disk (ENOSPC)',
+      () =>
+        Object.assign(new Error("ENOSPC: no space left on device, write '/var/lib/smartscope/journal/x'"), { code: 'ENOSPC', errno: -28, syscall: 'write' }),
+    ],
+    [
+      'a permission (EACCES)',
+      () => Object.assign(new Error("EACCES: permission denied, open '/var/lib/smartscope/records.db'"), { code: 'EACCES', errno: -13, syscall: 'open' }),
+    ],
     ['a refused model bundle', () => new BundleRefused('bad-signature', 'survey@2.0.0: the signature does not verify with any trusted key')],
   ];
   for (const [what, make] of cases) {
-    it(`fails on ${what}`, async () => {
-      const rig = await scanRig({ seed: 14, density: 0.002 });
+    it(
+      `fails on ${what}`,
+      async () => {
+        const rig = await scanRig({ seed: 14, density: 0.002 });
+        try {
+          const err = make();
+          const control = new ScanControl();
+          const states: string[] = [];
+          control.on('state', (s: string) => states.push(s));
+          const r = await runScan(
+            { ...rig.deps, surveyDetector: failingSecondCall(rig.deps.surveyDetector, err) },
+            { scanId: 'scan-err', sampleId: 'S-4', lot: 'L', recipe: rig.recipe },
+            control,
+          );
+          expect(states).not.toContain('faulted');
+          expect(r.summary.state).toBe('failed');
+          expect(r.summary.reasons[0]).toBe(`scan failed: ${err.message}`);
+        } finally {
+          await rig.close();
+        }
+      },
+      SCAN_MS,
+    );
+  }
+
+  it(
+    'pauses when the camera cable is pulled, and finishes after it is back and resumed',
+    async () => {
+      const rig = await scanRig({ seed: 15, density: 0.002 });
       try {
-        const err = make();
+        const camera = rig.deps.camera;
+        let grabs = 0;
+        // The camera's port reports a pulled cable on the third grab; the next grab (after resume) works again.
+        const grab = (opts?: Parameters<FrameSource['grab']>[0]): ReturnType<FrameSource['grab']> =>
+          ++grabs === 3 ? Promise.reject(cameraError('camera twin: link lost (cable pulled)', { disconnected: true })) : camera.grab(opts);
+        const unplugged = new Proxy(camera, {
+          get: (target, prop) => {
+            if (prop === 'grab') return grab;
+            const v: unknown = Reflect.get(target, prop, target);
+            return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+          },
+        });
         const control = new ScanControl();
-        const states: string[] = [];
-        control.on('state', (s: string) => states.push(s));
-        const r = await runScan(
-          { ...rig.deps, surveyDetector: failingSecondCall(rig.deps.surveyDetector, err) },
-          { scanId: 'scan-err', sampleId: 'S-4', lot: 'L', recipe: rig.recipe },
-          control,
-        );
-        expect(states).not.toContain('faulted');
-        expect(r.summary.state).toBe('failed');
-        expect(r.summary.reasons[0]).toBe(`scan failed: ${err.message}`);
+        const faults: string[] = [];
+        control.on('state', (s: string, reason: string) => {
+          if (s !== 'faulted') return;
+          faults.push(reason);
+          setImmediate(() => control.resume());
+        });
+        const r = await runScan({ ...rig.deps, camera: unplugged }, { scanId: 'scan-cam', sampleId: 'S-5', lot: 'L', recipe: rig.recipe }, control);
+        expect(faults).toEqual(['camera twin: link lost (cable pulled)']);
+        expect(r.summary.state).toBe('finished');
       } finally {
         await rig.close();
       }
-    }, SCAN_MS);
-  }
-
-  it('pauses when the camera cable is pulled, and finishes after it is back and resumed', async () => {
-    const rig = await scanRig({ seed: 15, density: 0.002 });
-    try {
-      const camera = rig.deps.camera;
-      let grabs = 0;
-      // The camera's port reports a pulled cable on the third grab; the next grab (after resume) works again.
-      const grab = (opts?: Parameters<FrameSource['grab']>[0]): ReturnType<FrameSource['grab']> =>
-        ++grabs === 3 ? Promise.reject(cameraError('camera twin: link lost (cable pulled)', { disconnected: true })) : camera.grab(opts);
-      const unplugged = new Proxy(camera, {
-        get: (target, prop) => {
-          if (prop === 'grab') return grab;
-          const v: unknown = Reflect.get(target, prop, target);
-          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-        },
-      });
-      const control = new ScanControl();
-      const faults: string[] = [];
-      control.on('state', (s: string, reason: string) => {
-        if (s !== 'faulted') return;
-        faults.push(reason);
-        setImmediate(() => control.resume());
-      });
-      const r = await runScan({ ...rig.deps, camera: unplugged }, { scanId: 'scan-cam', sampleId: 'S-5', lot: 'L', recipe: rig.recipe }, control);
-      expect(faults).toEqual(['camera twin: link lost (cable pulled)']);
-      expect(r.summary.state).toBe('finished');
-    } finally {
-      await rig.close();
-    }
-  }, SCAN_MS);
+    },
+    SCAN_MS,
+  );
 });
 
 describe('busy regions', () => {
@@ -226,7 +274,15 @@ describe('busy regions', () => {
       expect(rig.sink.defects).toHaveLength(r.defects.length);
       const o = rig.recipe.outline;
       const cal = rig.deps.calibration.objectives['50x']!;
-      const score = scoreScan(rig.world, [o.xUm, o.yUm, o.xUm + o.widthUm, o.yUm + o.heightUm], r.defects, r.outcomes, r.targets, cal.fieldUm, rig.recipe.classes);
+      const score = scoreScan(
+        rig.world,
+        [o.xUm, o.yUm, o.xUm + o.widthUm, o.yUm + o.heightUm],
+        r.defects,
+        r.outcomes,
+        r.targets,
+        cal.fieldUm,
+        rig.recipe.classes,
+      );
       expect(score.localisedShare).toBeGreaterThan(0.5);
       expect(score.detectedShare).toBeGreaterThan(0.5);
       // No defect is reported twice because neighbouring raster fields both saw it.

@@ -6,7 +6,13 @@ import type { Candidate } from '../../src/scan/survey.js';
 
 const field: [number, number] = [266, 266];
 const recipe = (zoom: Record<string, unknown> = {}, side = 4000) => parseRecipe({ id: 'r', outline: { xUm: 0, yUm: 0, widthUm: side, heightUm: side }, zoom });
-const cand = (x: number, y: number, size = 10, score = 0.9): Candidate => ({ rect: [x, y, x + size, y + size] as Rect, score, areaUm2: size * size, tile: 3, className: 'defect' });
+const cand = (x: number, y: number, size = 10, score = 0.9): Candidate => ({
+  rect: [x, y, x + size, y + size] as Rect,
+  score,
+  areaUm2: size * size,
+  tile: 3,
+  className: 'defect',
+});
 
 describe('zoom plan', () => {
   it('visits isolated candidates one by one and rasters nothing', () => {

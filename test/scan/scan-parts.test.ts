@@ -28,7 +28,9 @@ describe('recipe', () => {
     expect(() => parseRecipe({ id: 'r1', outline, acceptance: { maxDefectsPerCm2: { dent: 3 } } }, 'r.yaml')).toThrow(
       'acceptance.maxDefectsPerCm2.dent: 3 — expected a class of this recipe (scratch, pit, particle, crack, total)',
     );
-    expect(() => parseRecipe({ id: 'r1', outline, zoom: { objective: '5x' } }, 'r.yaml')).toThrow('zoom.objective: "5x" — expected a different objective than survey.objective');
+    expect(() => parseRecipe({ id: 'r1', outline, zoom: { objective: '5x' } }, 'r.yaml')).toThrow(
+      'zoom.objective: "5x" — expected a different objective than survey.objective',
+    );
   });
 });
 
@@ -38,12 +40,16 @@ describe('acceptance', () => {
     const area = 0.01; // cm²
     const ok = judge(r, [{ className: 'pit', sizeUm: 10, confidence: 0.9 }], area);
     expect(ok.pass).toBe(true);
-    const bad = judge(r, [
-      { className: 'pit', sizeUm: 10, confidence: 0.9 },
-      { className: 'pit', sizeUm: 12, confidence: 0.9 },
-      { className: 'scratch', sizeUm: 80, confidence: 0.8 },
-      { className: 'scratch', sizeUm: 900, confidence: 0.1 },
-    ], area);
+    const bad = judge(
+      r,
+      [
+        { className: 'pit', sizeUm: 10, confidence: 0.9 },
+        { className: 'pit', sizeUm: 12, confidence: 0.9 },
+        { className: 'scratch', sizeUm: 80, confidence: 0.8 },
+        { className: 'scratch', sizeUm: 900, confidence: 0.1 },
+      ],
+      area,
+    );
     expect(bad.pass).toBe(false);
     expect(bad.reasons).toEqual(['pit: 200.00 defects/cm² exceeds 100/cm²', 'total: largest defect 80.0 µm exceeds 50 µm']);
     expect(bad.countsByClass).toMatchObject({ pit: 2, scratch: 1 });
@@ -51,7 +57,14 @@ describe('acceptance', () => {
 
   it('judges nothing when the recipe states no criteria', () => {
     const r = parseRecipe({ id: 'r', outline });
-    const v = judge(r, [{ className: 'pit', sizeUm: 10, confidence: 0.9 }, { className: 'pit', sizeUm: 10, confidence: 0.2 }], 0.01);
+    const v = judge(
+      r,
+      [
+        { className: 'pit', sizeUm: 10, confidence: 0.9 },
+        { className: 'pit', sizeUm: 10, confidence: 0.2 },
+      ],
+      0.01,
+    );
     expect(v.judged).toBe(false);
     expect(v.pass).toBe(false);
     expect(v.belowConfidence).toBe(1);
@@ -62,7 +75,12 @@ describe('focus', () => {
   it('fits a plane from three points and a quadratic from six', () => {
     const m = new FocusMap();
     const plane = (x: number, y: number): number => 5 + 0.002 * x - 0.001 * y;
-    for (const [x, y] of [[0, 0], [1000, 0], [0, 1000]]) m.add(x!, y!, plane(x!, y!));
+    for (const [x, y] of [
+      [0, 0],
+      [1000, 0],
+      [0, 1000],
+    ])
+      m.add(x!, y!, plane(x!, y!));
     expect(m.at(500, 500)).toBeCloseTo(plane(500, 500), 9);
     const quad = (x: number, y: number): number => 1 + 1e-6 * (x - 500) ** 2 + 2e-6 * (y - 300) ** 2;
     const q = new FocusMap();

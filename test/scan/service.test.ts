@@ -48,7 +48,14 @@ function makeRig(extra: { check?: (r: typeof recipe) => void; recipes?: Record<s
       state = 'aborted';
       control.set('aborted', control.reason);
     }
-    return { summary: { state, pass: true, verdict: 'pass', confirmed: 0, reasons: [] }, defects: [], targets: [], outcomes: [], candidates: [], resumed: false } as unknown as ScanResult;
+    return {
+      summary: { state, pass: true, verdict: 'pass', confirmed: 0, reasons: [] },
+      defects: [],
+      targets: [],
+      outcomes: [],
+      candidates: [],
+      resumed: false,
+    } as unknown as ScanResult;
   };
   const service = new ScanService({
     stateDir: mkdtempSync(join(tmpdir(), 'smartscope-service-')),
@@ -73,7 +80,8 @@ afterEach(async () => {
   rig = null;
 });
 
-const running = (r: Rig, scanId: string): Promise<true> => until(`scan ${scanId} running`, () => (r.controls.get(scanId)?.state === 'running' ? true : null), 10_000, 5);
+const running = (r: Rig, scanId: string): Promise<true> =>
+  until(`scan ${scanId} running`, () => (r.controls.get(scanId)?.state === 'running' ? true : null), 10_000, 5);
 
 describe('scan commands scoped by scan id', () => {
   it('refuses pause, resume and abort for a scan that is not the running one, and leaves the running scan alone', async () => {
@@ -147,12 +155,17 @@ describe('recipes checked against the instrument before a sample is accepted', (
   it('refuses an uncalibrated objective or an outline beyond stage travel with path and value, and queues nothing', () => {
     const limits = { x: { minUm: 0, maxUm: 100_000 }, y: { minUm: 0, maxUm: 75_000 }, z: { minUm: -500, maxUm: 500 } };
     const recipes = {
-      'wrong-objective': parseRecipe({ id: 'wrong-objective', version: '1', outline: { xUm: 0, yUm: 0, widthUm: 1000, heightUm: 1000 }, zoom: { objective: '100x' } }, 'test'),
+      'wrong-objective': parseRecipe(
+        { id: 'wrong-objective', version: '1', outline: { xUm: 0, yUm: 0, widthUm: 1000, heightUm: 1000 }, zoom: { objective: '100x' } },
+        'test',
+      ),
       huge: parseRecipe({ id: 'huge', version: '1', outline: { xUm: 1000, yUm: 0, widthUm: 300_000, heightUm: 300_000 } }, 'test'),
     };
     rig = makeRig({ recipes, check: (r) => assertRecipeFits(r, { objectives: ['5x', '50x'], limits }, `recipes/${r.id}.yaml`) });
     const r = rig;
-    expect(() => r.service.enqueue({ sampleId: 'S-1', recipeId: 'wrong-objective' })).toThrow(/recipe "wrong-objective" \(recipes\/wrong-objective.yaml\) cannot run on this instrument[\s\S]*zoom\.objective[\s\S]*"100x"[\s\S]*5x, 50x/);
+    expect(() => r.service.enqueue({ sampleId: 'S-1', recipeId: 'wrong-objective' })).toThrow(
+      /recipe "wrong-objective" \(recipes\/wrong-objective.yaml\) cannot run on this instrument[\s\S]*zoom\.objective[\s\S]*"100x"[\s\S]*5x, 50x/,
+    );
     expect(() => r.service.enqueue({ sampleId: 'S-2', recipeId: 'huge' })).toThrow(/outline\.widthUm[\s\S]*300000[\s\S]*at most 99000 µm/);
     expect(() => r.service.enqueue({ sampleId: 'S-2', recipeId: 'huge' })).toThrow(/outline\.heightUm[\s\S]*at most 75000 µm/);
     expect(r.service.status().queued).toEqual([]);

@@ -13,7 +13,23 @@ describe('dataset export', () => {
     let printed = '';
     process.stdout.write = ((s: string) => ((printed += s), true)) as typeof process.stdout.write;
     try {
-      const code = await main(['node', 'smartscope', 'dataset', 'export', '--out', out, '--count', '12', '--samples', '3', '--tile', '128', '--sample-size', '2000', '--json']);
+      const code = await main([
+        'node',
+        'smartscope',
+        'dataset',
+        'export',
+        '--out',
+        out,
+        '--count',
+        '12',
+        '--samples',
+        '3',
+        '--tile',
+        '128',
+        '--sample-size',
+        '2000',
+        '--json',
+      ]);
       expect(code).toBe(0);
     } finally {
       process.stdout.write = write;
@@ -35,7 +51,14 @@ describe('dataset export', () => {
       for (const r of connectedComponentsJs(img.mask, img.width, img.height).regions) {
         labelled++;
         const { x, y, width: w, height: h } = r.bbox;
-        const owner = defects.find((d) => d.classId === r.value && x >= d.bboxPx[0]! - 2 && y >= d.bboxPx[1]! - 2 && x + w <= d.bboxPx[0]! + d.bboxPx[2]! + 2 && y + h <= d.bboxPx[1]! + d.bboxPx[3]! + 2);
+        const owner = defects.find(
+          (d) =>
+            d.classId === r.value &&
+            x >= d.bboxPx[0]! - 2 &&
+            y >= d.bboxPx[1]! - 2 &&
+            x + w <= d.bboxPx[0]! + d.bboxPx[2]! + 2 &&
+            y + h <= d.bboxPx[1]! + d.bboxPx[3]! + 2,
+        );
         expect(owner, `${e.name}: region of class ${r.value} at ${JSON.stringify(r.bbox)} is in no listed defect`).toBeDefined();
       }
     }

@@ -10,10 +10,11 @@ function micrograph(name: string): LabelledImage {
   const pixels = new Uint8Array(w * h).fill(180);
   const mask = new Uint8Array(w * h);
   // A dark 20 × 20 px square (class 1) and a 1-px dark line (class 2).
-  for (let y = 40; y < 60; y++) for (let x = 50; x < 70; x++) {
-    pixels[y * w + x] = 30;
-    mask[y * w + x] = 1;
-  }
+  for (let y = 40; y < 60; y++)
+    for (let x = 50; x < 70; x++) {
+      pixels[y * w + x] = 30;
+      mask[y * w + x] = 1;
+    }
   for (let x = 100; x < 190; x++) {
     pixels[120 * w + x] = 40;
     mask[120 * w + x] = 2;
@@ -24,12 +25,20 @@ function micrograph(name: string): LabelledImage {
 const surface = { z0Um: 0, tiltXUmPerMm: 1, tiltYUmPerMm: 0, bowUm: 0, waveUm: 0, wavePeriodUm: 1000 };
 
 describe('image-backed sample', () => {
-  const sample = ImageSample.fromImages([micrograph('a'), micrograph('b')], ['pore', 'crack'], { id: 'real', pixelSizeUm: 0.5, columns: 2, gapUm: 10, surface });
+  const sample = ImageSample.fromImages([micrograph('a'), micrograph('b')], ['pore', 'crack'], {
+    id: 'real',
+    pixelSizeUm: 0.5,
+    columns: 2,
+    gapUm: 10,
+    surface,
+  });
 
   it('refuses buffers smaller than the view, like every sample', () => {
     const view = { centreXUm: 10, centreYUm: 10, pixelSizeUm: 0.5, width: 8, height: 4 };
     expect(() => sample.renderReflectance(view, new Float32Array(31))).toThrow(new RangeError('reflectance buffer holds 31 pixels but the view needs 32'));
-    expect(() => sample.renderReflectance(view, new Float32Array(32), new Uint8Array(2))).toThrow(new RangeError('mask buffer holds 2 pixels but the view needs 32'));
+    expect(() => sample.renderReflectance(view, new Float32Array(32), new Uint8Array(2))).toThrow(
+      new RangeError('mask buffer holds 2 pixels but the view needs 32'),
+    );
   });
 
   it('lays the micrographs out as a mosaic at the stated pixel size', () => {
@@ -76,7 +85,20 @@ describe('image-backed sample', () => {
     const sensor = { ...spec.sensor, widthPx: 128, heightPx: 128 };
     const out = new Uint16Array(128 * 128);
     const info = renderFrame(
-      { sample, objective: spec.objectives[0]!, sensor, illumination: spec.illumination, centreXUm: 115, centreYUm: 50, focalPlaneUm: sample.surfaceHeightUm(115, 50), rotationRad: 0, flipX: false, exposureMs: 2, gainDb: 0, noiseSeed: 1 },
+      {
+        sample,
+        objective: spec.objectives[0]!,
+        sensor,
+        illumination: spec.illumination,
+        centreXUm: 115,
+        centreYUm: 50,
+        focalPlaneUm: sample.surfaceHeightUm(115, 50),
+        rotationRad: 0,
+        flipX: false,
+        exposureMs: 2,
+        gainDb: 0,
+        noiseSeed: 1,
+      },
       out,
     );
     expect(info.pixelSizeUm).toBeCloseTo(1.3, 9);

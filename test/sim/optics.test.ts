@@ -139,7 +139,20 @@ describe('optics', () => {
       const sensor = { ...spec.sensor, widthPx: 32, heightPx: 32, bitDepth };
       const out = bitDepth === 8 ? new Uint8Array(32 * 32) : new Uint16Array(32 * 32);
       renderFrame(
-        { sample, objective: survey, sensor, illumination: spec.illumination, centreXUm: 500, centreYUm: 500, focalPlaneUm: 0, rotationRad: 0, flipX: false, exposureMs: 1.5, gainDb: 0, noiseSeed: 1 },
+        {
+          sample,
+          objective: survey,
+          sensor,
+          illumination: spec.illumination,
+          centreXUm: 500,
+          centreYUm: 500,
+          focalPlaneUm: 0,
+          rotationRad: 0,
+          flipX: false,
+          exposureMs: 1.5,
+          gainDb: 0,
+          noiseSeed: 1,
+        },
         out,
       );
       expect(Math.max(...out)).toBeLessThanOrEqual((1 << bitDepth) - 1);
@@ -148,7 +161,20 @@ describe('optics', () => {
     const sensor = { ...spec.sensor, widthPx: 32, heightPx: 32, bitDepth: 12 as const };
     expect(() =>
       renderFrame(
-        { sample, objective: survey, sensor, illumination: spec.illumination, centreXUm: 500, centreYUm: 500, focalPlaneUm: 0, rotationRad: 0, flipX: false, exposureMs: 1, gainDb: 0, noiseSeed: 1 },
+        {
+          sample,
+          objective: survey,
+          sensor,
+          illumination: spec.illumination,
+          centreXUm: 500,
+          centreYUm: 500,
+          focalPlaneUm: 0,
+          rotationRad: 0,
+          flipX: false,
+          exposureMs: 1,
+          gainDb: 0,
+          noiseSeed: 1,
+        },
         new Uint8Array(32 * 32),
       ),
     ).toThrow('Expected a Uint16Array for a 12-bit frame');

@@ -122,7 +122,13 @@ describe('label mask ↔ defect list', () => {
     s.renderReflectance(view, new Float32Array(3000 * 3000), mask);
     const { regions } = connectedComponentsJs(mask, 3000, 3000);
     const inside = s.defects().filter((d) => d.bboxUm[0] > 250 && d.bboxUm[1] > 250 && d.bboxUm[2] < 1750 && d.bboxUm[3] < 1750);
-    const regionsInside = regions.filter((r) => (r.centroid[0] + 0.5) * 0.5 + 250 > 260 && (r.centroid[1] + 0.5) * 0.5 + 250 > 260 && (r.centroid[0] + 0.5) * 0.5 + 250 < 1740 && (r.centroid[1] + 0.5) * 0.5 + 250 < 1740);
+    const regionsInside = regions.filter(
+      (r) =>
+        (r.centroid[0] + 0.5) * 0.5 + 250 > 260 &&
+        (r.centroid[1] + 0.5) * 0.5 + 250 > 260 &&
+        (r.centroid[0] + 0.5) * 0.5 + 250 < 1740 &&
+        (r.centroid[1] + 0.5) * 0.5 + 250 < 1740,
+    );
     expect(Math.abs(regionsInside.length - inside.length)).toBeLessThanOrEqual(Math.ceil(inside.length * 0.05) + 1);
   });
 });

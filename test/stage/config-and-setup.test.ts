@@ -29,7 +29,9 @@ describe('stage config', () => {
     expect(() => parseStageConfig({ driver: 'proscan', axes: { y: { stepsPerUm: 2 } } })).toThrow(
       '  - stage.axes.y.stepsPerUm: 2 — expected the same as stage.axes.x.stepsPerUm (1): ProScan sets one resolution for X and Y (RES,s)',
     );
-    expect(() => parseStageConfig({ axes: { z: { minUm: 5, maxUm: 5 } } })).toThrow('  - stage.axes.z.maxUm: 5 — expected a number > stage.axes.z.minUm (5) µm');
+    expect(() => parseStageConfig({ axes: { z: { minUm: 5, maxUm: 5 } } })).toThrow(
+      '  - stage.axes.z.maxUm: 5 — expected a number > stage.axes.z.minUm (5) µm',
+    );
   });
 
   it('createStage builds the hardware drivers and sends the twin to its own factory', () => {
@@ -55,7 +57,10 @@ describe('serial ports', () => {
 
 describe('controller settings and axis mapping', () => {
   it('GRBL steps/mm that disagree with the config refuse to run, or are written when allowed', async () => {
-    const refuse = await makeRig({ protocol: 'grbl', transport: 'stream' }, new SimClock(), { config: { axes: { x: { stepsPerUm: 2 } } }, grbl: { stepsPerMm: [1000, 1000, 10000] } });
+    const refuse = await makeRig({ protocol: 'grbl', transport: 'stream' }, new SimClock(), {
+      config: { axes: { x: { stepsPerUm: 2 } } },
+      grbl: { stepsPerMm: [1000, 1000, 10000] },
+    });
     try {
       const e = await outcome(refuse.stage.connect());
       expect(e.error).toMatchObject({

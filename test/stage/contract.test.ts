@@ -20,8 +20,16 @@ function subject(kind: RigKind, clock: () => Clock) {
 
 // GRBL reports positions in whole µm (mm with 3 decimals); ProScan in counts of 1 µm (XY) and 0.1 µm (Z).
 for (const kind of RIG_KINDS) {
-  stageContract(`${kind.name}, SimClock`, subject(kind, () => new SimClock()), { stepUm: 5000, tolUm: 1.5 });
+  stageContract(
+    `${kind.name}, SimClock`,
+    subject(kind, () => new SimClock()),
+    { stepUm: 5000, tolUm: 1.5 },
+  );
 }
 for (const kind of RIG_KINDS.filter((k) => k.transport === 'pty')) {
-  stageContract(`${kind.name}, RealClock`, subject(kind, () => new RealClock()), { stepUm: 400, tolUm: 1.5 });
+  stageContract(
+    `${kind.name}, RealClock`,
+    subject(kind, () => new RealClock()),
+    { stepUm: 400, tolUm: 1.5 },
+  );
 }

@@ -94,7 +94,11 @@ for (const protocol of ['grbl', 'proscan'] as const) {
         r.simulator!.faults.alarmDuringNextMove = { afterMs: 100 };
         const e = await outcome(r.stage.moveTo({ x: 10_000 }));
         if (protocol === 'grbl') {
-          expect(e.error).toMatchObject({ code: 'ALARM', firmwareCode: 'ALARM:1', message: 'GRBL ALARM:1 (hard limit triggered; position likely lost, home again)' });
+          expect(e.error).toMatchObject({
+            code: 'ALARM',
+            firmwareCode: 'ALARM:1',
+            message: 'GRBL ALARM:1 (hard limit triggered; position likely lost, home again)',
+          });
           expect(r.stage.state).toBe('alarm');
           await expect(r.stage.moveTo({ x: 1 })).rejects.toThrow('stage controller is in alarm (ALARM:1); home() is required before moves');
           // In a limit alarm GRBL answers nothing but a reset: no position is made up meanwhile.
@@ -131,7 +135,9 @@ for (const protocol of ['grbl', 'proscan'] as const) {
         const e = await outcome(r.stage.connect());
         expect(e.error?.code).toBe('TIMEOUT');
         expect(e.error?.message).toBe(
-          protocol === 'grbl' ? `GRBL on ${r.port}${transport === 'pty' ? ' at 115200 baud' : ''} answered no status query within 500 ms` : 'ProScan did not answer "COMP,0" within 200 ms',
+          protocol === 'grbl'
+            ? `GRBL on ${r.port}${transport === 'pty' ? ' at 115200 baud' : ''} answered no status query within 500 ms`
+            : 'ProScan did not answer "COMP,0" within 200 ms',
         );
         expect(r.stage.state).toBe('disconnected');
       });
@@ -146,7 +152,7 @@ describe('random faults never crash a driver nor make up a position', () => {
       try {
         await r.stage.connect();
         let seed = 12345;
-        const rnd = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+        const rnd = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
         const codes = new Set<string>();
         for (let i = 0; i < 30; i++) {
           const f = r.simulator!.faults;

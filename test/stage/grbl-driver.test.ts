@@ -62,7 +62,11 @@ describe('GRBL driver', () => {
     const { r, stage } = await grbl();
     grblSim(r).settings.set(22, '0');
     const e = await outcome(stage.home());
-    expect(e.error).toMatchObject({ code: 'CONTROLLER_ERROR', firmwareCode: 'error:5', message: 'GRBL error:5 (homing is not enabled in the settings ($22)) for "$H"' });
+    expect(e.error).toMatchObject({
+      code: 'CONTROLLER_ERROR',
+      firmwareCode: 'error:5',
+      message: 'GRBL error:5 (homing is not enabled in the settings ($22)) for "$H"',
+    });
     expect(stage.state).toBe('idle');
   });
 });

@@ -29,7 +29,11 @@ afterEach(async () => {
   cleanup = [];
 });
 
-async function connect(family: GrblFamily, grbl: GrblFirmwareOptions = {}, config: TwinStageOptions['config'] = {}): Promise<{ r: TestRig; stage: GrblStage; sim: GrblFirmware }> {
+async function connect(
+  family: GrblFamily,
+  grbl: GrblFirmwareOptions = {},
+  config: TwinStageOptions['config'] = {},
+): Promise<{ r: TestRig; stage: GrblStage; sim: GrblFirmware }> {
   rig = await makeRig({ protocol: 'grbl', transport: 'stream' }, new SimClock(), {
     config: { ...FAST, ...config, grbl: { ...FAST.grbl, ...config.grbl } },
     grbl: { family, ...grbl },

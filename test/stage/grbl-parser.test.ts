@@ -14,7 +14,7 @@ function frames(chunks: Uint8Array[]): GrblFrame[] {
 /** Splits `buf` into chunks of 1…maxLen bytes. */
 function chop(buf: Buffer, rng: Rng, maxLen: number): Buffer[] {
   const out: Buffer[] = [];
-  for (let i = 0; i < buf.length; ) {
+  for (let i = 0; i < buf.length;) {
     const n = rng.int(1, maxLen);
     out.push(buf.subarray(i, i + n));
     i += n;
@@ -56,7 +56,10 @@ describe('GRBL parser', () => {
     expect(parseGrblLine("Grbl 1.3a ['$' for help]")).toMatchObject({ type: 'welcome', version: '1.3a', firmware: 'Grbl' });
     expect(parseGrblLine('[NVS STORAGE:*FLASH]')).toEqual({ type: 'message', tag: 'NVS STORAGE', text: '*FLASH' });
     expect(parseGrblLine('[DRIVER VERSION:231005]')).toEqual({ type: 'message', tag: 'DRIVER VERSION', text: '231005' });
-    expect(parseGrblLine('<Idle|MPos:-1.000,-2.000,0.000|Bf:35,1023|FS:0,0|H:0>')).toMatchObject({ type: 'status', status: { homed: false, bufferBytes: 1023 } });
+    expect(parseGrblLine('<Idle|MPos:-1.000,-2.000,0.000|Bf:35,1023|FS:0,0|H:0>')).toMatchObject({
+      type: 'status',
+      status: { homed: false, bufferBytes: 1023 },
+    });
     expect(parseGrblLine('<Idle|MPos:0.000,0.000,0.000|FS:0,0|H:1,7>')).toMatchObject({ type: 'status', status: { homed: true } });
     expect(parseGrblLine('Grbl 1.1h [garbled')).toMatchObject({ type: 'garbage' });
     expect(parseGrblLine('[MSG:Caution: Unlocked]')).toEqual({ type: 'message', tag: 'MSG', text: 'Caution: Unlocked' });
@@ -75,7 +78,18 @@ describe('GRBL parser', () => {
     });
     expect(parseGrblLine('<Hold:0|WPos:-2.500,0.000,11.000|Bf:15,128|F:500|Pn:XZ|Ov:100,100,100|A:SFM|Ln:99>')).toEqual({
       type: 'status',
-      status: { state: 'Hold', subState: 0, wpos: [-2.5, 0, 11], bufferBlocks: 15, bufferBytes: 128, feed: 500, pins: 'XZ', overrides: [100, 100, 100], accessories: 'SFM', line: 99 },
+      status: {
+        state: 'Hold',
+        subState: 0,
+        wpos: [-2.5, 0, 11],
+        bufferBlocks: 15,
+        bufferBytes: 128,
+        feed: 500,
+        pins: 'XZ',
+        overrides: [100, 100, 100],
+        accessories: 'SFM',
+        line: 99,
+      },
     });
     // A later firmware's extra field is tolerated; a 4th axis too.
     expect(parseGrblLine('<Jog|MPos:1,2,3,4|FS:100,0|Xyz:7>')).toMatchObject({ type: 'status', status: { state: 'Jog', mpos: [1, 2, 3, 4] } });

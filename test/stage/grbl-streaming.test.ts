@@ -90,7 +90,11 @@ describe('GRBL streaming', () => {
 
   it("maps the firmware's refusals to typed errors that say what they mean", async () => {
     const { ch } = setup({ homingEnabled: false });
-    await expect(ch.send('G1X1')).rejects.toMatchObject({ message: 'GRBL error:22 (feed rate not set) for "G1X1"', code: 'CONTROLLER_ERROR', firmwareCode: 'error:22' });
+    await expect(ch.send('G1X1')).rejects.toMatchObject({
+      message: 'GRBL error:22 (feed rate not set) for "G1X1"',
+      code: 'CONTROLLER_ERROR',
+      firmwareCode: 'error:22',
+    });
     await expect(ch.send('G0G1X1')).rejects.toThrow('GRBL error:21 (two G-codes of the same modal group in one line) for "G0G1X1"');
     await expect(ch.send('G2X1Y1I1')).rejects.toThrow('error:20');
     await expect(ch.send('$H')).rejects.toThrow('GRBL error:5 (homing is not enabled in the settings ($22)) for "$H"');

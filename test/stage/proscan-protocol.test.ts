@@ -11,7 +11,7 @@ import { goBy, goTo, percent, resolution } from '../../src/stage/proscan/writer.
 
 function chop(buf: Buffer, rng: Rng, maxLen: number): Buffer[] {
   const out: Buffer[] = [];
-  for (let i = 0; i < buf.length; ) {
+  for (let i = 0; i < buf.length;) {
     const n = rng.int(1, maxLen);
     out.push(buf.subarray(i, i + n));
     i += n;

@@ -32,7 +32,9 @@ export function asyncapiChecker(doc: AsyncApiDoc = loadAsyncApi()): AsyncApiChec
     const pattern =
       ch.address === null
         ? /^mes\/replies\//
-        : new RegExp(`^${ch.address.replace(/\{(\w+)\}/g, (_, p: string) => (ch.parameters?.[p]?.enum ? `(?:${ch.parameters[p]!.enum!.join('|')})` : p === 'prefix' ? 'smartscope' : '[^/]+'))}$`);
+        : new RegExp(
+            `^${ch.address.replace(/\{(\w+)\}/g, (_, p: string) => (ch.parameters?.[p]?.enum ? `(?:${ch.parameters[p]!.enum!.join('|')})` : p === 'prefix' ? 'smartscope' : '[^/]+'))}$`,
+          );
     const messages = Object.values(ch.messages).map((m) => doc.components.messages[m.$ref.split('/').pop()!]!);
     return { key, pattern, messages };
   });
@@ -40,7 +42,8 @@ export function asyncapiChecker(doc: AsyncApiDoc = loadAsyncApi()): AsyncApiChec
     channels: channels.map((c) => c.key),
     check(topic, payload) {
       const matching = channels.filter((c) => c.pattern.test(topic));
-      if (matching.length !== 1) throw new Error(`topic ${topic} belongs to ${matching.length} channels (${matching.map((c) => c.key).join(', ')}), not exactly one`);
+      if (matching.length !== 1)
+        throw new Error(`topic ${topic} belongs to ${matching.length} channels (${matching.map((c) => c.key).join(', ')}), not exactly one`);
       const ch = matching[0]!;
       const spec = ch.messages[0]!;
       if (spec.contentType === 'image/jpeg') {

@@ -58,13 +58,7 @@ export function fixtureManifest(name: string, classes: string[], bytes: Uint8Arr
  * Writes a bundle folder from a fixture ONNX file (or raw bytes). `manifestOver` patches the manifest; with
  * `keepSha` false the manifest keeps the sha256 of `shaOf` bytes instead of the written file (a tampered bundle).
  */
-export function writeBundle(
-  root: string,
-  name: string,
-  model: string | Uint8Array,
-  classes: string[],
-  manifestOver: Partial<ModelManifest> = {},
-): string {
+export function writeBundle(root: string, name: string, model: string | Uint8Array, classes: string[], manifestOver: Partial<ModelManifest> = {}): string {
   const dir = join(root, name);
   mkdirSync(dir, { recursive: true });
   const bytes = typeof model === 'string' ? readFileSync(join(onnxFixtures(), model)) : model;

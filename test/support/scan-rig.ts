@@ -40,7 +40,12 @@ export interface ScanRig {
 export async function scanRig(opts: { seed?: number; density?: number; sizeUm?: number; stateDir?: string; sink?: ScanSink } = {}): Promise<ScanRig> {
   const cfg = parseConfig({ twin: { sensor: { widthPx: 512, heightPx: 512 } } });
   const clock = new SimClock(new Date('2026-01-01T00:00:00Z'));
-  const sample = new SyntheticSample({ seed: opts.seed ?? 11, widthUm: opts.sizeUm ?? 1400, heightUm: opts.sizeUm ?? 1400, defectDensity: opts.density ?? 0.006 });
+  const sample = new SyntheticSample({
+    seed: opts.seed ?? 11,
+    widthUm: opts.sizeUm ?? 1400,
+    heightUm: opts.sizeUm ?? 1400,
+    defectDensity: opts.density ?? 0.006,
+  });
   const world = new TwinWorld(worldSpecFromConfig(cfg.twin), sample, clock);
   const camera = createTwinFrameSource(world, clock);
   await camera.open();

@@ -26,13 +26,27 @@ export async function writeTwinDataset(dir: string, size: number, tiles: TileSpe
       .toColourspace('grey16')
       .png()
       .toFile(join(dir, 'images', `${t.name}.png`));
-    await sharp(Buffer.from(t.mask), { raw: { width: size, height: size, channels: 1 } }).toColourspace('b-w').png().toFile(join(dir, 'masks', `${t.name}.png`));
+    await sharp(Buffer.from(t.mask), { raw: { width: size, height: size, channels: 1 } })
+      .toColourspace('b-w')
+      .png()
+      .toFile(join(dir, 'masks', `${t.name}.png`));
     writeFileSync(join(dir, 'defects', `${t.name}.json`), JSON.stringify(t.defects ?? []));
-    entries.push({ name: t.name, image: `images/${t.name}.png`, mask: `masks/${t.name}.png`, defects: `defects/${t.name}.json`, group: t.group, defectCount: t.defects?.length ?? 0 });
+    entries.push({
+      name: t.name,
+      image: `images/${t.name}.png`,
+      mask: `masks/${t.name}.png`,
+      defects: `defects/${t.name}.json`,
+      group: t.group,
+      defectCount: t.defects?.length ?? 0,
+    });
   }
   writeFileSync(
     join(dir, 'manifest.json'),
-    JSON.stringify({ format: 'smartscope-twin', version: 1, classes, objective: '50x', pixelSizeUm: 0.13, bitDepth: 12, tilePx: size, seed: 1, tiles: entries }, null, 1),
+    JSON.stringify(
+      { format: 'smartscope-twin', version: 1, classes, objective: '50x', pixelSizeUm: 0.13, bitDepth: 12, tilePx: size, seed: 1, tiles: entries },
+      null,
+      1,
+    ),
   );
 }
 

@@ -73,14 +73,20 @@ describe('systemd/smartscope.sysusers and smartscope.tmpfiles', () => {
     mkdirSync(join(root, 'etc'));
     writeFileSync(join(root, 'etc', 'group'), 'video:x:44:\ndialout:x:20:\n');
     writeFileSync(join(root, 'etc', 'passwd'), '');
-    const su = spawnSync('systemd-sysusers', [`--root=${root}`, '-'], { input: readFileSync(join(repoRoot, 'systemd', 'smartscope.sysusers')), encoding: 'utf8' });
+    const su = spawnSync('systemd-sysusers', [`--root=${root}`, '-'], {
+      input: readFileSync(join(repoRoot, 'systemd', 'smartscope.sysusers')),
+      encoding: 'utf8',
+    });
     expect(su.status, su.stderr).toBe(0);
     const passwd = readFileSync(join(root, 'etc', 'passwd'), 'utf8');
     expect(passwd).toMatch(/^smartscope:x:(\d+):(\d+):smartscope microscope runtime:\/var\/lib\/smartscope:\/usr\/sbin\/nologin$/m);
     const group = readFileSync(join(root, 'etc', 'group'), 'utf8');
     expect(group).toMatch(/^video:x:44:smartscope$/m);
     expect(group).toMatch(/^dialout:x:20:smartscope$/m);
-    const tf = spawnSync('systemd-tmpfiles', [`--root=${root}`, '--create', '-'], { input: readFileSync(join(repoRoot, 'systemd', 'smartscope.tmpfiles')), encoding: 'utf8' });
+    const tf = spawnSync('systemd-tmpfiles', [`--root=${root}`, '--create', '-'], {
+      input: readFileSync(join(repoRoot, 'systemd', 'smartscope.tmpfiles')),
+      encoding: 'utf8',
+    });
     expect(tf.status, tf.stderr).toBe(0);
     const uid = Number(/^smartscope:x:(\d+):/m.exec(passwd)![1]);
     for (const d of ['var/lib/smartscope', 'var/lib/smartscope/models', 'var/log/smartscope']) {

@@ -19,7 +19,25 @@ describe('training pieces', () => {
     const root = mkdtempSync(join(tmpdir(), 'smartscope-train-resume-'));
     const data = join(root, 'data');
     await writeSmokeDataset(data);
-    const common = ['scripts/train/train.py', '--preset', 'smoke', '--dataset', data, '--threads', '1', '--epochs', '3', '--loss', 'focal-lovasz', '--elastic', '2', '--scale-aug', '0.1', '--stain', '1'];
+    const common = [
+      'scripts/train/train.py',
+      '--preset',
+      'smoke',
+      '--dataset',
+      data,
+      '--threads',
+      '1',
+      '--epochs',
+      '3',
+      '--loss',
+      'focal-lovasz',
+      '--elastic',
+      '2',
+      '--scale-aug',
+      '0.1',
+      '--stain',
+      '1',
+    ];
     // The uninterrupted run also draws a learning curve (a run on half the training groups first): that must not
     // change the full run either.
     const straight = await run('/usr/bin/python3', [...common, '--out', join(root, 'straight'), '--learning-curve', '0.5'], { env });
@@ -35,7 +53,27 @@ describe('training pieces', () => {
     expect(m('straight').training).toMatchObject({ loss: expect.stringContaining('Lovasz'), augmentation: expect.arrayContaining(['elastic 2 px']) });
     expect(m('straight').training.learningCurve).toHaveLength(2);
 
-    const ft = await run('/usr/bin/python3', ['scripts/train/train.py', '--fine-tune', join(root, 'straight'), '--preset', 'smoke', '--dataset', data, '--threads', '1', '--epochs', '1', '--out', join(root, 'tuned'), '--name', 'tuned'], { env });
+    const ft = await run(
+      '/usr/bin/python3',
+      [
+        'scripts/train/train.py',
+        '--fine-tune',
+        join(root, 'straight'),
+        '--preset',
+        'smoke',
+        '--dataset',
+        data,
+        '--threads',
+        '1',
+        '--epochs',
+        '1',
+        '--out',
+        join(root, 'tuned'),
+        '--name',
+        'tuned',
+      ],
+      { env },
+    );
     expect(ft.stdout).toMatch(/wrote .*tuned/);
     const t = m('tuned');
     expect(t.training.fineTunedFrom).toEqual({ name: 'smoke', version: '1.0.0', sha256: m('straight').model.sha256 });

@@ -16,9 +16,13 @@ describe('training script', () => {
     const data = join(root, 'data');
     await writeSmokeDataset(data);
     const out = join(root, 'bundle');
-    const { stdout } = await run('/usr/bin/python3', ['scripts/train/train.py', '--preset', 'smoke', '--dataset', data, '--out', out, '--threads', '1', '--name', 'smoke'], {
-      env: { ...process.env, PYTHONWARNINGS: 'ignore' },
-    });
+    const { stdout } = await run(
+      '/usr/bin/python3',
+      ['scripts/train/train.py', '--preset', 'smoke', '--dataset', data, '--out', out, '--threads', '1', '--name', 'smoke'],
+      {
+        env: { ...process.env, PYTHONWARNINGS: 'ignore' },
+      },
+    );
     expect(stdout).toContain('twin dataset');
     expect(stdout).toMatch(/wrote .*bundle: model\.onnx \(\d+ bytes\), manifest\.json/);
     const b = loadBundle(out);

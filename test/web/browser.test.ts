@@ -38,7 +38,8 @@ function gatedCamera(camera: FrameSource): { camera: FrameSource; close(): void;
     return camera.grab(opts);
   };
   const proxy = new Proxy(camera, {
-    get: (t, p) => (p === 'grab' ? grab : typeof Reflect.get(t, p) === 'function' ? (Reflect.get(t, p) as (...a: unknown[]) => unknown).bind(t) : Reflect.get(t, p)),
+    get: (t, p) =>
+      p === 'grab' ? grab : typeof Reflect.get(t, p) === 'function' ? (Reflect.get(t, p) as (...a: unknown[]) => unknown).bind(t) : Reflect.get(t, p),
   });
   return {
     camera: proxy,
@@ -92,7 +93,9 @@ describe.skipIf(!existsSync(CHROMIUM))('web page in a browser during a twin scan
     await page.waitForFunction(() => document.body.dataset.signedIn === 'false');
     // Not signed in: no controls, and the server refuses the action itself.
     expect(await page.$eval('#controls', (e) => (e as HTMLElement).hidden)).toBe(true);
-    const refused = await page.evaluate(async () => (await fetch('/api/control/pause', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' })).status);
+    const refused = await page.evaluate(
+      async () => (await fetch('/api/control/pause', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' })).status,
+    );
     expect(refused).toBe(401);
 
     const g = gatedCamera(rig.deps.camera);
@@ -149,7 +152,7 @@ describe.skipIf(!existsSync(CHROMIUM))('web page in a browser during a twin scan
     await page.screenshot({ path: join(ARTIFACTS, 'finished-1280x800.png') });
 
     // The commands went through the scan control's command records, with who did them.
-    const cmds = web.records.db.prepare("SELECT user, via, command, outcome FROM operator_commands ORDER BY id").all();
+    const cmds = web.records.db.prepare('SELECT user, via, command, outcome FROM operator_commands ORDER BY id').all();
     expect(cmds).toEqual([
       { user: 'Dana QC', via: 'web', command: 'scan-pause', outcome: 'ok' },
       { user: 'Dana QC', via: 'web', command: 'scan-resume', outcome: 'ok' },
@@ -184,7 +187,11 @@ describe.skipIf(!existsSync(CHROMIUM))('web page in a browser during a twin scan
     const modelClass = result.defects.find((d) => d.eventId === second)!.className;
     const corrected = rig.recipe.classes.find((c) => c !== modelClass)!;
     await page.click(`#gallery .defect[data-uid="${second}"]`);
-    await page.waitForFunction((u) => (document.getElementById('detail') as HTMLDialogElement).open && document.getElementById('detail')!.dataset.uid === u, {}, second);
+    await page.waitForFunction(
+      (u) => (document.getElementById('detail') as HTMLDialogElement).open && document.getElementById('detail')!.dataset.uid === u,
+      {},
+      second,
+    );
     await page.select('#review-class', corrected);
     await page.click('#review button[data-verdict=reclassified]');
     await page.waitForFunction(() => /reclassified/.test(document.getElementById('detail-reviews')!.textContent ?? ''));

@@ -6,7 +6,19 @@ import { downsample, LiveView } from '../../src/web/live.js';
 function frame(seq: number, side = 256): Frame {
   const data = new Uint16Array(side * side);
   for (let i = 0; i < data.length; i++) data[i] = (i * 7) & 0xfff;
-  return { data, width: side, height: side, pixelFormat: 'Mono12', bitDepth: 12, sequence: seq, exposureStartMs: 0, exposureEndMs: 1, exposureUs: 1000, gainDb: 0, release: () => undefined } as Frame;
+  return {
+    data,
+    width: side,
+    height: side,
+    pixelFormat: 'Mono12',
+    bitDepth: 12,
+    sequence: seq,
+    exposureStartMs: 0,
+    exposureEndMs: 1,
+    exposureUs: 1000,
+    gainDb: 0,
+    release: () => undefined,
+  } as Frame;
 }
 
 describe('live view', () => {

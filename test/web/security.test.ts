@@ -44,12 +44,22 @@ describe('web page security', () => {
   const commands: string[] = [];
 
   beforeAll(async () => {
-    const web = parseConfig({ web: { port: 0, auth: { passwordHash: hashSecret('correct horse'), tokenHash: hashSecret('api-token-1') }, limits: { requestsPerMinute: 60, signInsPerMinute: 5, maxBodyBytes: 1024 } } }).web as WebConfig;
+    const web = parseConfig({
+      web: {
+        port: 0,
+        auth: { passwordHash: hashSecret('correct horse'), tokenHash: hashSecret('api-token-1') },
+        limits: { requestsPerMinute: 60, signInsPerMinute: 5, maxBodyBytes: 1024 },
+      },
+    }).web as WebConfig;
     records = Records.open({ path: join(dir, 'records.db') });
     // An image row pointing outside the served folder, as a tampered database would.
-    records.db.prepare("INSERT INTO images (sha256, path, bytes, format, width, height, created_at) VALUES ('x', '/etc/passwd', 10, 'jpeg', 1, 1, 'now')").run();
+    records.db
+      .prepare("INSERT INTO images (sha256, path, bytes, format, width, height, created_at) VALUES ('x', '/etc/passwd', 10, 'jpeg', 1, 1, 'now')")
+      .run();
     writeFileSync(join(dir, 'inside.jpg'), 'not really a jpeg');
-    const control = new ControlServer(join(dir, 'c.sock'), silentLogger(), (actor, command, _a, outcome) => commands.push(`${actor.user} ${actor.via} ${command} ${outcome}`));
+    const control = new ControlServer(join(dir, 'c.sock'), silentLogger(), (actor, command, _a, outcome) =>
+      commands.push(`${actor.user} ${actor.via} ${command} ${outcome}`),
+    );
     control.handle('scan-pause', () => {
       throw new Error('no scan is running');
     });
@@ -72,7 +82,13 @@ describe('web page security', () => {
   });
 
   it('refuses paths that try to walk out of their folders', async () => {
-    for (const p of ['/static/../../../etc/passwd', '/static/..%2f..%2fetc%2fpasswd', '/api/images/../../etc/passwd', '/static//etc/passwd', '/static/app.js\\..\\x']) {
+    for (const p of [
+      '/static/../../../etc/passwd',
+      '/static/..%2f..%2fetc%2fpasswd',
+      '/api/images/../../etc/passwd',
+      '/static//etc/passwd',
+      '/static/app.js\\..\\x',
+    ]) {
       const r = await raw(url, 'GET', p);
       expect(r.status, p).toBe(400);
       expect(JSON.parse(r.body)).toEqual({ error: 'malformed path' });

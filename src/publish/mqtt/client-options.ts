@@ -40,7 +40,9 @@ export function baseClientOptions(cfg: MqttConfig): IClientOptions {
   if (cfg.username !== undefined) opts.username = cfg.username;
   if (cfg.password !== undefined) {
     if (!(cfg.password instanceof Secret)) {
-      throw new ConfigError('config', [{ path: 'mqtt.password', value: '[not shown]', expected: 'a secret resolved by the config loader (parseConfig / loadConfigFile)' }]);
+      throw new ConfigError('config', [
+        { path: 'mqtt.password', value: '[not shown]', expected: 'a secret resolved by the config loader (parseConfig / loadConfigFile)' },
+      ]);
     }
     opts.password = cfg.password.reveal();
   }

@@ -100,7 +100,13 @@ export class CommandRouter {
     if (typeof actorProp === 'string') ctx.actor = actorProp.slice(0, 256);
 
     const reply = (body: Omit<CommandReply, 'schemaVersion' | 'ts' | 'device' | 'command'>): void => {
-      const msg: CommandReply = { schemaVersion: SCHEMA_VERSION, ts: this.opts.now().toISOString(), device: this.opts.device, command: name.slice(0, 256), ...body };
+      const msg: CommandReply = {
+        schemaVersion: SCHEMA_VERSION,
+        ts: this.opts.now().toISOString(),
+        device: this.opts.device,
+        command: name.slice(0, 256),
+        ...body,
+      };
       const options: IClientPublishOptions = { qos: 1, retain: false };
       if (this.opts.protocolVersion === 5) {
         options.properties = { contentType: 'application/json', payloadFormatIndicator: true };
@@ -125,7 +131,8 @@ export class CommandRouter {
     try {
       // A retained command would run again on every reconnect: refuse it (it arrives flagged only on subscription).
       if (packet.retain) return refuse('invalid', 'retained commands are refused: publish commands with retain false');
-      if (payload.length > this.opts.maxPayloadBytes) return refuse('too_large', `payload of ${payload.length} bytes exceeds the limit of ${this.opts.maxPayloadBytes} bytes`);
+      if (payload.length > this.opts.maxPayloadBytes)
+        return refuse('too_large', `payload of ${payload.length} bytes exceeds the limit of ${this.opts.maxPayloadBytes} bytes`);
       // An empty message is also what clears a retained command: it must never run anything.
       if (payload.length === 0) return refuse('invalid', 'payload is empty: send a JSON object ({} for no arguments)');
       let body: unknown;
@@ -139,7 +146,11 @@ export class CommandRouter {
       if (refusedTopic) {
         this.counters.replyTopicRefused++;
         const shown = typeof asked === 'string' ? JSON.stringify(asked.slice(0, 256)) : 'that is not a string';
-        return refuse('invalid', `response topic ${shown} is outside the reply prefix "${this.opts.replyTopicPrefix}" (mqtt.commands.replyTopicPrefix) and ${ownReplies}: refused, the command did not run`, tx);
+        return refuse(
+          'invalid',
+          `response topic ${shown} is outside the reply prefix "${this.opts.replyTopicPrefix}" (mqtt.commands.replyTopicPrefix) and ${ownReplies}: refused, the command did not run`,
+          tx,
+        );
       }
       if (!KNOWN.includes(name as CommandName)) return refuse('unknown_command', `unknown command "${name.slice(0, 64)}"; known: ${KNOWN.join(', ')}`, tx);
       const cmd = name as CommandName;
@@ -159,7 +170,12 @@ export class CommandRouter {
     }
   }
 
-  private async run(handler: CommandHandler, body: CommandPayloads[CommandName], ctx: CommandContext, reply: (b: Omit<CommandReply, 'schemaVersion' | 'ts' | 'device' | 'command'>) => void): Promise<void> {
+  private async run(
+    handler: CommandHandler,
+    body: CommandPayloads[CommandName],
+    ctx: CommandContext,
+    reply: (b: Omit<CommandReply, 'schemaVersion' | 'ts' | 'device' | 'command'>) => void,
+  ): Promise<void> {
     this.active++;
     let timer: NodeJS.Timeout | undefined;
     const tx = ctx.transaction !== undefined ? { transaction: ctx.transaction } : {};

@@ -82,7 +82,9 @@ export class Connection extends EventEmitter {
     this.live = null;
     if (!c) return;
     if (wasLive && goodbye) {
-      await withTimeout(goodbye(c), timeoutMs, 'the broker (last messages)').catch((err: Error) => this.opts.logger.warn({ err: err.message }, 'last messages before disconnect failed'));
+      await withTimeout(goodbye(c), timeoutMs, 'the broker (last messages)').catch((err: Error) =>
+        this.opts.logger.warn({ err: err.message }, 'last messages before disconnect failed'),
+      );
     }
     await withTimeout(c.endAsync(!wasLive), timeoutMs, 'the broker (disconnect)').catch(() => c.end(true));
     if (wasLive) this.emit('down', 'stopped');
@@ -94,7 +96,10 @@ export class Connection extends EventEmitter {
     if (!c || this.stopped) return;
     this.client = null;
     this.live = null;
-    if (goodbye) await withTimeout(goodbye(c), timeoutMs, 'the broker (last messages)').catch((err: Error) => this.opts.logger.warn({ err: err.message }, 'last messages before disconnect failed'));
+    if (goodbye)
+      await withTimeout(goodbye(c), timeoutMs, 'the broker (last messages)').catch((err: Error) =>
+        this.opts.logger.warn({ err: err.message }, 'last messages before disconnect failed'),
+      );
     await withTimeout(c.endAsync(), timeoutMs, 'the broker (disconnect)').catch(() => c.end(true));
     this.counters.disconnects++;
     this.emit('down', 'recycled');
@@ -113,7 +118,10 @@ export class Connection extends EventEmitter {
     if (limit && c.stream) {
       guardPacketSize(c.stream, limit, (p) => {
         this.counters.oversizeDropped++;
-        this.opts.logger.warn({ url: this.opts.url, bytes: p.bytes, limit, packetType: p.packetType, malformed: p.malformed ?? false }, 'the broker sent a packet over the size limit: closed the connection before reading it');
+        this.opts.logger.warn(
+          { url: this.opts.url, bytes: p.bytes, limit, packetType: p.packetType, malformed: p.malformed ?? false },
+          'the broker sent a packet over the size limit: closed the connection before reading it',
+        );
       });
     }
     let up = false;

@@ -10,7 +10,19 @@ import type { MqttConfig } from '../config.js';
 import { EventBuilder, type Built } from '../event-builder.js';
 import type { AlarmInput, AuditInput, DefectEventInput, EncodedImage, EventSink, ScanEventInput, SinkHealth, ThumbnailInput } from '../event-sink.js';
 import type { OutboxStore } from '../outbox/store.js';
-import { SCHEMA_VERSION, type AlarmEvent, type AuditEvent, type Availability, type CommandName, type DefectEvent, type DeviceRef, type DeviceState, type ScanEvent, type StatsPayload, type StatusPayload } from '../payloads.js';
+import {
+  SCHEMA_VERSION,
+  type AlarmEvent,
+  type AuditEvent,
+  type Availability,
+  type CommandName,
+  type DefectEvent,
+  type DeviceRef,
+  type DeviceState,
+  type ScanEvent,
+  type StatsPayload,
+  type StatusPayload,
+} from '../payloads.js';
 import type { SparkplugNode } from '../sparkplug/edge-node.js';
 import { baseClientOptions } from './client-options.js';
 import { CommandRouter, type CommandHandler } from './commands.js';
@@ -72,7 +84,12 @@ export class MqttEventSink implements EventSink {
       replyTopicPrefix: cfg.commands.replyTopicPrefix,
       onHandled: async (ctx, outcome, details) => {
         if (ctx.name === 'request-status') return;
-        await this.audit({ action: `command.${ctx.name}`, actor: ctx.actor !== undefined ? { kind: 'mqtt', id: ctx.actor } : { kind: 'mqtt' }, outcome, details });
+        await this.audit({
+          action: `command.${ctx.name}`,
+          actor: ctx.actor !== undefined ? { kind: 'mqtt', id: ctx.actor } : { kind: 'mqtt' },
+          outcome,
+          details,
+        });
       },
     });
     this.commands.on('request-status', () => ({ status: this.status('online'), outbox: opts.store.stats(), connection: this.connection.counters }));
@@ -160,7 +177,14 @@ export class MqttEventSink implements EventSink {
 
   health(): SinkHealth {
     const s = this.opts.store.stats();
-    return { connected: this.connection.connected, brokerConfigured: this.opts.config.url !== '', pendingEvents: s.pendingRecords, eventsLost: s.lostRecords, thumbnailsDropped: s.droppedBlobs, commandsRejected: this.commands.counters.rejected };
+    return {
+      connected: this.connection.connected,
+      brokerConfigured: this.opts.config.url !== '',
+      pendingEvents: s.pendingRecords,
+      eventsLost: s.lostRecords,
+      thumbnailsDropped: s.droppedBlobs,
+      commandsRejected: this.commands.counters.rejected,
+    };
   }
 
   /** The broker this sink talks to (the embedded demo broker's when no URL was configured; '' for none). */
@@ -182,7 +206,8 @@ export class MqttEventSink implements EventSink {
     if (this.closed || this.closing) return;
     this.closing = true;
     // The state machine's way out: stopping (while the outbox drains), then stopped.
-    if (this.current.state !== 'stopping') await this.state({ state: 'stopping', ...(this.current.models ? { models: this.current.models } : {}) }).catch(() => undefined);
+    if (this.current.state !== 'stopping')
+      await this.state({ state: 'stopping', ...(this.current.models ? { models: this.current.models } : {}) }).catch(() => undefined);
     if (this.statsTimer) clearInterval(this.statsTimer);
     if (this.lossTimer) clearTimeout(this.lossTimer);
     // A loss still waiting for its (rate-limited) alarm is reported now, so the outbox keeps it for the next start.
@@ -223,7 +248,14 @@ export class MqttEventSink implements EventSink {
   private status(availability: Availability): StatusPayload {
     // Status and stats describe the process now: stamped with the system's wall time, which moves while the
     // instrument's clock waits (a simulated one stands still when nothing runs).
-    return { schemaVersion: SCHEMA_VERSION, ts: new Date().toISOString(), device: this.opts.device, availability, softwareVersion: this.opts.softwareVersion, ...this.current };
+    return {
+      schemaVersion: SCHEMA_VERSION,
+      ts: new Date().toISOString(),
+      device: this.opts.device,
+      availability,
+      softwareVersion: this.opts.softwareVersion,
+      ...this.current,
+    };
   }
 
   private will(): IClientOptions['will'] {
@@ -257,9 +289,23 @@ export class MqttEventSink implements EventSink {
       intervalS: this.opts.config.statsIntervalS || 60,
       uptimeS: Math.round((Date.now() - this.startedAt) / 1000),
       connection: { connected: true, connects: this.connection.counters.connects, disconnects: this.connection.counters.disconnects },
-      outbox: { pendingEvents: s.pendingRecords, pendingBytes: s.pendingBytes, diskBytes: s.diskBytes, capBytes: s.capBytes, thumbnailsDropped: s.droppedBlobs, eventsLost: s.lostRecords },
+      outbox: {
+        pendingEvents: s.pendingRecords,
+        pendingBytes: s.pendingBytes,
+        diskBytes: s.diskBytes,
+        capBytes: s.capBytes,
+        thumbnailsDropped: s.droppedBlobs,
+        eventsLost: s.lostRecords,
+      },
       published: { events: d.events, images: d.images, bytes: d.bytes },
-      commands: { received: c.received, rejected: c.rejected, failed: c.failed, replied: c.replied, replyTopicRefused: c.replyTopicRefused, oversizeDropped: this.connection.counters.oversizeDropped },
+      commands: {
+        received: c.received,
+        rejected: c.rejected,
+        failed: c.failed,
+        replied: c.replied,
+        replyTopicRefused: c.replyTopicRefused,
+        oversizeDropped: this.connection.counters.oversizeDropped,
+      },
       runtime,
     };
     client.publish(this.topics.stats, JSON.stringify(stats), { qos: 0, retain: false });
@@ -317,7 +363,13 @@ export class MqttEventSink implements EventSink {
       active: true,
       message: `The outbox reached its disk cap with no thumbnails left to drop: ${p.records} queued events were lost (oldest first).`,
       // The totals travel with every loss alarm: an earlier alarm may itself have been among the oldest events dropped.
-      details: { lost: p.records, lostTotal: this.opts.store.stats().lostRecords, thumbnailsDroppedTotal: this.opts.store.stats().droppedBlobs, outboxSeqFirst: p.first, outboxSeqLast: p.last },
+      details: {
+        lost: p.records,
+        lostTotal: this.opts.store.stats().lostRecords,
+        thumbnailsDroppedTotal: this.opts.store.stats().droppedBlobs,
+        outboxSeqFirst: p.first,
+        outboxSeqLast: p.last,
+      },
     });
   }
 
@@ -325,6 +377,12 @@ export class MqttEventSink implements EventSink {
     const s = this.opts.store.stats();
     if (!this.underPressure || s.diskBytes > s.capBytes / 2) return;
     this.underPressure = false;
-    await this.alarm({ code: 'outbox.thumbnails_dropped', severity: 'warning', active: false, message: 'The outbox is below half its disk cap again.', details: { droppedTotal: s.droppedBlobs } });
+    await this.alarm({
+      code: 'outbox.thumbnails_dropped',
+      severity: 'warning',
+      active: false,
+      message: 'The outbox is below half its disk cap again.',
+      details: { droppedTotal: s.droppedBlobs },
+    });
   }
 }

@@ -258,7 +258,13 @@ export class FileStore implements OutboxStore {
         capBytes: this.capBytes,
         usedBytes: this.usedBytes(),
         blobs: this.blobs.list().filter((b) => !needed.has(b.id)),
-        recordUnits: this.segments.map((s) => ({ bytes: s.bytes, records: s.pendingCount(this.meta.ackedSeq), firstSeq: s.firstSeq, lastSeq: s.lastSeq, blobIds: [] })),
+        recordUnits: this.segments.map((s) => ({
+          bytes: s.bytes,
+          records: s.pendingCount(this.meta.ackedSeq),
+          firstSeq: s.firstSeq,
+          lastSeq: s.lastSeq,
+          blobIds: [],
+        })),
       },
       incoming,
     );

@@ -76,7 +76,15 @@ export class SparkplugNode {
 
   get topics(): { nbirth: string; ndeath: string; dbirth: string; ddata: string; ddeath: string; ncmd: string; dcmd: string; state?: string } {
     const { edgeNodeId: e, deviceId: d, primaryHostId: h } = this.opts;
-    const t = { nbirth: `${this.ns}/NBIRTH/${e}`, ndeath: `${this.ns}/NDEATH/${e}`, dbirth: `${this.ns}/DBIRTH/${e}/${d}`, ddata: `${this.ns}/DDATA/${e}/${d}`, ddeath: `${this.ns}/DDEATH/${e}/${d}`, ncmd: `${this.ns}/NCMD/${e}`, dcmd: `${this.ns}/DCMD/${e}/${d}` };
+    const t = {
+      nbirth: `${this.ns}/NBIRTH/${e}`,
+      ndeath: `${this.ns}/NDEATH/${e}`,
+      dbirth: `${this.ns}/DBIRTH/${e}/${d}`,
+      ddata: `${this.ns}/DDATA/${e}/${d}`,
+      ddeath: `${this.ns}/DDEATH/${e}/${d}`,
+      ncmd: `${this.ns}/NCMD/${e}`,
+      dcmd: `${this.ns}/DCMD/${e}/${d}`,
+    };
     return h ? { ...t, state: `spBv1.0/STATE/${h}` } : t;
   }
 

@@ -16,7 +16,19 @@ export interface ParsedBlock {
 
 export type GcodeResult = { block: ParsedBlock } | { error: number };
 
-const MODAL_GROUP: Record<number, string> = { 0: 'motion', 1: 'motion', 4: 'nonmodal', 53: 'nonmodal', 17: 'plane', 20: 'units', 21: 'units', 54: 'wcs', 90: 'distance', 91: 'distance', 94: 'feedmode' };
+const MODAL_GROUP: Record<number, string> = {
+  0: 'motion',
+  1: 'motion',
+  4: 'nonmodal',
+  53: 'nonmodal',
+  17: 'plane',
+  20: 'units',
+  21: 'units',
+  54: 'wcs',
+  90: 'distance',
+  91: 'distance',
+  94: 'feedmode',
+};
 
 /** Normalises a line the way GRBL does: spaces and comments dropped, letters upper-cased. */
 export function normaliseLine(raw: string): string {

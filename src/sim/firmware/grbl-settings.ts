@@ -5,7 +5,9 @@
  */
 import { AXES, type StagePhysics, type Vec3 } from '../stage-physics.js';
 
-export const SETTING_IDS = [0, 1, 2, 3, 4, 5, 6, 10, 11, 12, 13, 20, 21, 22, 23, 24, 25, 26, 27, 30, 31, 32, 100, 101, 102, 110, 111, 112, 120, 121, 122, 130, 131, 132];
+export const SETTING_IDS = [
+  0, 1, 2, 3, 4, 5, 6, 10, 11, 12, 13, 20, 21, 22, 23, 24, 25, 26, 27, 30, 31, 32, 100, 101, 102, 110, 111, 112, 120, 121, 122, 130, 131, 132,
+];
 
 /** $ settings that take an integer (masks, booleans, times in µs / ms). */
 const INTEGER = new Set([0, 1, 2, 3, 4, 5, 6, 10, 13, 20, 21, 22, 23, 26, 30, 31, 32]);
@@ -19,8 +21,27 @@ export class GrblSettings {
     opts: { statusMask: number; homingEnabled: boolean; softLimits: boolean; homingDirMask: number },
   ) {
     const defaults: Record<number, number> = {
-      0: 10, 1: 25, 2: 0, 3: 0, 4: 0, 5: 0, 6: 0, 10: opts.statusMask, 11: 0.01, 12: 0.002, 13: 0,
-      20: opts.softLimits ? 1 : 0, 21: 0, 22: opts.homingEnabled ? 1 : 0, 23: opts.homingDirMask, 24: 25, 26: 250, 27: 1, 30: 1000, 31: 0, 32: 0,
+      0: 10,
+      1: 25,
+      2: 0,
+      3: 0,
+      4: 0,
+      5: 0,
+      6: 0,
+      10: opts.statusMask,
+      11: 0.01,
+      12: 0.002,
+      13: 0,
+      20: opts.softLimits ? 1 : 0,
+      21: 0,
+      22: opts.homingEnabled ? 1 : 0,
+      23: opts.homingDirMask,
+      24: 25,
+      26: 250,
+      27: 1,
+      30: 1000,
+      31: 0,
+      32: 0,
     };
     for (const [k, v] of Object.entries(defaults)) this.values.set(Number(k), v);
     const s = physics.spec;

@@ -92,7 +92,7 @@ export class GrblFirmware extends SerialFirmware {
     super(physics, clock, opts);
     this.profile = GRBL_FAMILY_PROFILES[opts.family ?? 'grbl'];
     // XY home toward their minimum (the motor's − end unless inverted), Z toward its maximum.
-    const homeDirMask = AXES.reduce((m, _a, i) => (i < 2 ? this.sign[i]! > 0 : this.sign[i]! < 0) ? m | (1 << i) : m, 0);
+    const homeDirMask = AXES.reduce((m, _a, i) => ((i < 2 ? this.sign[i]! > 0 : this.sign[i]! < 0) ? m | (1 << i) : m), 0);
     this.settings = new GrblSettings(physics, opts.stepsPerMm ?? [1000, 1000, 10000], {
       statusMask: opts.statusMask ?? 1,
       homingEnabled: opts.homingEnabled ?? true,
@@ -259,7 +259,14 @@ export class GrblFirmware extends SerialFirmware {
       if (this.takeLine(own)) continue;
       break;
     }
-    const next = [this.runningEnd, this.hold?.phase === 1 ? this.hold.end : null, this.homing?.end ?? null, this.alarmDue?.at ?? null, this.dwellEnd, this.resetMessageDue];
+    const next = [
+      this.runningEnd,
+      this.hold?.phase === 1 ? this.hold.end : null,
+      this.homing?.end ?? null,
+      this.alarmDue?.at ?? null,
+      this.dwellEnd,
+      this.resetMessageDue,
+    ];
     const at = Math.min(...next.filter((t): t is number => t !== null));
     if (Number.isFinite(at)) this.wakeAt(at);
   }
@@ -269,43 +276,63 @@ export class GrblFirmware extends SerialFirmware {
     const due: Array<[number, () => void]> = [];
     if (this.runningEnd !== null && this.runningEnd <= now) {
       const t = this.runningEnd;
-      due.push([t, () => {
-        this.runningEnd = null;
-        this.planner.shift();
-        this.startNext(t);
-      }]);
+      due.push([
+        t,
+        () => {
+          this.runningEnd = null;
+          this.planner.shift();
+          this.startNext(t);
+        },
+      ]);
     }
     if (this.hold?.phase === 1 && this.hold.end <= now) due.push([this.hold.end, () => (this.hold!.phase = 0)]);
     if (this.homing && this.homing.end <= now) due.push([this.homing.end, () => this.homingStep(this.homing!.end, own)]);
     if (this.alarmDue && this.alarmDue.at <= now) {
       const a = this.alarmDue;
-      due.push([a.at, () => {
-        this.alarmDue = null;
-        if (this.runningEnd !== null || this.planner.length > 0) this.raiseAlarm(a.code, a.at, own);
-      }]);
+      due.push([
+        a.at,
+        () => {
+          this.alarmDue = null;
+          if (this.runningEnd !== null || this.planner.length > 0) this.raiseAlarm(a.code, a.at, own);
+        },
+      ]);
     }
-    if (this.resetMessageDue !== null && this.resetMessageDue <= now) due.push([this.resetMessageDue, () => {
-      this.resetMessageDue = null;
-      this.sendLine('[MSG:Reset to continue]\r\n', own);
-    }]);
-    if (this.dwellEnd !== null && this.dwellEnd <= now) due.push([this.dwellEnd, () => {
-      this.dwellEnd = null;
-      this.sendLine('ok\r\n', own);
-    }]);
+    if (this.resetMessageDue !== null && this.resetMessageDue <= now)
+      due.push([
+        this.resetMessageDue,
+        () => {
+          this.resetMessageDue = null;
+          this.sendLine('[MSG:Reset to continue]\r\n', own);
+        },
+      ]);
+    if (this.dwellEnd !== null && this.dwellEnd <= now)
+      due.push([
+        this.dwellEnd,
+        () => {
+          this.dwellEnd = null;
+          this.sendLine('ok\r\n', own);
+        },
+      ]);
     const w = this.waiting;
     if (w?.kind === 'sync' && this.planner.length === 0 && this.runningEnd === null && !this.hold && this.alarm === null) {
-      due.push([now, () => {
-        this.waiting = null;
-        if (w.dwellMs > 0) this.dwellEnd = now + w.dwellMs;
-        else this.sendLine('ok\r\n', own);
-      }]);
+      due.push([
+        now,
+        () => {
+          this.waiting = null;
+          if (w.dwellMs > 0) this.dwellEnd = now + w.dwellMs;
+          else this.sendLine('ok\r\n', own);
+        },
+      ]);
     }
     if (w?.kind === 'motion' && this.planner.length < this.plannerBlocks) {
-      due.push([now, () => {
-        this.waiting = null;
-        this.plan(w.block, now);
-        this.sendLine('ok\r\n', own);
-      }]);
+      due.push([
+        now,
+        () => {
+          this.waiting = null;
+          this.plan(w.block, now);
+          this.sendLine('ok\r\n', own);
+        },
+      ]);
     }
     if (due.length === 0) return false;
     due.sort((a, b) => a[0] - b[0]);

@@ -152,7 +152,8 @@ export class ProScanFirmware extends SerialFirmware {
   }
 
   private plannedCounts(): number[] {
-    const last = this.queue.length > 0 ? this.queue[this.queue.length - 1]!.target : this.running ? this.running.job.target : this.physics.commandedAt(this.clock.now());
+    const last =
+      this.queue.length > 0 ? this.queue[this.queue.length - 1]!.target : this.running ? this.running.job.target : this.physics.commandedAt(this.clock.now());
     return this.counts(last);
   }
 

@@ -72,7 +72,8 @@ export class AsciiCommandChannel extends EventEmitter {
   /** Sends `cmd` (terminator added) and resolves with the reply line. */
   request(cmd: string, opts: RequestOptions): Promise<string> {
     if (this.closed) return Promise.reject(this.closed);
-    if (!/^[\x20-\x7e]+$/.test(cmd)) return Promise.reject(new RangeError(`${this.dialect.name} command ${JSON.stringify(cmd)} is not one line of printable ASCII`));
+    if (!/^[\x20-\x7e]+$/.test(cmd))
+      return Promise.reject(new RangeError(`${this.dialect.name} command ${JSON.stringify(cmd)} is not one line of printable ASCII`));
     if (this.queue.length >= (this.opts.maxQueue ?? 64)) {
       return Promise.reject(stageError(`${this.dialect.name} command queue is full (${this.queue.length} waiting)`, { code: 'NOT_READY' }));
     }

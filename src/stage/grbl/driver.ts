@@ -107,7 +107,10 @@ export class GrblStage extends SerialStage {
     let st: GrblStatus | null = null;
     while (!st) {
       try {
-        st = await raceAbort(this.io(() => ch.status(Math.min(this.config.replyTimeoutMs, 500))), signal);
+        st = await raceAbort(
+          this.io(() => ch.status(Math.min(this.config.replyTimeoutMs, 500))),
+          signal,
+        );
       } catch (err) {
         if ((err as { code?: string }).code !== 'TIMEOUT') throw err;
         if (performance.now() - t0 > budget) {
@@ -165,7 +168,8 @@ export class GrblStage extends SerialStage {
 
   private async readSettings(): Promise<void> {
     const frames = await this.io(() => this.channel().send('$$', { expect: (fs) => fs.some((f) => f.type === 'setting') }));
-    for (const f of frames) if (f.type === 'setting' && /^\d+$/.test(f.key) && Number.isFinite(Number(f.value))) this.settings.set(Number(f.key), Number(f.value));
+    for (const f of frames)
+      if (f.type === 'setting' && /^\d+$/.test(f.key) && Number.isFinite(Number(f.value))) this.settings.set(Number(f.key), Number(f.value));
   }
 
   private async checkSettings(): Promise<void> {
@@ -229,7 +233,10 @@ export class GrblStage extends SerialStage {
     let last: Error | null = null;
     for (let i = 0; i <= this.config.retries; i++) {
       try {
-        return await raceAbort(this.io(() => this.channel().status()), signal);
+        return await raceAbort(
+          this.io(() => this.channel().status()),
+          signal,
+        );
       } catch (err) {
         last = err as Error;
         if ((err as { code?: string }).code !== 'TIMEOUT') throw err;
@@ -244,7 +251,9 @@ export class GrblStage extends SerialStage {
     if (st.mpos) return st.mpos.slice(0, 3).map((v) => v * inch);
     const wco = st.wco ?? this.wco;
     if (st.wpos && wco) return st.wpos.slice(0, 3).map((v, i) => (v + wco[i]!) * inch);
-    throw stageError('GRBL reports work positions (WPos) but sent no work offset (WCO) in 35 reports; set $10=1 or stage.grbl.writeSettings', { code: 'PROTOCOL' });
+    throw stageError('GRBL reports work positions (WPos) but sent no work offset (WCO) in 35 reports; set $10=1 or stage.grbl.writeSettings', {
+      code: 'PROTOCOL',
+    });
   }
 
   protected async readRaw(signal: AbortSignal | undefined): Promise<number[]> {
@@ -553,7 +562,10 @@ export class GrblStage extends SerialStage {
         this.positionLost = true;
         this.alarmDetail ||= 'controller restarted while connecting; its position is unknown';
       } else if (this.state !== 'disconnected') {
-        this.enterAlarm(stageError(`GRBL restarted without being asked (banner "${f.text}"); its position is unknown`, { code: 'ALARM', firmwareCode: 'reset' }), true);
+        this.enterAlarm(
+          stageError(`GRBL restarted without being asked (banner "${f.text}"); its position is unknown`, { code: 'ALARM', firmwareCode: 'reset' }),
+          true,
+        );
       }
     }
     for (const w of ws) w();

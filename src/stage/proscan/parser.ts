@@ -9,10 +9,7 @@ import { CR, LF, LineSplitter } from '../ascii/line-splitter.js';
 import { proscanErrorText } from './codes.js';
 
 export type ProScanFrame =
-  | { type: 'ack' }
-  | { type: 'error'; code: number }
-  | { type: 'value'; text: string }
-  | { type: 'garbage'; text: string; reason: 'non-ascii' | 'overlong' };
+  { type: 'ack' } | { type: 'error'; code: number } | { type: 'value'; text: string } | { type: 'garbage'; text: string; reason: 'non-ascii' | 'overlong' };
 
 /** Replies are short ("-1234567,-1234567,-1234567" is the longest the stage sends); 128 bounds memory. */
 export const PROSCAN_MAX_LINE = 128;

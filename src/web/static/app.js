@@ -21,11 +21,17 @@ function say(text, ok = false) {
   const m = $('message');
   m.textContent = text;
   m.className = ok ? 'ok' : '';
-  if (text) setTimeout(() => { if (m.textContent === text) m.textContent = ''; }, 6000);
+  if (text)
+    setTimeout(() => {
+      if (m.textContent === text) m.textContent = '';
+    }, 6000);
 }
 
 async function api(path, body) {
-  const opts = body === undefined ? {} : { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': state.session.csrf || '' }, body: JSON.stringify(body) };
+  const opts =
+    body === undefined
+      ? {}
+      : { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': state.session.csrf || '' }, body: JSON.stringify(body) };
   const r = await fetch(path, { credentials: 'same-origin', ...opts });
   const data = await r.json().catch(() => ({}));
   if (!r.ok) throw new Error(data.error || data.status || `HTTP ${r.status}`);
@@ -62,10 +68,16 @@ $('sign-in').addEventListener('submit', async (e) => {
     $('password').value = '';
     await loadSession();
     say('signed in', true);
-  } catch (err) { say(`sign-in: ${err.message}`); }
+  } catch (err) {
+    say(`sign-in: ${err.message}`);
+  }
 });
 $('sign-out').addEventListener('click', async () => {
-  try { await api('/api/logout', {}); } catch (err) { say(err.message); }
+  try {
+    await api('/api/logout', {});
+  } catch (err) {
+    say(err.message);
+  }
   await loadSession();
 });
 
@@ -77,7 +89,9 @@ for (const b of document.querySelectorAll('#controls button[data-cmd]')) {
     try {
       const r = await api(`/api/control/${cmd}`, {});
       say(`${cmd}: ${r.data?.state ?? 'ok'}`, true);
-    } catch (err) { say(`${cmd}: ${err.message}`); }
+    } catch (err) {
+      say(`${cmd}: ${err.message}`);
+    }
   });
 }
 $('enqueue').addEventListener('submit', async (e) => {
@@ -86,7 +100,9 @@ $('enqueue').addEventListener('submit', async (e) => {
   try {
     const r = await api('/api/control/enqueue', Object.fromEntries(f));
     say(`queued ${r.data?.sampleId ?? ''}`, true);
-  } catch (err) { say(`enqueue: ${err.message}`); }
+  } catch (err) {
+    say(`enqueue: ${err.message}`);
+  }
 });
 
 // ---- this scan
@@ -114,10 +130,14 @@ function renderScan() {
   $('scan-title').textContent = c.context ? `${c.context.sampleId} · lot ${c.context.lot} · ${c.context.recipeId}` : '';
   const pct = c.total ? (100 * c.done) / c.total : 0;
   $('progress-bar').style.width = `${pct}%`;
-  $('progress-text').textContent = c.context ? `${c.phase || 'starting'} ${c.done}/${c.total} · ${c.tiles.length} fields surveyed · ${c.targets.length} targets visited · ${c.defects.length} defects` : 'no scan yet';
+  $('progress-text').textContent = c.context
+    ? `${c.phase || 'starting'} ${c.done}/${c.total} · ${c.tiles.length} fields surveyed · ${c.targets.length} targets visited · ${c.defects.length} defects`
+    : 'no scan yet';
   const t = c.summary?.time;
   const sec = (ms) => `${fmt(ms / 1000)} s`;
-  $('time-split').textContent = t ? `instrument time ${sec(t.totalMs)}: survey ${sec(t.surveyMs)}, zoom ${sec(t.zoomMs)} — travel ${sec(t.travelMs)}, focus ${sec(t.focusMs)}, capture ${sec(t.captureMs)}, inference ${sec(t.inferenceMs)}, other ${sec(t.otherMs)}` : '';
+  $('time-split').textContent = t
+    ? `instrument time ${sec(t.totalMs)}: survey ${sec(t.surveyMs)}, zoom ${sec(t.zoomMs)} — travel ${sec(t.travelMs)}, focus ${sec(t.focusMs)}, capture ${sec(t.captureMs)}, inference ${sec(t.inferenceMs)}, other ${sec(t.otherMs)}`
+    : '';
   const legend = $('legend');
   legend.replaceChildren(...(c.classes || []).map((cls, i) => el('span', { style: `color:${COLOURS[i % COLOURS.length]}` }, `■ ${cls}`)));
   drawMosaic();
@@ -144,7 +164,10 @@ function drawMosaic() {
     for (const t of c.tiles) {
       const img = state.tiles.get(t.index);
       if (img && img.complete && img.naturalWidth) g.drawImage(img, X(t.x - fw / 2), Y(t.y - fh / 2), fw * s, fh * s);
-      if (t.candidates) { g.fillStyle = 'rgba(255,204,0,.8)'; g.fillRect(X(t.x) - 2, Y(t.y) - 2, 4, 4); }
+      if (t.candidates) {
+        g.fillStyle = 'rgba(255,204,0,.8)';
+        g.fillRect(X(t.x) - 2, Y(t.y) - 2, 4, 4);
+      }
     }
   }
   if (c.targets.length) {
@@ -166,22 +189,31 @@ function drawMosaic() {
 // ---- gallery and detail
 function renderGallery(defects, title) {
   $('gallery-title').textContent = `${title} (${defects.length})`;
-  $('gallery').replaceChildren(...defects.map((d) => {
-    const uid = d.eventId || d.uid;
-    const cls = d.className || d.class;
-    const b = el('button', { className: 'defect', dataset: { uid }, style: `border-color:${colour(cls)}` },
-      el('img', { src: `/api/defects/${uid}/image.jpg`, alt: `${cls} defect`, loading: 'lazy' }),
-      el('div', { className: 'cls' }, cls),
-      el('div', {}, `${fmt((d.confidence ?? 0) * 100, 0)} % · ${fmt(d.sizeUm ?? Math.max(d.widthUm ?? 0, d.heightUm ?? 0))} µm`),
-      d.review ? el('div', {}, `reviewed: ${d.review}${d.reviewClass ? ` → ${d.reviewClass}` : ''}`) : '');
-    b.addEventListener('click', () => openDefect(uid));
-    return b;
-  }));
+  $('gallery').replaceChildren(
+    ...defects.map((d) => {
+      const uid = d.eventId || d.uid;
+      const cls = d.className || d.class;
+      const b = el(
+        'button',
+        { className: 'defect', dataset: { uid }, style: `border-color:${colour(cls)}` },
+        el('img', { src: `/api/defects/${uid}/image.jpg`, alt: `${cls} defect`, loading: 'lazy' }),
+        el('div', { className: 'cls' }, cls),
+        el('div', {}, `${fmt((d.confidence ?? 0) * 100, 0)} % · ${fmt(d.sizeUm ?? Math.max(d.widthUm ?? 0, d.heightUm ?? 0))} µm`),
+        d.review ? el('div', {}, `reviewed: ${d.review}${d.reviewClass ? ` → ${d.reviewClass}` : ''}`) : '',
+      );
+      b.addEventListener('click', () => openDefect(uid));
+      return b;
+    }),
+  );
 }
 
 async function openDefect(uid) {
   let d;
-  try { d = await api(`/api/defects/${uid}`); } catch (err) { return say(err.message); }
+  try {
+    d = await api(`/api/defects/${uid}`);
+  } catch (err) {
+    return say(err.message);
+  }
   const live = d.live || {};
   const rec = d.record || {};
   const cls = live.className || rec.class;
@@ -190,13 +222,24 @@ async function openDefect(uid) {
   $('detail-image').src = `/api/defects/${uid}/image.jpg`;
   const p = live.provenance || {};
   const facts = [
-    ['class', cls], ['confidence', `${fmt((live.confidence ?? rec.confidence) * 100, 1)} %`],
-    ['size', live.sizeUm !== undefined ? `${fmt(live.sizeUm)} µm (width ${fmt(live.widthUm)} µm, area ${fmt(live.areaUm2, 0)} µm²)` : `${fmt(rec.width_um)} × ${fmt(rec.height_um)} µm, area ${fmt(rec.area_um2, 0)} µm²`],
+    ['class', cls],
+    ['confidence', `${fmt((live.confidence ?? rec.confidence) * 100, 1)} %`],
+    [
+      'size',
+      live.sizeUm !== undefined
+        ? `${fmt(live.sizeUm)} µm (width ${fmt(live.widthUm)} µm, area ${fmt(live.areaUm2, 0)} µm²)`
+        : `${fmt(rec.width_um)} × ${fmt(rec.height_um)} µm, area ${fmt(rec.area_um2, 0)} µm²`,
+    ],
     ['stage position', `x ${fmt(live.stageXUm ?? rec.x_um)} µm, y ${fmt(live.stageYUm ?? rec.y_um)} µm`],
-    ['sample', rec.sample_id ?? state.current?.context?.sampleId], ['scan', rec.scan_id ?? state.current?.context?.scanId],
-    ['survey field', p.surveyTile ?? rec.tile_seq], ['objective', p.objective ?? rec.objective],
-    ['models', p.surveyModel ? `${p.surveyModel} → ${p.zoomModel}` : rec.model_id], ['calibration', p.calibrationVersion ?? rec.calibration_id],
-    ['focus score', fmt(p.focusScore, 3)], ['detected', p.detectedAt ?? rec.detected_at], ['defect id', uid],
+    ['sample', rec.sample_id ?? state.current?.context?.sampleId],
+    ['scan', rec.scan_id ?? state.current?.context?.scanId],
+    ['survey field', p.surveyTile ?? rec.tile_seq],
+    ['objective', p.objective ?? rec.objective],
+    ['models', p.surveyModel ? `${p.surveyModel} → ${p.zoomModel}` : rec.model_id],
+    ['calibration', p.calibrationVersion ?? rec.calibration_id],
+    ['focus score', fmt(p.focusScore, 3)],
+    ['detected', p.detectedAt ?? rec.detected_at],
+    ['defect id', uid],
   ];
   $('detail-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v ?? '–')]));
   const classes = d.classes && d.classes.length ? d.classes : [cls];
@@ -215,7 +258,9 @@ for (const b of document.querySelectorAll('#review button[data-verdict]')) {
       await api(`/api/defects/${uid}/review`, body);
       say(`review stored: ${body.verdict}`, true);
       await openDefect(uid);
-    } catch (err) { say(`review: ${err.message}`); }
+    } catch (err) {
+      say(`review: ${err.message}`);
+    }
   });
 }
 
@@ -223,13 +268,25 @@ for (const b of document.querySelectorAll('#review button[data-verdict]')) {
 async function loadHistory(filter = {}) {
   const q = new URLSearchParams(Object.entries(filter).filter(([, v]) => v)).toString();
   let rows;
-  try { rows = await api(`/api/scans${q ? `?${q}` : ''}`); } catch (err) { return say(`history: ${err.message}`); }
-  $('history').tBodies[0].replaceChildren(...rows.map((r) => {
-    const s = r.summary || {};
-    const tr = el('tr', {}, ...[r.startedAt, r.sampleId, r.lot ?? '–', r.recipeId ?? '–', r.status, s.pass === undefined ? '–' : s.pass ? 'PASS' : 'FAIL', r.defects].map((v) => el('td', {}, v)));
-    tr.addEventListener('click', () => openScan(r.id));
-    return tr;
-  }));
+  try {
+    rows = await api(`/api/scans${q ? `?${q}` : ''}`);
+  } catch (err) {
+    return say(`history: ${err.message}`);
+  }
+  $('history').tBodies[0].replaceChildren(
+    ...rows.map((r) => {
+      const s = r.summary || {};
+      const tr = el(
+        'tr',
+        {},
+        ...[r.startedAt, r.sampleId, r.lot ?? '–', r.recipeId ?? '–', r.status, s.pass === undefined ? '–' : s.pass ? 'PASS' : 'FAIL', r.defects].map((v) =>
+          el('td', {}, v),
+        ),
+      );
+      tr.addEventListener('click', () => openScan(r.id));
+      return tr;
+    }),
+  );
 }
 $('history-filter').addEventListener('submit', (e) => {
   e.preventDefault();
@@ -247,16 +304,49 @@ async function openScan(id) {
 // ---- appliance
 async function loadStatus() {
   let s;
-  try { s = await api('/api/status'); } catch (err) { return say(err.message); }
+  try {
+    s = await api('/api/status');
+  } catch (err) {
+    return say(err.message);
+  }
   const box = $('appliance');
   const a = s.appliance || {};
-  const rows = (obj) => Object.entries(obj || {}).map(([k, v]) => el('tr', {}, el('td', {}, k), el('td', { className: v && v.ok === false ? 'bad-cell' : v && v.ok ? 'ok-cell' : '' }, typeof v === 'object' ? (v.detail ?? JSON.stringify(v)) : String(v))));
+  const rows = (obj) =>
+    Object.entries(obj || {}).map(([k, v]) =>
+      el(
+        'tr',
+        {},
+        el('td', {}, k),
+        el(
+          'td',
+          { className: v && v.ok === false ? 'bad-cell' : v && v.ok ? 'ok-cell' : '' },
+          typeof v === 'object' ? (v.detail ?? JSON.stringify(v)) : String(v),
+        ),
+      ),
+    );
   box.replaceChildren(
     el('h3', {}, `Status: ${a.status ?? 'n/a'} ${a.version ? `· version ${a.version}` : ''} ${a.uptimeS !== undefined ? `· up ${a.uptimeS} s` : ''}`),
     el('table', {}, el('tbody', {}, ...rows(a.checks))),
-    el('h3', {}, 'Models'), el('table', {}, el('tbody', {}, ...Object.entries(a.models || {}).map(([r, m]) => el('tr', {}, el('td', {}, r), el('td', {}, m.id ?? '–'))))),
-    el('h3', {}, 'Queue'), el('pre', {}, JSON.stringify(s.queue, null, 1)),
-    el('h3', {}, 'Web page'), el('table', {}, el('tbody', {}, ...rows({ requests: s.web.requests, 'live viewers': s.web.liveViewers, 'live frames sent': s.web.liveFramesEncoded, 'dropped viewer frames': s.web.droppedViewerFrames, refused: JSON.stringify(s.web.refused) }))),
+    el('h3', {}, 'Models'),
+    el('table', {}, el('tbody', {}, ...Object.entries(a.models || {}).map(([r, m]) => el('tr', {}, el('td', {}, r), el('td', {}, m.id ?? '–'))))),
+    el('h3', {}, 'Queue'),
+    el('pre', {}, JSON.stringify(s.queue, null, 1)),
+    el('h3', {}, 'Web page'),
+    el(
+      'table',
+      {},
+      el(
+        'tbody',
+        {},
+        ...rows({
+          requests: s.web.requests,
+          'live viewers': s.web.liveViewers,
+          'live frames sent': s.web.liveFramesEncoded,
+          'dropped viewer frames': s.web.droppedViewerFrames,
+          refused: JSON.stringify(s.web.refused),
+        }),
+      ),
+    ),
   );
 }
 
@@ -281,10 +371,16 @@ function connect() {
       state.tiles.clear();
       return void api('/api/current').then(setScan);
     }
-    if (e.kind === 'started') { c.outlineUm = e.outlineUm; c.state = 'running'; }
+    if (e.kind === 'started') {
+      c.outlineUm = e.outlineUm;
+      c.state = 'running';
+    }
     if (e.kind === 'progress') Object.assign(c, { phase: e.phase, done: e.done, total: e.total, state: e.state });
     if (e.kind === 'state') c.state = e.state;
-    if (e.kind === 'finished') { c.state = e.summary.state; c.summary = e.summary; }
+    if (e.kind === 'finished') {
+      c.state = e.summary.state;
+      c.summary = e.summary;
+    }
     renderScan();
   });
   es.addEventListener('tile', (m) => {
@@ -299,7 +395,10 @@ function connect() {
   es.addEventListener('target', (m) => {
     const t = JSON.parse(m.data);
     note('target', t);
-    if (state.current?.context?.scanId === t.scanId) { state.current.targets.push(t); renderScan(); }
+    if (state.current?.context?.scanId === t.scanId) {
+      state.current.targets.push(t);
+      renderScan();
+    }
   });
   es.addEventListener('defect', (m) => {
     const d = JSON.parse(m.data);
