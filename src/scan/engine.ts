@@ -167,6 +167,16 @@ async function scanWithJournal(deps: ScanDeps, job: ScanJob, control: ScanContro
     control.off('state', onState);
   }
   journal.append({ t: 'time', split: { ...run.account.split() } });
+  // What every summary names: the scan, the sample, the recipe, the calibration and the models.
+  const identity = {
+    scanId: job.scanId,
+    sampleId: job.sampleId,
+    lot: job.lot,
+    recipeId: job.recipe.id,
+    recipeVersion: job.recipe.version,
+    calibrationVersion: cal.version,
+    models: { survey: context.surveyModel, zoom: context.zoomModel },
+  };
   if (final === 'aborted' && control.resumable) {
     // Stopped for a shutdown: nothing is concluded; the journal stays open and the next start resumes the scan.
     control.set('aborted', control.reason);
@@ -174,13 +184,7 @@ async function scanWithJournal(deps: ScanDeps, job: ScanJob, control: ScanContro
     const time = run.account.split();
     return {
       summary: {
-        scanId: job.scanId,
-        sampleId: job.sampleId,
-        lot: job.lot,
-        recipeId: job.recipe.id,
-        recipeVersion: job.recipe.version,
-        calibrationVersion: cal.version,
-        models: { survey: context.surveyModel, zoom: context.zoomModel },
+        ...identity,
         state: 'aborted',
         inspectedAreaCm2: 0,
         surveyFields: run.tilesDone().size,
@@ -220,13 +224,7 @@ async function scanWithJournal(deps: ScanDeps, job: ScanJob, control: ScanContro
   const rasterIndex = new Set((targets ?? []).filter((t) => t.raster).map((t) => t.index));
   const rasterFields = rasterIndex.size;
   const summary: ScanSummary = {
-    scanId: job.scanId,
-    sampleId: job.sampleId,
-    lot: job.lot,
-    recipeId: job.recipe.id,
-    recipeVersion: job.recipe.version,
-    calibrationVersion: cal.version,
-    models: { survey: context.surveyModel, zoom: context.zoomModel },
+    ...identity,
     state: final,
     inspectedAreaCm2: areaCm2,
     surveyFields: run.surveyFieldCount || run.tilesDone().size,
