@@ -70,6 +70,8 @@ describe('demo event delivery', () => {
     const finished = new Set<string>();
     mes = await mqtt.connectAsync(broker.url, { clientId: 'demo-delivery-mes' });
     mes.on('message', (topic, payload) => {
+      // Thumbnails arrive on their own (binary) topics: only the JSON event topics are read.
+      if (!topic.endsWith('/events/defect') && !topic.endsWith('/events/scan')) return;
       const m = JSON.parse(payload.toString()) as { scanId?: string; phase?: string };
       if (topic.endsWith('/events/defect')) defects.set(m.scanId!, (defects.get(m.scanId!) ?? 0) + 1);
       if (topic.endsWith('/events/scan') && m.phase === 'finished') finished.add(m.scanId!);
