@@ -23,7 +23,7 @@ import { ControlServer } from '../ops/control-socket.js';
 import { HealthServer, type HealthCheck, type HealthReport } from '../ops/health-server.js';
 import type { Logger } from '../kernel/logger.js';
 import { Metrics } from '../ops/metrics.js';
-import { ModelWatcher } from './model-watcher.js';
+import { ModelWatcher, registerActiveModel } from './model-watcher.js';
 import type { Notifier } from '../ops/notifier.js';
 import { packageVersion } from '../kernel/paths.js';
 import { statePaths } from '../ops/state-paths.js';
@@ -191,14 +191,7 @@ export class Appliance<M extends LoadedModel> {
       }
       const slot = this.newSlot(role);
       await slot.swapTo(active, false);
-      records.registerModel({
-        id: active.id,
-        name: active.manifest.name,
-        version: active.manifest.version,
-        role,
-        manifestSha256: active.manifestSha256,
-        keyId: active.keyId,
-      });
+      registerActiveModel(records, active, role);
       this.slots.set(role, slot);
     }
     await this.status('starting pipeline');

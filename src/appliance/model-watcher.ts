@@ -69,14 +69,7 @@ export class ModelWatcher<M extends LoadedModel> {
       this.log.info({ role, from: slot.current?.id ?? null, to: active.id, by: e.by, reason: e.reason }, 'active model changed; swapping');
       try {
         await slot.swapTo(active, probation);
-        this.records.registerModel({
-          id: active.id,
-          name: active.manifest.name,
-          version: active.manifest.version,
-          role,
-          manifestSha256: active.manifestSha256,
-          keyId: active.keyId,
-        });
+        registerActiveModel(this.records, active, role);
         this.records.audit({ action: 'model.swap', subject: active.id, outcome: 'ok', actor: daemonActor(), details: { role, probation, activatedBy: e.by } });
       } catch (err) {
         const reason = `failed to load: ${(err as Error).message}`;
@@ -109,4 +102,20 @@ export class ModelWatcher<M extends LoadedModel> {
       this.log.error({ role, id: badId, err: (err as Error).message }, 'automatic rollback failed');
     }
   }
+}
+
+/** Records which bundle now serves a role (the records' model table), as the daemon's start-up and swaps do. */
+export function registerActiveModel(
+  records: Pick<Records, 'registerModel'>,
+  active: { id: string; manifest: { name: string; version: string }; manifestSha256: string; keyId: string },
+  role: string,
+): void {
+  records.registerModel({
+    id: active.id,
+    name: active.manifest.name,
+    version: active.manifest.version,
+    role,
+    manifestSha256: active.manifestSha256,
+    keyId: active.keyId,
+  });
 }
